@@ -1,0 +1,28 @@
+"""grayscott: the Gray-Scott School's reaction-diffusion model, on every rung of the ladder.
+
+Quick use::
+
+    import grayscott as gs
+    problem = gs.make_problem((256, 256))                 # SPEC defaults, float32
+    gs.run(problem, "out.h5", nbimage=10, backend="numpy")  # the school's HDF5 file
+    sim = gs.Simulation(problem, backend="numpy")
+    for v in sim.frames(nbimage=3, nbextrastep=32): ...   # frames in memory
+"""
+
+from importlib.metadata import PackageNotFoundError, version
+
+from . import backends
+from .driver import RunResult, Simulation, run
+from .errors import BackendUnavailable, BlowUpError, GrayScottError, UnstableError
+from .physics import Parameters, Problem, Stencil, get_stencil, make_initial, make_problem
+
+try:
+    __version__ = version("grayscott")
+except PackageNotFoundError:  # running from a source tree without installing
+    __version__ = "0+unknown"
+
+__all__ = [
+    "BackendUnavailable", "BlowUpError", "GrayScottError", "Parameters", "Problem", "RunResult",
+    "Simulation", "Stencil", "UnstableError", "__version__", "backends", "get_stencil",
+    "make_initial", "make_problem", "run",
+]

@@ -1,0 +1,98 @@
+"""The backend registry: every backend by name, whether it can run here, and why not.
+
+Heavy dependencies are never imported to build this list: availability is checked with
+``importlib.util.find_spec``, and a backend's module is imported only when it is asked for.
+To add a backend, write one module with one :class:`Backend` subclass and add one line below.
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+from dataclasses import dataclass
+
+from ..errors import BackendUnavailable, GrayScottError
+from ..physics import Problem
+from .base import Backend
+
+
+@dataclass(frozen=True)
+class BackendInfo:
+    name: str
+    module: str  # relative to this package
+    cls: str
+    description: str
+    requires: tuple[str, ...] = ()  # importable modules the backend needs
+    extra: str | None = None  # the pip extra that brings them
+
+    def missing(self) -> list[str]:
+        return [m for m in self.requires if importlib.util.find_spec(m) is None]
+
+    @property
+    def available(self) -> bool:
+        return not self.missing()
+
+    @property
+    def reason(self) -> str:
+        """Why the backend cannot run here ('' when it can)."""
+        missing = self.missing()
+        if not missing:
+            return ""
+        return (f"needs {', '.join(missing)}: pip install 'grayscott[{self.extra}]'"
+                if self.extra else f"needs {', '.join(missing)}")
+
+    def load(self) -> type[Backend]:
+        if not self.available:
+            raise BackendUnavailable(f"backend {self.name!r} {self.reason}")
+        module = importlib.import_module(f"{__name__}.{self.module}")
+        return getattr(module, self.cls)
+
+
+_REGISTRY: dict[str, BackendInfo] = {
+    info.name: info
+    for info in [
+        BackendInfo("python", "python_loops", "PythonBackend",
+                    "plain Python loops: the naive rung, for small grids"),
+        BackendInfo("numpy-school", "numpy_school", "NumpySchoolBackend",
+                    "the school's NumPy slice expressions, temporaries and all (the baseline)"),
+        BackendInfo("numpy", "numpy_buffers", "NumpyBackend",
+                    "NumPy with preallocated buffers and out= arguments: no allocation per step"),
+    ]
+}
+
+#: Preferred default backends, fastest first; the first available one is the default.
+DEFAULT_ORDER: tuple[str, ...] = ("numba-parallel", "numpy")
+
+
+def names() -> list[str]:
+    return list(_REGISTRY)
+
+
+def info(name: str) -> BackendInfo:
+    if name not in _REGISTRY:
+        raise GrayScottError(f"unknown backend {name!r}; choose one of: {', '.join(_REGISTRY)}")
+    return _REGISTRY[name]
+
+
+def all_backends() -> list[BackendInfo]:
+    return list(_REGISTRY.values())
+
+
+def available() -> list[str]:
+    return [b.name for b in _REGISTRY.values() if b.available]
+
+
+def default_backend() -> str:
+    for name in DEFAULT_ORDER:
+        if name in _REGISTRY and _REGISTRY[name].available:
+            return name
+    return "numpy"
+
+
+def create(name: str, problem: Problem) -> Backend:
+    """Build backend ``name`` for ``problem`` (imports its dependencies now)."""
+    return info(name).load()(problem)
+
+
+__all__ = ["Backend", "BackendInfo", "all_backends", "available", "create", "default_backend",
+           "info", "names"]

@@ -1,0 +1,139 @@
+"""``grayscott`` command line. Flags follow the school's programs (SPEC section 5).
+
+User mistakes end as one line on stderr and a non-zero exit code, never a traceback:
+2 for bad input, 3 for a run that blew up, 130/143 for Ctrl-C/SIGTERM.
+"""
+
+from __future__ import annotations
+
+import signal
+import sys
+from collections.abc import Sequence
+
+import click
+
+from . import backends
+from .errors import BlowUpError, GrayScottError
+from .physics import BORDERS, DTYPES, INITIAL_STATES, STENCILS, Parameters, make_problem
+
+EXIT_USAGE = 2
+EXIT_BLOWUP = 3
+
+
+def _choice(values: Sequence[str]) -> click.Choice:
+    return click.Choice(list(values), case_sensitive=False)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="grayscott")
+def cli() -> None:
+    """The Gray-Scott reaction-diffusion model of the Gray-Scott School."""
+
+
+@cli.command("run")
+@click.option("-n", "--nbimage", type=int, default=1000, show_default=True,
+              help="Frames written.")
+@click.option("-e", "--nbextrastep", type=int, default=32, show_default=True,
+              help="Steps between two frames.")
+@click.option("-r", "--nbrow", type=int, default=1080, show_default=True, help="Grid rows.")
+@click.option("-c", "--nbcol", type=int, default=1920, show_default=True, help="Grid columns.")
+@click.option("-k", "--killrate", type=float, default=0.054, show_default=True, help="Kill rate k.")
+@click.option("-f", "--feedrate", type=float, default=0.014, show_default=True, help="Feed rate F.")
+@click.option("-t", "--deltat", type=float, default=1.0, show_default=True, help="Time step dt.")
+@click.option("-u", "--du", "Du", type=float, default=0.1, show_default=True,
+              help="Diffusion rate of U.")
+@click.option("-v", "--dv", "Dv", type=float, default=0.05, show_default=True,
+              help="Diffusion rate of V.")
+@click.option("-o", "--output", default="output.h5", show_default=True,
+              type=click.Path(dir_okay=False), help="HDF5 file to write.")
+@click.option("-b", "--backend", default=None,
+              help="Backend (see `grayscott backends`); default: the fastest installed.")
+@click.option("--dtype", type=_choice(DTYPES), default="float32", show_default=True)
+@click.option("--output-dtype", type=_choice(DTYPES), default="float32", show_default=True,
+              help="dtype of the frames in the file (the school's is float32).")
+@click.option("--stencil", type=_choice(STENCILS), default="school", show_default=True)
+@click.option("--border", type=_choice(BORDERS), default="school", show_default=True)
+@click.option("--initial", type=_choice(INITIAL_STATES), default="school", show_default=True)
+@click.option("--seed", type=int, default=0, show_default=True, help="Seed of --initial noise.")
+@click.option("--overwrite", is_flag=True, help="Replace an existing output file.")
+@click.option("--allow-unstable", is_flag=True, help="Run even if dt is above the stable bound.")
+@click.option("-q", "--quiet", is_flag=True, help="No settings line, progress bar or summary.")
+def run_cmd(nbimage: int, nbextrastep: int, nbrow: int, nbcol: int, killrate: float,
+            feedrate: float, deltat: float, Du: float, Dv: float, output: str,
+            backend: str | None, dtype: str, output_dtype: str, stencil: str, border: str,
+            initial: str, seed: int, overwrite: bool, allow_unstable: bool, quiet: bool) -> None:
+    """Run a simulation and write the school's HDF5 file."""
+    from .driver import Simulation, run
+
+    params = Parameters(Du=Du, Dv=Dv, F=feedrate, k=killrate, dt=deltat)
+    problem = make_problem((nbrow, nbcol), params=params, stencil=stencil, border=border,
+                           dtype=dtype, allow_unstable=allow_unstable)
+    name = backend or backends.default_backend()
+
+    def announce(sim: Simulation) -> None:
+        if quiet:
+            return
+        click.echo(f"grayscott: {nbrow}x{nbcol} {dtype}, {nbimage} frames x {nbextrastep} steps, "
+                   f"backend {name} ({sim.backend.threads} thread(s)), stencil {stencil}, "
+                   f"border {border}, initial {initial}")
+        click.echo(f"           Du={Du:g} Dv={Dv:g} F={feedrate:g} k={killrate:g} dt={deltat:g}"
+                   f" -> {output}")
+        warning = sim.backend.warning(nbimage * nbextrastep)
+        if warning:
+            click.echo(f"grayscott: warning: {warning}", err=True)
+
+    result = run(problem, output, nbimage=nbimage, nbextrastep=nbextrastep, backend=name,
+                 initial=initial, seed=seed, overwrite=overwrite, output_dtype=output_dtype,
+                 progress=not quiet, on_start=announce)
+    if not quiet:
+        click.echo(f"grayscott: {result.frames_written} frames, {result.steps_done} steps in "
+                   f"{result.wall_seconds:.2f} s ({result.cell_steps_per_second / 1e6:.1f} "
+                   f"Mcell-updates/s) -> {result.path}")
+
+
+@cli.command("backends")
+def backends_cmd() -> None:
+    """List every backend, whether it runs here, and what to install if not."""
+    default = backends.default_backend()
+    width = max(len(n) for n in backends.names())
+    for b in backends.all_backends():
+        mark = "*" if b.name == default else " "
+        state = "available" if b.available else f"unavailable: {b.reason}"
+        click.echo(f"{mark} {b.name:<{width}}  {state:<12}  {b.description}")
+    click.echo("(* default)")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point: run the CLI and turn user errors into one line and an exit code."""
+    from .driver import Interrupted
+
+    try:
+        rv = cli.main(args=list(argv) if argv is not None else None, prog_name="grayscott",
+                      standalone_mode=False)
+        return rv if isinstance(rv, int) else 0
+    except click.exceptions.NoArgsIsHelpError as exc:  # bare `grayscott`
+        click.echo(exc.ctx.get_help() if exc.ctx else str(exc))
+        return 0
+    except click.ClickException as exc:
+        click.echo(f"grayscott: error: {exc.format_message()}", err=True)
+        return exc.exit_code
+    except BlowUpError as exc:
+        click.echo(f"grayscott: error: {exc}", err=True)
+        return EXIT_BLOWUP
+    except GrayScottError as exc:
+        click.echo(f"grayscott: error: {exc}", err=True)
+        return EXIT_USAGE
+    except Interrupted as exc:
+        click.echo(f"grayscott: stopped by {exc}; the frames so far are kept", err=True)
+        return 128 + exc.signum
+    except (KeyboardInterrupt, click.exceptions.Abort):
+        click.echo("grayscott: interrupted; the frames so far are kept", err=True)
+        return 128 + signal.SIGINT
+
+
+def entry() -> None:
+    sys.exit(main())
+
+
+if __name__ == "__main__":
+    entry()
