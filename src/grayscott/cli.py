@@ -55,13 +55,16 @@ def cli() -> None:
 @click.option("--border", type=_choice(BORDERS), default="school", show_default=True)
 @click.option("--initial", type=_choice(INITIAL_STATES), default="school", show_default=True)
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed of --initial noise.")
+@click.option("--threads", type=click.IntRange(min=1), default=None,
+              help="CPU threads of numba-parallel (default: NUMBA_NUM_THREADS or all cores).")
 @click.option("--overwrite", is_flag=True, help="Replace an existing output file.")
 @click.option("--allow-unstable", is_flag=True, help="Run even if dt is above the stable bound.")
 @click.option("-q", "--quiet", is_flag=True, help="No settings line, progress bar or summary.")
 def run_cmd(nbimage: int, nbextrastep: int, nbrow: int, nbcol: int, killrate: float,
             feedrate: float, deltat: float, Du: float, Dv: float, output: str,
             backend: str | None, dtype: str, output_dtype: str, stencil: str, border: str,
-            initial: str, seed: int, overwrite: bool, allow_unstable: bool, quiet: bool) -> None:
+            initial: str, seed: int, threads: int | None, overwrite: bool,
+            allow_unstable: bool, quiet: bool) -> None:
     """Run a simulation and write the school's HDF5 file."""
     from .driver import Simulation, run
 
@@ -84,7 +87,7 @@ def run_cmd(nbimage: int, nbextrastep: int, nbrow: int, nbcol: int, killrate: fl
 
     result = run(problem, output, nbimage=nbimage, nbextrastep=nbextrastep, backend=name,
                  initial=initial, seed=seed, overwrite=overwrite, output_dtype=output_dtype,
-                 progress=not quiet, on_start=announce)
+                 threads=threads, progress=not quiet, on_start=announce)
     if not quiet:
         click.echo(f"grayscott: {result.frames_written} frames, {result.steps_done} steps in "
                    f"{result.wall_seconds:.2f} s ({result.cell_steps_per_second / 1e6:.1f} "

@@ -47,12 +47,14 @@ class Simulation:
 
     def __init__(self, problem: Problem, backend: str | Backend | None = None,
                  initial: str = "school", seed: int = 0,
-                 state: tuple[np.ndarray, np.ndarray] | None = None) -> None:
+                 state: tuple[np.ndarray, np.ndarray] | None = None,
+                 threads: int | None = None) -> None:
         self.problem = problem
         if backend is None:
             backend = backends.default_backend()
-        self.backend = backend if isinstance(backend, Backend) else backends.create(backend,
-                                                                                    problem)
+        if not isinstance(backend, Backend):
+            backend = backends.create(backend, problem, threads=threads)
+        self.backend = backend
         u, v = state if state is not None else make_initial(initial, problem.shape, seed)
         self.backend.set_state(u, v)
         self.steps_done = 0
@@ -134,12 +136,13 @@ def _graceful_stop() -> Iterator[_StopRequest]:
 
 
 def _now() -> str:
-    return _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
+    return _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds")
 
 
 def run(problem: Problem, output: str | Path = "output.h5", nbimage: int = 1000,
         nbextrastep: int = 32, backend: str | None = None, initial: str = "school",
         seed: int = 0, overwrite: bool = False, output_dtype: str = "float32",
+        threads: int | None = None,
         progress: bool = True, on_frame: Callable[[int, np.ndarray], None] | None = None,
         on_start: Callable[[Simulation], None] | None = None) -> RunResult:
     """Run a simulation and write the school's HDF5 file, one frame at a time.
@@ -157,7 +160,7 @@ def run(problem: Problem, output: str | Path = "output.h5", nbimage: int = 1000,
     backends.info(backend_name).load()  # unknown or unavailable backend: refuse now
     path = check_output_path(output, overwrite,
                              estimated_bytes(nbimage, problem.shape, out_dtype, problem.dtype))
-    sim = Simulation(problem, backend_name, initial=initial, seed=seed)
+    sim = Simulation(problem, backend_name, initial=initial, seed=seed, threads=threads)
     if on_start is not None:
         on_start(sim)
 

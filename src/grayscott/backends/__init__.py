@@ -89,9 +89,13 @@ def default_backend() -> str:
     return "numpy"
 
 
-def create(name: str, problem: Problem) -> Backend:
-    """Build backend ``name`` for ``problem`` (imports its dependencies now)."""
-    return info(name).load()(problem)
+def create(name: str, problem: Problem, **options: object) -> Backend:
+    """Build backend ``name`` for ``problem`` (imports its dependencies now).
+
+    ``options`` go to the backend's constructor; every backend accepts ``threads`` (None: its
+    default) and refuses a value it cannot honour.
+    """
+    return info(name).load()(problem, **options)
 
 
 __all__ = ["Backend", "BackendInfo", "all_backends", "available", "create", "default_backend",

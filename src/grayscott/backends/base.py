@@ -16,6 +16,7 @@ from typing import ClassVar
 
 import numpy as np
 
+from ..errors import GrayScottError
 from ..physics import Problem, deficit, fill_ghosts
 from ..physics.borders import FIXED_GHOST
 
@@ -26,8 +27,11 @@ class Backend(ABC):
     #: Registry name, e.g. ``"numpy"``.
     name: ClassVar[str]
 
-    def __init__(self, problem: Problem) -> None:
+    def __init__(self, problem: Problem, threads: int | None = None) -> None:
         self.problem = problem
+        if threads not in (None, 1):
+            raise GrayScottError(f"backend {self.name!r} runs on one thread; --threads is for "
+                                 "numba-parallel")
 
     @abstractmethod
     def set_state(self, u: np.ndarray, v: np.ndarray) -> None:
@@ -70,8 +74,8 @@ class PaddedNumpyBackend(Backend):
     """State held as padded NumPy fields ``U``, ``V`` of shape ``problem.padded_shape``; the
     interior is the grid and the ring is filled by :meth:`fill_ghosts` before each step."""
 
-    def __init__(self, problem: Problem) -> None:
-        super().__init__(problem)
+    def __init__(self, problem: Problem, threads: int | None = None) -> None:
+        super().__init__(problem, threads)
         shape, dtype = problem.padded_shape, problem.dtype
         self.U = np.zeros(shape, dtype)
         self.V = np.zeros(shape, dtype)

@@ -38,8 +38,8 @@ def separable(stencil: Stencil) -> tuple[np.ndarray, np.ndarray, float] | None:
 class NumpyBackend(PaddedNumpyBackend):
     name = "numpy"
 
-    def __init__(self, problem: Problem) -> None:
-        super().__init__(problem)
+    def __init__(self, problem: Problem, threads: int | None = None) -> None:
+        super().__init__(problem, threads)
         dt_ = problem.dtype
         nr, nc = problem.shape
         self.U2 = np.zeros_like(self.U)

@@ -35,8 +35,8 @@ def _fmt_duration(seconds: float) -> str:
 class PythonBackend(Backend):
     name = "python"
 
-    def __init__(self, problem: Problem) -> None:
-        super().__init__(problem)
+    def __init__(self, problem: Problem, threads: int | None = None) -> None:
+        super().__init__(problem, threads)
         self.typecode = "f" if problem.dtype == np.float32 else "d"
         nr, nc = problem.shape
         # Centre coefficient of each cell: -(weights of the neighbours that count).

@@ -72,9 +72,10 @@ class FrameWriter:
     """Create the file, write frames as they come, and close it whatever happens."""
 
     def __init__(self, path: str | os.PathLike, nbimage: int, nbextrastep: int, dt: float,
-                 shape: tuple[int, int], output_dtype: np.dtype = np.dtype("float32"),
+                 shape: tuple[int, int], output_dtype: np.dtype | str = "float32",
                  attrs: dict[str, Any] | None = None) -> None:
         self.path = Path(path)
+        output_dtype = np.dtype(output_dtype)
         self.nbimage = nbimage
         self.frames_written = 0
         nr, nc = shape

@@ -25,7 +25,7 @@ OFFSETS: tuple[tuple[int, int], ...] = tuple(
 
 @dataclass(frozen=True)
 class Stencil:
-    """A named 3x3 stencil. ``weights`` is 3x3 float64 with the centre set to ``-sum(neighbours)``."""
+    """A named 3x3 stencil; ``weights`` is 3x3 float64, centre set to ``-sum(neighbours)``."""
 
     name: str
     weights: np.ndarray = field(repr=False)
