@@ -89,9 +89,11 @@ def run_cmd(nbimage: int, nbextrastep: int, nbrow: int, nbcol: int, killrate: fl
                  initial=initial, seed=seed, overwrite=overwrite, output_dtype=output_dtype,
                  threads=threads, progress=not quiet, on_start=announce)
     if not quiet:
+        compiled = (f", compile {result.compile_seconds:.2f} s apart"
+                    if result.compile_seconds >= 0.01 else "")
         click.echo(f"grayscott: {result.frames_written} frames, {result.steps_done} steps in "
                    f"{result.wall_seconds:.2f} s ({result.cell_steps_per_second / 1e6:.1f} "
-                   f"Mcell-updates/s) -> {result.path}")
+                   f"Mcell-updates/s{compiled}) -> {result.path}")
 
 
 @cli.command("backends")

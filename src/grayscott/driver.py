@@ -92,6 +92,7 @@ class RunResult:
     status: str
     wall_seconds: float
     cell_steps_per_second: float
+    compile_seconds: float = 0.0
 
 
 def _versions(backend_name: str) -> dict[str, str]:
@@ -163,6 +164,10 @@ def run(problem: Problem, output: str | Path = "output.h5", nbimage: int = 1000,
     sim = Simulation(problem, backend_name, initial=initial, seed=seed, threads=threads)
     if on_start is not None:
         on_start(sim)
+    # Compilation (Numba, XLA) happens here, timed apart from the run itself.
+    t0 = time.perf_counter()
+    sim.backend.compile()
+    compile_seconds = time.perf_counter() - t0
 
     p = problem.params
     attrs: dict[str, Any] = {
@@ -171,7 +176,8 @@ def run(problem: Problem, output: str | Path = "output.h5", nbimage: int = 1000,
         "stencil": problem.stencil.name, "stencil_weights": problem.stencil.weights,
         "border": problem.border, "initial": initial, "seed": seed, "backend": backend_name,
         "threads": sim.backend.threads, "dtype": problem.dtype.name,
-        "output_dtype": out_dtype.name, "started": _now(), **_versions(backend_name),
+        "output_dtype": out_dtype.name, "started": _now(), "compile_seconds": compile_seconds,
+        **_versions(backend_name),
     }
     writer = FrameWriter(path, nbimage, nbextrastep, p.dt, problem.shape, out_dtype, attrs)
     bar = _progress(nbimage, progress)
@@ -209,7 +215,7 @@ def run(problem: Problem, output: str | Path = "output.h5", nbimage: int = 1000,
             "final_state_saved": u is not None})
     cells = problem.nbrow * problem.nbcol * sim.steps_done
     return RunResult(path, writer.frames_written, sim.steps_done, completed, status, wall,
-                     cells / wall if wall > 0 else float("nan"))
+                     cells / wall if wall > 0 else float("nan"), compile_seconds)
 
 
 def _progress(total: int, enabled: bool) -> Any:
