@@ -28,11 +28,11 @@ class Parameters:
                 raise GrayScottError(f"{name} must be a number, got {value!r}")
             if not math.isfinite(value):
                 raise GrayScottError(f"{name} must be finite, got {value}")
+            if name == "dt" and value <= 0:
+                raise GrayScottError(f"dt must be > 0, got {value}")
             if value < 0:
                 raise GrayScottError(f"{name} must be >= 0, got {value}")
             object.__setattr__(self, name, float(value))
-        if self.dt <= 0:
-            raise GrayScottError(f"dt must be > 0, got {self.dt}")
 
     def as_dict(self) -> dict[str, float]:
         return asdict(self)

@@ -1,0 +1,209 @@
+"""The command line: the school's flags, one-line errors, nothing created or damaged."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import h5py
+import numpy as np
+import pytest
+
+from grayscott import backends
+from grayscott.cli import main
+
+SMALL = ["-r", "24", "-c", "32", "-n", "2", "-e", "3", "-b", "numpy"]
+
+
+def cli(capsys, *args):
+    code = main(list(args))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_school_flags(tmp_path, capsys):
+    out = tmp_path / "school.h5"
+    code, stdout, err = cli(capsys, "run", "-n", "3", "-e", "5", "-r", "20", "-c", "30",
+                            "-k", "0.06", "-f", "0.035", "-t", "0.9", "-u", "0.16", "-v", "0.08",
+                            "-o", str(out), "-b", "numpy")
+    assert code == 0, err
+    assert "20x30" in stdout and "Du=0.16" in stdout and "k=0.06" in stdout
+    with h5py.File(out) as f:
+        assert f["matrix"].shape == (3, 20, 30)
+        a = f.attrs
+        assert (a["k"], a["F"], a["dt"], a["Du"], a["Dv"]) == (0.06, 0.035, 0.9, 0.16, 0.08)
+        assert (a["nbimage"], a["nbextrastep"]) == (3, 5)
+
+
+def test_long_flags_and_options(tmp_path, capsys):
+    out = tmp_path / "long.h5"
+    code, _, err = cli(capsys, "run", "--nbimage", "2", "--nbextrastep", "2", "--nbrow", "8",
+                       "--nbcol", "9", "--killrate", "0.05", "--feedrate", "0.02",
+                       "--deltat", "0.5", "--du", "0.1", "--dv", "0.05", "--output", str(out),
+                       "--backend", "numpy-school", "--dtype", "float64", "--stencil",
+                       "laplace9", "--border", "periodic", "--initial", "noise", "--seed", "4",
+                       "--output-dtype", "float64", "--quiet")
+    assert code == 0, err
+    with h5py.File(out) as f:
+        assert f["matrix"].dtype == np.float64
+        assert f.attrs["border"] == "periodic" and f.attrs["stencil"] == "laplace9"
+        assert f.attrs["initial"] == "noise" and f.attrs["seed"] == 4
+
+
+def test_quiet_prints_nothing(tmp_path, capsys):
+    code, out, err = cli(capsys, "run", *SMALL, "-o", str(tmp_path / "q.h5"), "-q")
+    assert code == 0 and out == "" and err == ""
+
+
+BAD = [
+    (["-r", "2"], "at least 3x3"),
+    (["-c", "1"], "at least 3x3"),
+    (["-r", "abc"], "not a valid integer"),
+    (["-r", "3.5"], "not a valid integer"),
+    (["-n", "0"], "nbimage"),
+    (["-e", "-1"], "nbextrastep"),
+    (["-k", "-0.1"], "k must be >= 0"),
+    (["-f", "nan"], "F must be finite"),
+    (["-u", "inf"], "Du must be finite"),
+    (["-t", "0"], "dt must be > 0"),
+    (["-t", "-1"], "dt must be > 0"),
+    (["-t", "2"], "dt <= 1.66667"),
+    (["-b", "cobol"], "choose one of: python"),
+    (["--stencil", "laplace7"], "school"),
+    (["--border", "mirror"], "periodic"),
+    (["--dtype", "float16"], "float32"),
+    (["--threads", "0"], "threads"),
+    (["--threads", "2"], "numba-parallel"),
+]
+
+
+@pytest.mark.parametrize("args, message", BAD, ids=[" ".join(a) for a, _ in BAD])
+def test_bad_input_one_line(tmp_path, capsys, args, message):
+    out = tmp_path / "never.h5"
+    opts = dict(zip(SMALL[::2], SMALL[1::2], strict=True))
+    for flag, value in zip(args[::2], args[1::2], strict=True):
+        opts[flag] = value
+    argv = ["run", *[x for kv in opts.items() for x in kv], "-o", str(out)]
+    code, stdout, err = cli(capsys, *argv)
+    assert code == 2
+    lines = err.strip().splitlines()
+    assert len(lines) == 1, err
+    assert lines[0].startswith("grayscott: error:") and message in lines[0]
+    assert "Traceback" not in err
+    assert not out.exists()
+
+
+def test_output_directory_missing(tmp_path, capsys):
+    code, _, err = cli(capsys, "run", *SMALL, "-o", str(tmp_path / "nope" / "x.h5"))
+    assert code == 2 and "does not exist" in err and len(err.strip().splitlines()) == 1
+
+
+def test_output_parent_is_a_file(tmp_path, capsys):
+    (tmp_path / "file").write_text("x")
+    code, _, err = cli(capsys, "run", *SMALL, "-o", str(tmp_path / "file" / "x.h5"))
+    assert code == 2 and "not a directory" in err
+
+
+@pytest.mark.skipif(hasattr(os, "geteuid") and os.geteuid() == 0,
+                    reason="root can write anywhere")
+def test_output_directory_not_writable(tmp_path, capsys):
+    d = tmp_path / "ro"
+    d.mkdir()
+    d.chmod(0o500)
+    try:
+        code, _, err = cli(capsys, "run", *SMALL, "-o", str(d / "x.h5"))
+    finally:
+        d.chmod(0o700)
+    assert code == 2 and "not writable" in err
+
+
+def test_existing_output_needs_overwrite(tmp_path, capsys):
+    out = tmp_path / "x.h5"
+    out.write_bytes(b"keep me")
+    code, _, err = cli(capsys, "run", *SMALL, "-o", str(out))
+    assert code == 2 and "--overwrite" in err and out.read_bytes() == b"keep me"
+    code, _, err = cli(capsys, "run", *SMALL, "-o", str(out), "--overwrite", "-q")
+    assert code == 0 and h5py.is_hdf5(out)
+
+
+def test_missing_extra(tmp_path, capsys, monkeypatch):
+    fake = backends.BackendInfo("fake", "numpy_buffers", "NumpyBackend", "test",
+                                requires=("surely_not_a_module_xyz",), extra="fake")
+    monkeypatch.setitem(backends._REGISTRY, "fake", fake)
+    out = tmp_path / "x.h5"
+    code, _, err = cli(capsys, "run", *SMALL[:-2], "-b", "fake", "-o", str(out))
+    assert code == 2 and "pip install 'grayscott[fake]'" in err and not out.exists()
+
+
+def test_blow_up_exit_code(tmp_path, capsys):
+    out = tmp_path / "x.h5"
+    code, _, err = cli(capsys, "run", "-r", "16", "-c", "16", "-n", "50", "-e", "2", "-t", "40",
+                       "--allow-unstable", "-b", "numpy", "-o", str(out), "-q")
+    assert code == 3 and "blew up" in err and len(err.strip().splitlines()) == 1
+    with h5py.File(out) as f:
+        assert f.attrs["completed"] == 0
+
+
+def test_backends_command(capsys):
+    code, out, _ = cli(capsys, "backends")
+    assert code == 0
+    for name in backends.names():
+        assert name in out
+    assert f"* {backends.default_backend()}" in out
+
+
+def test_help_and_version(capsys):
+    assert cli(capsys, "--help")[0] == 0
+    code, out, _ = cli(capsys, "--version")
+    assert code == 0 and "version" in out
+    assert cli(capsys)[0] == 0
+
+
+# -- the installed command, in a real process ------------------------------------------------
+
+def _grayscott() -> list[str]:
+    exe = Path(sys.executable).with_name("grayscott")
+    return [str(exe)] if exe.exists() else [sys.executable, "-m", "grayscott"]
+
+
+def test_console_script_and_module(tmp_path):
+    for cmd in (_grayscott(), [sys.executable, "-m", "grayscott"]):
+        out = tmp_path / f"{len(cmd)}.h5"
+        p = subprocess.run([*cmd, "run", *SMALL, "-o", str(out)], capture_output=True,
+                           text=True, timeout=120)
+        assert p.returncode == 0, p.stderr
+        assert h5py.is_hdf5(out)
+    p = subprocess.run([*_grayscott(), "run", "-r", "x"], capture_output=True, text=True,
+                       timeout=120)
+    assert p.returncode == 2 and "Traceback" not in p.stderr
+    assert len(p.stderr.strip().splitlines()) == 1
+
+
+@pytest.mark.parametrize("sig, code", [(signal.SIGTERM, 143), (signal.SIGINT, 130)])
+def test_interrupted_run_leaves_valid_file(tmp_path, sig, code):
+    out = tmp_path / "stop.h5"
+    proc = subprocess.Popen([*_grayscott(), "run", "-r", "64", "-c", "64", "-n", "1000000",
+                             "-e", "1", "-b", "numpy", "-o", str(out), "-q"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 60
+        while not out.exists() and time.monotonic() < deadline:
+            time.sleep(0.1)
+        time.sleep(1.0)  # some frames get written
+        proc.send_signal(sig)
+        _, err = proc.communicate(timeout=60)
+    finally:
+        proc.kill()
+    assert proc.returncode == code, err
+    assert "Traceback" not in err and "frames so far are kept" in err
+    with h5py.File(out, "r") as f:
+        n = f.attrs["frames_written"]
+        assert n >= 1 and f["matrix"].shape == (n, 64, 64)
+        assert f.attrs["completed"] == 0 and f.attrs["status"] == "interrupted"
+        assert f.attrs["steps_done"] == n  # stopped cleanly after the frame in progress
+        assert f.attrs["final_state_saved"] == 1 and "u_final" in f
+        assert np.array_equal(f["v_final"][...], f["matrix"][n - 1])

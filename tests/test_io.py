@@ -1,0 +1,150 @@
+"""The school's HDF5 layout, provenance, the xarray view, and files left by runs that stop."""
+
+from __future__ import annotations
+
+import errno
+import re
+
+import h5py
+import numpy as np
+import pytest
+
+import grayscott
+from conftest import LIVELY
+from grayscott.errors import BlowUpError, GrayScottError
+from grayscott.io import hdf5
+from grayscott.physics import Parameters, make_initial, make_problem
+from grayscott.physics import reference as ref
+
+SHAPE = (24, 32)
+
+
+def run_small(tmp_path, name="out.h5", **kw):
+    problem = kw.pop("problem", None) or make_problem(SHAPE, params=LIVELY)
+    kw.setdefault("nbimage", 3)
+    kw.setdefault("nbextrastep", 4)
+    kw.setdefault("backend", "numpy")
+    kw.setdefault("progress", False)
+    return grayscott.run(problem, tmp_path / name, **kw), problem
+
+
+def test_school_layout(tmp_path):
+    result, problem = run_small(tmp_path)
+    assert result.completed and result.frames_written == 3 and result.steps_done == 12
+    with h5py.File(result.path, "r") as f:
+        m = f["matrix"]
+        assert m.shape == (3, *SHAPE) and m.dtype == np.float32 and m.chunks == (1, *SHAPE)
+        # frame i is V after (i + 1) * nbextrastep steps; the initial state is not a frame
+        u, v = make_initial("school", SHAPE)
+        for i in range(3):
+            u, v = ref.run(u, v, problem, 4)
+            np.testing.assert_allclose(m[i], v, atol=1e-5)
+        np.testing.assert_allclose(f["u_final"][...], u, atol=1e-5)
+        assert f["v_final"].dtype == np.float32
+        assert f["step"][...].tolist() == [4, 8, 12]
+        assert f["time"][...] == pytest.approx(np.array([4, 8, 12]) * LIVELY.dt)
+
+
+def test_provenance_attributes(tmp_path):
+    result, _ = run_small(tmp_path)
+    with h5py.File(result.path, "r") as f:
+        a = dict(f.attrs)
+    for key in ("Du", "Dv", "F", "k", "dt", "nbimage", "nbextrastep", "nbrow", "nbcol",
+                "stencil", "stencil_weights", "border", "initial", "backend", "dtype",
+                "output_dtype", "grayscott_version", "numpy_version", "h5py_version",
+                "hdf5_version", "python_version", "started", "finished", "wall_seconds",
+                "steps_done", "frames_written", "completed", "status", "compile_seconds"):
+        assert key in a, key
+    assert a["Du"] == LIVELY.Du and a["completed"] == 1 and a["status"] == "completed"
+    assert a["steps_done"] == 12 and a["backend"] == "numpy" and a["stencil"] == "school"
+    assert list(a["stencil_weights"]) == [1, 1, 1, 1, -8, 1, 1, 1, 1]
+
+
+def test_float64_run_stores_float32_unless_asked(tmp_path):
+    problem = make_problem(SHAPE, params=LIVELY, dtype="float64")
+    r32, _ = run_small(tmp_path, "a.h5", problem=problem)
+    r64, _ = run_small(tmp_path, "b.h5", problem=problem, output_dtype="float64")
+    with h5py.File(r32.path) as f32, h5py.File(r64.path) as f64:
+        assert f32["matrix"].dtype == np.float32 and f64["matrix"].dtype == np.float64
+        assert f32["u_final"].dtype == np.float64  # the restart state keeps full precision
+        np.testing.assert_allclose(f32["matrix"][...], f64["matrix"][...], atol=1e-7)
+
+
+def test_xarray_view(tmp_path):
+    xr = pytest.importorskip("xarray")
+    pytest.importorskip("h5netcdf")
+    result, _ = run_small(tmp_path)
+    with xr.open_dataset(result.path, engine="h5netcdf") as ds:
+        assert ds["matrix"].dims == ("frame", "row", "col")
+        assert ds["u_final"].dims == ("row", "col")
+        assert ds["step"].values.tolist() == [4, 8, 12]
+        assert "step" in ds["matrix"].coords
+        assert ds.attrs["backend"] == "numpy"
+        assert float(ds["matrix"].isel(frame=-1).max()) > 0
+
+
+def test_existing_output_is_kept(tmp_path):
+    path = tmp_path / "out.h5"
+    path.write_bytes(b"precious")
+    with pytest.raises(GrayScottError, match="--overwrite"):
+        run_small(tmp_path)
+    assert path.read_bytes() == b"precious"
+    run_small(tmp_path, overwrite=True)
+    assert h5py.is_hdf5(path)
+
+
+def test_blow_up_keeps_frames_before(tmp_path):
+    problem = make_problem((16, 16), params=Parameters(dt=40.0), allow_unstable=True)
+    with pytest.raises(BlowUpError, match=r"frame (\d+)") as info:
+        run_small(tmp_path, problem=problem, nbimage=50, nbextrastep=2)
+    bad = int(re.search(r"frame (\d+)", str(info.value)).group(1))
+    with h5py.File(tmp_path / "out.h5", "r") as f:
+        assert f["matrix"].shape[0] == bad == f.attrs["frames_written"]
+        assert np.isfinite(f["matrix"][...]).all()
+        assert f.attrs["completed"] == 0 and f.attrs["status"] == "blew up"
+
+
+def test_disk_full_keeps_frames(tmp_path, monkeypatch):
+    original = hdf5.FrameWriter.write
+
+    def write(self, v):
+        if self.frames_written == 2:
+            raise OSError(errno.ENOSPC, "No space left on device")
+        original(self, v)
+
+    monkeypatch.setattr(hdf5.FrameWriter, "write", write)
+    with pytest.raises(GrayScottError, match="disk is full after 2 frames"):
+        run_small(tmp_path, nbimage=5)
+    with h5py.File(tmp_path / "out.h5", "r") as f:
+        assert f["matrix"].shape[0] == 2 and f.attrs["completed"] == 0
+        assert "No space" in f.attrs["status"]
+
+
+def test_not_enough_space_is_refused_before_writing(tmp_path, monkeypatch):
+    class Usage:
+        free = 1000
+
+    monkeypatch.setattr(hdf5.shutil, "disk_usage", lambda p: Usage)
+    with pytest.raises(GrayScottError, match="GB are free"):
+        run_small(tmp_path)
+    assert not (tmp_path / "out.h5").exists()
+
+
+@pytest.mark.parametrize("kw, match", [
+    ({"nbimage": 0}, "nbimage"), ({"nbextrastep": 0}, "nbextrastep"),
+    ({"nbimage": 2.5}, "nbimage"), ({"backend": "cobol"}, "unknown backend"),
+    ({"output_dtype": "int8"}, "dtype"), ({"initial": "blob"}, "initial"),
+])
+def test_bad_run_arguments_create_no_file(tmp_path, kw, match):
+    with pytest.raises(GrayScottError, match=match):
+        run_small(tmp_path, **kw)
+    assert not (tmp_path / "out.h5").exists()
+
+
+def test_simulation_frames_in_memory():
+    problem = make_problem(SHAPE, params=LIVELY)
+    sim = grayscott.Simulation(problem, backend="numpy")
+    frames = list(sim.frames(nbimage=2, nbextrastep=5))
+    assert len(frames) == 2 and sim.steps_done == 10
+    u, v = ref.run(*make_initial("school", SHAPE), problem, 10)
+    np.testing.assert_allclose(frames[-1], v, atol=1e-5)
