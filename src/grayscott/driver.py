@@ -100,7 +100,9 @@ class RunResult:
 def _versions(backend_name: str) -> dict[str, str]:
     import h5py
 
-    out = {"grayscott_version": metadata.version("grayscott"), "numpy_version": np.__version__,
+    from . import __version__
+
+    out = {"grayscott_version": __version__, "numpy_version": np.__version__,
            "h5py_version": h5py.__version__, "hdf5_version": h5py.version.hdf5_version,
            "python_version": platform.python_version(), "platform": platform.platform()}
     for mod in backends.info(backend_name).requires:
