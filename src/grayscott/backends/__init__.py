@@ -57,6 +57,18 @@ _REGISTRY: dict[str, BackendInfo] = {
                     "the school's NumPy slice expressions, temporaries and all (the baseline)"),
         BackendInfo("numpy", "numpy_buffers", "NumpyBackend",
                     "NumPy with preallocated buffers and out= arguments: no allocation per step"),
+        BackendInfo("numba", "numba_loops", "NumbaBackend",
+                    "the explicit loop compiled with Numba @njit, one thread",
+                    requires=("numba",), extra="numba"),
+        BackendInfo("numba-parallel", "numba_parallel", "NumbaParallelBackend",
+                    "the Numba loop with prange over rows, all cores (--threads)",
+                    requires=("numba",), extra="numba"),
+        BackendInfo("jax", "jax_generic", "JaxGenericBackend",
+                    "JAX, the generic stencil: any 3x3 weight array as runtime data, one "
+                    "compiled loop per block; CPU or GPU", requires=("jax",), extra="jax"),
+        BackendInfo("jax-3x3", "jax_3x3", "Jax3x3Backend",
+                    "JAX, the specialised 3x3 stencil: terms written by hand, weights as "
+                    "constants, fused by XLA; CPU or GPU", requires=("jax",), extra="jax"),
     ]
 }
 

@@ -61,6 +61,11 @@ class Backend(ABC):
     def compile(self) -> None:  # noqa: B027  (optional hook, default does nothing)
         """Compile or trace whatever the first :meth:`advance` would, so timing can leave it out."""
 
+    def synchronize(self) -> None:  # noqa: B027  (optional hook, default does nothing)
+        """Block until every :meth:`advance` so far has finished. Backends that return before
+        the work is done (JAX dispatches asynchronously) must override it; timers call it
+        before stopping the clock."""
+
     def _check_state(self, u: np.ndarray, v: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         u = np.asarray(u)
         v = np.asarray(v)

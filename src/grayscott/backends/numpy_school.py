@@ -15,7 +15,7 @@ from .base import PaddedNumpyBackend
 
 def laplacian(X: np.ndarray, stencil: Stencil) -> np.ndarray:
     """Interior Laplacian of a padded field, as the school's slice expression."""
-    w = stencil.weights
+    w = stencil.weights.astype(X.dtype)  # NumPy scalars are not "weak": keep the field's dtype
     if np.all(w[np.arange(9).reshape(3, 3) != 4] == 1.0):
         # The school's stencil, written the school's way.
         return (X[:-2, :-2] + X[:-2, 1:-1] + X[:-2, 2:]

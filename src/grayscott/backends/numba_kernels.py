@@ -1,0 +1,177 @@
+"""Compiled kernels shared by the ``numba`` and ``numba-parallel`` backends.
+
+Everything works on padded fields (ghost ring, see :mod:`grayscott.physics.borders`):
+
+* :func:`fill_ghosts` fills the ring of one field by the border rule;
+* :func:`step_rows` computes the interior rows ``[r0, r1)`` of the next state from the current
+  one and never looks at where the ghosts came from, so it can advance a block whose ring a halo
+  exchange or a neighbouring tile filled;
+* :func:`advance` and :func:`advance_parallel` run the whole ``nsteps`` loop (ghost fill, step,
+  buffer swap) in compiled code, one thread or ``prange`` over rows.
+
+The arithmetic is the school's, in the order of its NumPy expression (``numpy-school``): the nine
+stencil terms summed left to right in row-major order with the centre weight in place, then the
+school-border correction ``lap += deficit * x`` on the edge cells, then
+``u + dt * (Du * lap_u - u*v*v + F * (1 - u))``. Nothing is reassociated and no FMA contraction is
+allowed (no ``fastmath``), so the result does not depend on the vector width or on the number of
+threads: ``numba`` and ``numba-parallel`` agree bit for bit.
+
+Weights, rates and deficit strips are runtime arrays of the field's dtype, so one compilation per
+dtype serves every stencil and border; all of them are cached on disk (``cache=True``).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit, prange
+
+#: Border codes of the compiled ghost fill.
+SCHOOL, PERIODIC, FIXED = 0, 1, 2
+BORDER_CODES = {"school": SCHOOL, "periodic": PERIODIC, "fixed": FIXED}
+
+# No fastmath: it would allow reassociation and FMA contraction, i.e. results that change with
+# the vector width. The loops vectorize without it (each cell is independent).
+_OPTS = dict(cache=True, nogil=True, boundscheck=False, error_model="numpy")
+
+
+def constants(du: float, dv: float, f: float, k: float, dt: float, dtype: np.dtype) -> np.ndarray:
+    """The rates as one array of the field's dtype, in the order the kernels read them.
+
+    ``F + k`` is summed in double precision and rounded once, as NumPy does with ``(F + k) * v``.
+    """
+    return np.array([du, dv, f, f + k, dt, 1.0], dtype=dtype)
+
+
+@njit(**_OPTS)
+def fill_ghosts(X, border, value):  # pragma: no cover  (compiled)
+    """Fill the ghost ring of padded ``X``: wrap-around (periodic) or the constant ``value``."""
+    nr = X.shape[0] - 2
+    nc = X.shape[1] - 2
+    if border == PERIODIC:
+        for j in range(1, nc + 1):
+            X[0, j] = X[nr, j]
+            X[nr + 1, j] = X[1, j]
+        for i in range(nr + 2):  # corners follow the rows just filled
+            X[i, 0] = X[i, nc]
+            X[i, nc + 1] = X[i, 1]
+    else:
+        for j in range(nc + 2):
+            X[0, j] = value
+            X[nr + 1, j] = value
+        for i in range(1, nr + 1):
+            X[i, 0] = value
+            X[i, nc + 1] = value
+
+
+@njit(**_OPTS)
+def _row(U, V, U2, V2, i, w, c):  # pragma: no cover  (compiled)
+    """Row ``i`` (padded index) of U2, V2 from U, V: the vectorized inner loop.
+
+    Every row is a contiguous 1-D view and the loop index starts at 0, so the compiler sees
+    non-negative, unit-stride accesses and no aliasing it cannot check once per row.
+    """
+    nc = U.shape[1] - 2
+    w0, w1, w2, w3, w4, w5, w6, w7, w8 = w[0], w[1], w[2], w[3], w[4], w[5], w[6], w[7], w[8]
+    du, dv, f, fk, dt, one = c[0], c[1], c[2], c[3], c[4], c[5]
+    um, u0, up = U[i - 1], U[i], U[i + 1]
+    vm, v0, vp = V[i - 1], V[i], V[i + 1]
+    uo, vo = U2[i], V2[i]
+    for j in range(nc):
+        lu = (w0 * um[j] + w1 * um[j + 1] + w2 * um[j + 2]
+              + w3 * u0[j] + w4 * u0[j + 1] + w5 * u0[j + 2]
+              + w6 * up[j] + w7 * up[j + 1] + w8 * up[j + 2])
+        lv = (w0 * vm[j] + w1 * vm[j + 1] + w2 * vm[j + 2]
+              + w3 * v0[j] + w4 * v0[j + 1] + w5 * v0[j + 2]
+              + w6 * vp[j] + w7 * vp[j + 1] + w8 * vp[j + 2])
+        uc = u0[j + 1]
+        vc = v0[j + 1]
+        uvv = uc * vc * vc
+        uo[j + 1] = uc + dt * (du * lu - uvv + f * (one - uc))
+        vo[j + 1] = vc + dt * (dv * lv + uvv - fk * vc)
+
+
+@njit(**_OPTS)
+def _cell(U, V, U2, V2, i, j, w, c, d):  # pragma: no cover  (compiled)
+    """Cell (i, j) (padded indices) with the school-border correction ``lap += d * x``."""
+    lu = (w[0] * U[i - 1, j - 1] + w[1] * U[i - 1, j] + w[2] * U[i - 1, j + 1]
+          + w[3] * U[i, j - 1] + w[4] * U[i, j] + w[5] * U[i, j + 1]
+          + w[6] * U[i + 1, j - 1] + w[7] * U[i + 1, j] + w[8] * U[i + 1, j + 1])
+    lv = (w[0] * V[i - 1, j - 1] + w[1] * V[i - 1, j] + w[2] * V[i - 1, j + 1]
+          + w[3] * V[i, j - 1] + w[4] * V[i, j] + w[5] * V[i, j + 1]
+          + w[6] * V[i + 1, j - 1] + w[7] * V[i + 1, j] + w[8] * V[i + 1, j + 1])
+    uc = U[i, j]
+    vc = V[i, j]
+    lu = lu + d * uc
+    lv = lv + d * vc
+    uvv = uc * vc * vc
+    U2[i, j] = uc + c[4] * (c[0] * lu - uvv + c[2] * (c[5] - uc))
+    V2[i, j] = vc + c[4] * (c[1] * lv + uvv - c[3] * vc)
+
+
+@njit(**_OPTS)
+def _edges(U, V, U2, V2, i, w, c, top, bottom, left, right):  # pragma: no cover  (compiled)
+    """Redo the cells of row ``i`` that carry a school-border correction (strips of
+    :class:`~grayscott.physics.borders.Deficit`; empty strips mean no correction)."""
+    nr = U.shape[0] - 2
+    nc = U.shape[1] - 2
+    if i == 1 and top.size:
+        for j in range(1, nc + 1):
+            _cell(U, V, U2, V2, i, j, w, c, top[j - 1])
+    elif i == nr and bottom.size:
+        for j in range(1, nc + 1):
+            _cell(U, V, U2, V2, i, j, w, c, bottom[j - 1])
+    elif 1 < i < nr:
+        if left.size:
+            _cell(U, V, U2, V2, i, 1, w, c, left[i - 2])
+        if right.size:
+            _cell(U, V, U2, V2, i, nc, w, c, right[i - 2])
+
+
+@njit(**_OPTS)
+def step_rows(U, V, U2, V2, w, c, top, bottom, left, right, r0, r1):  # pragma: no cover
+    """Interior rows ``[r0, r1)`` (padded indices, 1 .. nbrow) of the next state, one thread.
+
+    ``w``: the 9 stencil weights, row-major, centre ``-sum(neighbours)`` in place; ``c``: see
+    :func:`constants`; ``top`` .. ``right``: deficit strips, or empty arrays. The ghosts of U and
+    V must be filled; U2 and V2 get their interior rows written, nothing else.
+    """
+    for i in range(r0, r1):
+        _row(U, V, U2, V2, i, w, c)
+        _edges(U, V, U2, V2, i, w, c, top, bottom, left, right)
+
+
+@njit(**_OPTS)
+def advance(U, V, U2, V2, w, c, border, ghost_u, ghost_v, top, bottom, left, right,
+            nsteps):  # pragma: no cover  (compiled)
+    """``nsteps`` steps on one thread; the state ends in (U, V) if it returns 0, else (U2, V2)."""
+    nr = U.shape[0] - 2
+    for _ in range(nsteps):
+        fill_ghosts(U, border, ghost_u)
+        fill_ghosts(V, border, ghost_v)
+        for i in range(1, nr + 1):
+            _row(U, V, U2, V2, i, w, c)
+            _edges(U, V, U2, V2, i, w, c, top, bottom, left, right)
+        U, U2 = U2, U
+        V, V2 = V2, V
+    return nsteps % 2
+
+
+@njit(parallel=True, **_OPTS)
+def _step_parallel(U, V, U2, V2, w, c, top, bottom, left, right):  # pragma: no cover
+    nr = U.shape[0] - 2
+    for i in prange(1, nr + 1):  # static schedule: each thread streams one block of rows
+        _row(U, V, U2, V2, i, w, c)
+        _edges(U, V, U2, V2, i, w, c, top, bottom, left, right)
+
+
+@njit(**_OPTS)
+def advance_parallel(U, V, U2, V2, w, c, border, ghost_u, ghost_v, top, bottom, left, right,
+                     nsteps):  # pragma: no cover  (compiled)
+    """:func:`advance` with the rows of each step shared among numba's threads."""
+    for _ in range(nsteps):
+        fill_ghosts(U, border, ghost_u)
+        fill_ghosts(V, border, ghost_v)
+        _step_parallel(U, V, U2, V2, w, c, top, bottom, left, right)
+        U, U2 = U2, U
+        V, V2 = V2, V
+    return nsteps % 2

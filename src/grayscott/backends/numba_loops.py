@@ -1,0 +1,54 @@
+"""``numba``: the explicit loop of the ``python`` rung, compiled with ``@njit``, one thread.
+
+This is the school's "Numba" column. The kernels live in :mod:`.numba_kernels` and are shared
+with ``numba-parallel``; this module only holds the state (padded U, V and a second pair of
+buffers, swapped in compiled code) and the runtime arrays the kernels read: the 9 stencil weights,
+the rates and the school-border deficit strips, all cast to the problem's dtype. Compilation
+happens once per dtype and is cached on disk; :meth:`compile` does it before the timed loop.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..physics import Problem
+from ..physics.borders import FIXED_GHOST
+from . import numba_kernels as K
+from .base import PaddedNumpyBackend
+
+
+class NumbaBackend(PaddedNumpyBackend):
+    name = "numba"
+    _kernel = staticmethod(K.advance)
+
+    def __init__(self, problem: Problem, threads: int | None = None) -> None:
+        super().__init__(problem, threads)
+        dt_ = problem.dtype
+        p = problem.params
+        self.U2 = np.zeros_like(self.U)
+        self.V2 = np.zeros_like(self.V)
+        self.w = np.array(problem.stencil.weights.ravel(), dtype=dt_)  # a writable copy: one type
+        self.c = K.constants(p.Du, p.Dv, p.F, p.k, p.dt, dt_)
+        self.border = K.BORDER_CODES[problem.border]
+        fixed = problem.border == "fixed"
+        self.ghost_u = dt_.type(FIXED_GHOST[0] if fixed else 0.0)
+        self.ghost_v = dt_.type(FIXED_GHOST[1] if fixed else 0.0)
+        d = self.deficit
+        empty = np.zeros(0, dt_)
+        self.strips = ((empty,) * 4 if d is None else (d.top, d.bottom, d.left, d.right))
+
+    def _run(self, nsteps: int) -> None:
+        swapped = self._kernel(self.U, self.V, self.U2, self.V2, self.w, self.c, self.border,
+                               self.ghost_u, self.ghost_v, *self.strips, nsteps)
+        if swapped:
+            self.U, self.U2 = self.U2, self.U
+            self.V, self.V2 = self.V2, self.V
+
+    def compile(self) -> None:
+        """Compile (or load from the disk cache) the kernel for this dtype: a 0-step call."""
+        self._run(0)
+
+    def advance(self, nsteps: int) -> None:
+        nsteps = int(nsteps)
+        if nsteps > 0:  # like the other backends, nothing to do for 0 (or fewer) steps
+            self._run(nsteps)
