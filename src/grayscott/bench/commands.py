@@ -1,0 +1,127 @@
+"""``grayscott bench`` and ``grayscott profile``: the click commands (attached in cli.py)."""
+
+from __future__ import annotations
+
+import click
+
+from ..physics import DTYPES
+from .school import SCHOOL_GRID
+
+_DTYPE = click.Choice(list(DTYPES), case_sensitive=False)
+
+
+@click.command("bench")
+@click.option("-b", "--backends", "backend_list", default=None, metavar="A,B,C",
+              help="Backends to time, comma-separated (default: every available one; python "
+                   "only where a step takes under a second).")
+@click.option("-r", "--rows", "--nbrow", "rows", type=click.IntRange(min=3),
+              default=SCHOOL_GRID[0], show_default=True, help="Grid rows.")
+@click.option("-c", "--cols", "--nbcol", "cols", type=click.IntRange(min=3),
+              default=SCHOOL_GRID[1], show_default=True, help="Grid columns.")
+@click.option("-s", "--steps", type=click.IntRange(min=1), default=100, show_default=True,
+              help="Steps per timed call.")
+@click.option("--dtype", type=_DTYPE, default="float32", show_default=True)
+@click.option("--repeat", type=click.IntRange(min=1), default=5, show_default=True,
+              help="Timed calls per backend (median, min and max are reported).")
+@click.option("--warmup", type=click.IntRange(min=0), default=1, show_default=True,
+              help="Untimed calls of the same length before timing.")
+@click.option("--bandwidth-mib", type=click.IntRange(min=1), default=None,
+              help="Size of each array of the bandwidth probe, MiB (default: 256 or 4x the "
+                   "last-level cache, whichever is larger, at most 1024).")
+@click.option("--json", "json_path", type=click.Path(dir_okay=False), default=None,
+              help="Write the results as JSON.")
+@click.option("--markdown", "markdown_path", type=click.Path(dir_okay=False), default=None,
+              help="Write a Markdown report with the school's table beside ours.")
+@click.option("--plot", "plot_path", type=click.Path(dir_okay=False), default=None,
+              help="Draw the ladder as a bar chart (PNG, SVG...; needs matplotlib).")
+@click.option("-q", "--quiet", is_flag=True, help="No progress bar.")
+def bench_cmd(backend_list: str | None, rows: int, cols: int, steps: int, dtype: str,
+              repeat: int, warmup: int, bandwidth_mib: int | None, json_path: str | None,
+              markdown_path: str | None, plot_path: str | None, quiet: bool) -> None:
+    """Time every backend on the school's problem, beside the school's published table.
+
+    Reports cell-updates per second, seconds per step, compile time (apart), the speedup over
+    numpy-school, the projected time of the school's 32x1000 run, and the fraction of the
+    memory roofline measured in the same run.
+    """
+    from . import report as rep
+    from .runner import parse_backends, run_bench
+
+    names = parse_backends(backend_list)
+    for path, what in ((json_path, "--json"), (markdown_path, "--markdown"),
+                       (plot_path, "--plot")):
+        if path:
+            rep.check_output(path, what)
+    if plot_path:
+        rep.check_plot_available()
+    if not quiet:
+        click.echo(f"grayscott bench: {rows}x{cols} {dtype}, {steps} steps x {repeat} repeats; "
+                   "measuring memory bandwidth, then each backend...", err=True)
+    result = run_bench(names, (rows, cols), dtype, steps=steps, repeat=repeat, warmup=warmup,
+                       bandwidth_bytes=bandwidth_mib * (1 << 20) if bandwidth_mib else None,
+                       progress=not quiet)
+    click.echo(rep.format_table(result))
+    if json_path:
+        rep.write_json(result, json_path)
+    if plot_path:
+        rep.plot_ladder(result, plot_path)
+    if markdown_path:
+        command = rep.reproduce_command(result, markdown_path, plot_path, json_path)
+        rep.write_markdown(result, markdown_path, plot_path, command, json_path)
+    written = [p for p in (json_path, markdown_path, plot_path) if p]
+    if written and not quiet:
+        click.echo(f"grayscott bench: wrote {', '.join(written)}", err=True)
+
+
+@click.command("profile")
+@click.option("-b", "--backend", default="numpy", show_default=True,
+              help="Backend to profile (see `grayscott backends`).")
+@click.option("-r", "--rows", "--nbrow", "rows", type=click.IntRange(min=3),
+              default=SCHOOL_GRID[0], show_default=True, help="Grid rows.")
+@click.option("-c", "--cols", "--nbcol", "cols", type=click.IntRange(min=3),
+              default=SCHOOL_GRID[1], show_default=True, help="Grid columns.")
+@click.option("-s", "--steps", type=click.IntRange(min=1), default=20, show_default=True,
+              help="Steps timed and profiled.")
+@click.option("--dtype", type=_DTYPE, default="float32", show_default=True)
+@click.option("--threads", type=click.IntRange(min=1), default=None,
+              help="CPU threads of numba-parallel.")
+@click.option("--top", type=click.IntRange(min=1), default=15, show_default=True,
+              help="How many functions to list.")
+@click.option("--sort", type=click.Choice(["cumulative", "tottime"]), default="cumulative",
+              show_default=True, help="Order of the function list.")
+@click.option("--json", "json_path", type=click.Path(dir_okay=False), default=None,
+              help="Write the profile as JSON.")
+def profile_cmd(backend: str, rows: int, cols: int, steps: int, dtype: str,
+                threads: int | None, top: int, sort: str, json_path: str | None) -> None:
+    """Time per step, where the time goes (cProfile) and memory (tracemalloc) of one backend.
+
+    Memory: bytes the backend holds, peak traced bytes, and bytes allocated per warmed-up step
+    (numpy-school allocates field-sized temporaries every step; numpy allocates none).
+    """
+    from .profiling import format_profile, profile_backend
+    from .report import check_output, write_data
+
+    if json_path:
+        check_output(json_path, "--json")
+    warning = _slow_warning(backend, rows * cols, steps)
+    if warning:
+        click.echo(f"grayscott profile: warning: {warning}", err=True)
+    result = profile_backend(backend, (rows, cols), dtype, steps=steps, top=top, sort=sort,
+                             threads=threads)
+    click.echo(format_profile(result))
+    if json_path:
+        write_data(result.to_dict(), json_path)
+        click.echo(f"grayscott profile: wrote {json_path}", err=True)
+
+
+def _slow_warning(backend: str, cells: int, steps: int) -> str | None:
+    from .runner import slow_step_seconds
+
+    est = slow_step_seconds(backend, cells)
+    if est is None or 3 * est * steps < 60:
+        return None
+    return (f"{backend} takes about {est:.0f} s per step on this grid; profiling runs "
+            f"{3 * steps}+ steps (use --rows/--cols/--steps to make it shorter)")
+
+
+__all__ = ["bench_cmd", "profile_cmd"]

@@ -1,0 +1,383 @@
+"""Presenting a :class:`~grayscott.bench.runner.BenchReport`: terminal table, JSON, Markdown
+document (ours beside the school's published table), and the ladder as a bar chart."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import math
+import os
+from pathlib import Path
+from typing import Any
+
+from ..errors import GrayScottError
+from . import arithmetic as ar
+from .runner import BackendResult, BenchReport
+from .school import (
+    BASELINE,
+    SCHOOL_CPUS,
+    SCHOOL_GRID,
+    SCHOOL_REFERENCE_CPU,
+    SCHOOL_RUNGS,
+    SCHOOL_STEPS,
+    school_ladder,
+    school_rung,
+)
+
+# -- output paths ---------------------------------------------------------------------------
+
+
+def check_output(path: str | os.PathLike[str], what: str) -> Path:
+    """Refuse, before anything is measured, a path that cannot be written."""
+    p = Path(path)
+    parent = p.parent if str(p.parent) else Path(".")
+    if p.is_dir():
+        raise GrayScottError(f"{what} {str(p)!r} is a directory")
+    if not parent.is_dir():
+        raise GrayScottError(f"{what}: directory {str(parent)!r} does not exist")
+    if not os.access(parent, os.W_OK) or (p.exists() and not os.access(p, os.W_OK)):
+        raise GrayScottError(f"{what}: cannot write {str(p)!r}")
+    return p
+
+
+def check_plot_available() -> None:
+    if importlib.util.find_spec("matplotlib") is None:
+        raise GrayScottError("--plot needs matplotlib: pip install 'grayscott[plot]'")
+
+
+def _write(path: Path, text: str, what: str) -> None:
+    try:
+        path.write_text(text, encoding="utf-8")
+    except OSError as exc:
+        raise GrayScottError(f"cannot write {what} {str(path)!r}: {exc.strerror}") from exc
+
+
+# -- formatting -----------------------------------------------------------------------------
+
+
+_mcells = ar.format_mcells
+
+
+def _ms(x: float) -> str:
+    x *= 1e3
+    return f"{x:.3g}" if x < 100 else f"{x:,.0f}"
+
+
+def _seconds(x: float | None) -> str:
+    if x is None or not math.isfinite(x):
+        return "-"
+    if x < 10:
+        return f"{x:.2g}" if x < 1 else f"{x:.1f}"
+    return f"{x:,.0f}"
+
+
+def _pct(x: float | None) -> str:
+    return "-" if x is None else f"{100 * x:.0f}%" if x >= 0.1 else f"{100 * x:.1f}%"
+
+
+def _duration(x: float) -> str:
+    if not math.isfinite(x):
+        return "-"
+    if x < 120:
+        return f"{x:.0f} s"
+    if x < 7200:
+        return f"{x / 60:.0f} min"
+    if x < 2 * 86400:
+        return f"{x / 3600:.1f} h"
+    return f"{x / 86400:.1f} days"
+
+
+COLUMNS = ("backend", "threads", "Mcell-updates/s", "ms/step median [min, max]", "compile s",
+           "vs numpy-school", "32x1000 run (projected)", "roofline")
+
+
+def _row(r: BackendResult) -> list[str]:
+    sps = r.seconds_per_step
+    proj = r.projected_school_seconds
+    return [r.backend, str(r.threads), _mcells(r.cell_steps_per_s),
+            f"{_ms(sps.median)} [{_ms(sps.min)}, {_ms(sps.max)}]",
+            f"{r.compile_seconds:.2f}", ar.format_ratio(r.speedup_vs_baseline),
+            f"{_seconds(proj)} s" + (f" ({_duration(proj)})" if proj >= 120 else ""),
+            _pct(r.roofline_fraction)]
+
+
+def _header_lines(report: BenchReport) -> list[str]:
+    r, c = report.grid
+    return [
+        f"grid {r}x{c} {report.dtype}, {report.steps} steps x {report.repeat} repeats "
+        f"(+{report.warmup} warm-up), median [min, max]",
+        f"memory bandwidth {report.bandwidth.describe()}",
+        f"roofline {_mcells(report.roofline)} Mcell-updates/s = bandwidth / "
+        f"{report.bytes_per_cell_update} B per cell-update (read u, v; write u', v')",
+    ]
+
+
+def format_table(report: BenchReport) -> str:
+    """The terminal table, with its header lines, skipped backends and notes."""
+    rows = [list(COLUMNS)] + [_row(r) for r in report.results]
+    widths = [max(len(row[i]) for row in rows) for i in range(len(COLUMNS))]
+    right = {1, 2, 4, 5, 7}
+
+    def fmt(row: list[str]) -> str:
+        return "  ".join(cell.rjust(w) if i in right else cell.ljust(w)
+                         for i, (cell, w) in enumerate(zip(row, widths, strict=True))).rstrip()
+
+    lines = _header_lines(report) + ["", fmt(rows[0]), fmt(["-" * w for w in widths])]
+    lines += [fmt(row) for row in rows[1:]]
+    for r in report.results:
+        if r.note:
+            lines.append(f"  {r.backend}: {r.note}")
+    for s in report.skipped:
+        lines.append(f"skipped {s.backend}: {s.reason}")
+    for n in report.notes:
+        lines.append(f"note: {n}")
+    return "\n".join(lines)
+
+
+# -- JSON -----------------------------------------------------------------------------------
+
+
+def _clean(x: Any) -> Any:
+    """JSON has no infinity or NaN: write null."""
+    if isinstance(x, float) and not math.isfinite(x):
+        return None
+    if isinstance(x, dict):
+        return {k: _clean(v) for k, v in x.items()}
+    if isinstance(x, list | tuple):
+        return [_clean(v) for v in x]
+    return x
+
+
+def dumps(data: Any) -> str:
+    """JSON text of ``data`` (non-finite floats become null)."""
+    return json.dumps(_clean(data), indent=2) + "\n"
+
+
+def write_data(data: Any, path: str | os.PathLike[str]) -> None:
+    _write(Path(path), dumps(data), "JSON")
+
+
+def to_json(report: BenchReport) -> str:
+    return dumps(report.to_dict())
+
+
+def write_json(report: BenchReport, path: str | os.PathLike[str]) -> None:
+    write_data(report.to_dict(), path)
+
+
+# -- Markdown -------------------------------------------------------------------------------
+
+
+def _md_table(header: list[str], rows: list[list[str]], right: set[int]) -> list[str]:
+    sep = ["---:" if i in right else "---" for i in range(len(header))]
+    return ["| " + " | ".join(r) + " |" for r in [header, sep, *rows]]
+
+
+def _machine_rows(report: BenchReport) -> list[list[str]]:
+    m = report.metadata
+    cores = f"{m.get('cores_logical')} logical, {m.get('cores_usable')} usable"
+    if m.get("cores_physical"):
+        cores += f", {m.get('cores_physical')} physical"
+    libs = ", ".join(f"{k} {v}" for k, v in (m.get("libraries") or {}).items())
+    commit = m.get("git_commit")
+    version = f"grayscott {m.get('grayscott_version')}"
+    if commit:
+        version += f", commit `{commit[:12]}`" + (" (with local changes)" if m.get("git_dirty")
+                                                  else "")
+    rows = [["CPU", str(m.get("cpu_model"))], ["cores", cores],
+            ["last-level cache", ar.format_bytes(m.get("last_level_cache_bytes"))],
+            ["memory", ar.format_bytes(m.get("memory_bytes"))],
+            ["OS", str(m.get("os"))], ["Python", str(m.get("python"))],
+            ["libraries", libs], ["package", version], ["date (UTC)", str(m.get("date"))],
+            ["memory bandwidth", report.bandwidth.describe()]]
+    env = m.get("thread_environment") or {}
+    if env:
+        rows.append(["thread settings", ", ".join(f"`{k}={v}`" for k, v in env.items())])
+    return rows
+
+
+def _ladder_rows(report: BenchReport) -> list[list[str]]:
+    ladder = school_ladder()
+    rows = []
+    for rung in SCHOOL_RUNGS:
+        ours = report.result(rung.backend)
+        rows.append([rung.label, f"`{rung.backend}`",
+                     *(f"{rung.seconds[cpu]:,.0f}" for cpu in SCHOOL_CPUS),
+                     ar.format_ratio(ladder[rung.label]),
+                     _seconds(ours.projected_school_seconds) if ours else "not run",
+                     ar.format_ratio(ours.speedup_vs_baseline) if ours else "-"])
+    for r in report.results:
+        if school_rung(r.backend) is None:
+            rows.append(["(ours)", f"`{r.backend}`", *("" for _ in SCHOOL_CPUS), "",
+                         _seconds(r.projected_school_seconds),
+                         ar.format_ratio(r.speedup_vs_baseline)])
+    return rows
+
+
+def _cache_sentence(report: BenchReport) -> str:
+    fields = ar.format_bytes(report.working_set_bytes)
+    cache = ar.format_bytes(report.cache_bytes)
+    return {"fits": f" Here the fields ({fields}) fit in the last-level cache ({cache}).",
+            "comparable": f" Here the fields ({fields}) are about the size of the last-level "
+                          f"cache ({cache}): part of each step may be served from it.",
+            "larger": f" Here the fields ({fields}) are well beyond the last-level cache "
+                      f"({cache}).",
+            }.get(report.cache_relation or "", "")
+
+
+def reproduce_command(report: BenchReport, markdown: str | None = None,
+                      plot: str | None = None, json_path: str | None = None) -> str:
+    parts = ["grayscott bench"]
+    if report.grid != SCHOOL_GRID:
+        parts += [f"--rows {report.grid[0]}", f"--cols {report.grid[1]}"]
+    if report.dtype != "float32":
+        parts.append(f"--dtype {report.dtype}")
+    parts += [f"--steps {report.steps}", f"--repeat {report.repeat}"]
+    for flag, value in (("--markdown", markdown), ("--plot", plot), ("--json", json_path)):
+        if value:
+            parts.append(f"{flag} {value}")
+    return " ".join(parts)
+
+
+def to_markdown(report: BenchReport, plot_link: str | None = None,
+                command: str | None = None, json_link: str | None = None) -> str:
+    """A complete document: machine, our table, the school's beside it, roofline, reproduce."""
+    r, c = report.grid
+    cmd = command or reproduce_command(report)
+    out = ["# Benchmarks", "",
+           f"The Gray-Scott step on {r} × {c} cells in {report.dtype}, every backend of the "
+           f"ladder, measured by `grayscott bench` on the machine below. Higher "
+           "cell-updates per second is better; the school's benchmark is the time of its "
+           f"\"32 × 1000\" run ({SCHOOL_STEPS:,} steps of {SCHOOL_GRID[0]} × {SCHOOL_GRID[1]}), "
+           "shorter is better.", "",
+           "## Machine", ""]
+    out += _md_table(["", ""], _machine_rows(report), set())
+    out += ["", f"## Results: {r} × {c}, {report.dtype}", "",
+            f"{report.steps} steps per timed call, {report.repeat} repeats after "
+            f"{report.warmup} untimed warm-up call(s), each repeat from the school's initial "
+            "state; the rate is the median, the step time is shown as median [min, max]. "
+            "Compilation (Numba, XLA) is timed apart and never counted in the rate.", ""]
+    header = ["backend", "threads", "Mcell-updates/s", "ms/step [min, max]", "compile (s)",
+              "speedup vs `numpy-school`", "32 × 1000 run, projected (s)", "roofline"]
+    rows = []
+    for res in report.results:
+        row = _row(res)
+        row[0] = f"`{res.backend}`"
+        row[6] = _seconds(res.projected_school_seconds)
+        rows.append(row)
+    out += _md_table(header, rows, {1, 2, 4, 5, 6, 7})
+    extra = [f"- `{res.backend}`: {res.note}" for res in report.results if res.note]
+    extra += [f"- skipped `{s.backend}`: {s.reason}" for s in report.skipped]
+    extra += [f"- {n}" for n in report.notes]
+    if extra:
+        out += [""] + extra
+    if plot_link:
+        out += ["", f"![the ladder: cell-updates per second of each backend]({plot_link})"]
+    if json_link:
+        out += ["", f"Every figure, with each repeat and the full metadata: [{json_link}]"
+                    f"({json_link})."]
+    out += ["", "## Beside the school's table", "",
+            f"The school's published seconds for the 32 × 1000 run (SPEC §6) and ours, projected "
+            f"from the rates above (seconds = {SCHOOL_GRID[0]} × {SCHOOL_GRID[1]} × "
+            f"{SCHOOL_STEPS:,} / rate). The ladder is each rung's speedup over the school's "
+            f"NumPy: the school's on the {SCHOOL_REFERENCE_CPU}, ours over `{BASELINE}` on this "
+            "machine.", ""]
+    header = ["rung", "our backend", *(f"school, {cpu} (s)" for cpu in SCHOOL_CPUS),
+              f"school ladder ({SCHOOL_REFERENCE_CPU})", "this machine (s)", "our ladder"]
+    out += _md_table(header, _ladder_rows(report), {2, 3, 4, 5, 6})
+    bpc = report.bytes_per_cell_update
+    out += ["", "## The roofline", "",
+            "A time step that makes one pass over memory must read u and v and write u' and v': "
+            "16 bytes per cell-update in float32, 32 in float64"
+            f" ({bpc} here). "
+            "A step streaming from main memory therefore cannot exceed "
+            "*bandwidth / bytes per cell-update* cell-updates per second. The bandwidth is "
+            "measured in the same run with STREAM's Copy and Add kernels (NumPy, on arrays far "
+            "larger than the caches, on one thread and on every core, best of "
+            f"{report.bandwidth.repeat}), counted as STREAM counts it: "
+            f"{report.bandwidth.describe()}, hence a roofline of "
+            f"{_mcells(report.roofline)} million cell-updates per second. "
+            "The *roofline* column is each backend's rate over it.", "",
+            "A kernel well below the roofline is compute- or overhead-bound (NumPy's temporaries "
+            "cost several passes per step); one near it is as fast as memory allows, and only "
+            "fusing several time steps per pass (temporal blocking) goes further. A grid whose "
+            "fields fit in the last-level cache may beat the roofline: the data then never "
+            "leaves the cache."
+            + _cache_sentence(report),
+            "", "## Reproduce", "", "```sh", "pip install -e '.[all]'   # numba, jax, matplotlib",
+            cmd, "```", "",
+            "`--backends a,b,c` picks backends (default: every available one; the `python` rung "
+            "only where one step takes under a second), `--rows/--cols/--dtype` the problem, "
+            "`--steps/--repeat` the timing. Thread counts follow `NUMBA_NUM_THREADS` and XLA's "
+            "defaults. Run it on a quiet machine: other work on the cores shows up in the "
+            "min-max spread.", ""]
+    return "\n".join(out)
+
+
+def _relative(target: str | os.PathLike[str] | None, document: Path) -> str | None:
+    if target is None:
+        return None
+    return Path(os.path.relpath(Path(target).resolve(), document.resolve().parent)).as_posix()
+
+
+def write_markdown(report: BenchReport, path: str | os.PathLike[str],
+                   plot_path: str | os.PathLike[str] | None = None,
+                   command: str | None = None,
+                   json_path: str | os.PathLike[str] | None = None) -> None:
+    """Write :func:`to_markdown`, linking the chart and the JSON relative to the document."""
+    p = Path(path)
+    _write(p, to_markdown(report, _relative(plot_path, p), command, _relative(json_path, p)),
+           "Markdown")
+
+
+# -- plot -----------------------------------------------------------------------------------
+
+
+def plot_ladder(report: BenchReport, path: str | os.PathLike[str]) -> None:
+    """Bar chart of cell-updates per second, the speedup over numpy-school written on each bar,
+    the school's EPYC figures beside the rungs it published, and the roofline as a line."""
+    check_plot_available()
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    results = report.results
+    names = [r.backend for r in results]
+    ours = [r.cell_steps_per_s / 1e6 for r in results]
+    school = [school_rung(n) for n in names]
+    school_vals = [s.cell_steps_per_s() / 1e6 if s else None for s in school]
+    roof = report.roofline / 1e6
+
+    fig = Figure(figsize=(max(7.0, 1.3 * len(names) + 2), 5.2), layout="constrained")
+    FigureCanvasAgg(fig)
+    ax = fig.add_subplot()
+    x = list(range(len(names)))
+    width = 0.4 if any(school_vals) else 0.6
+    offset = width / 2 if any(school_vals) else 0.0
+    bars = ax.bar([i - offset if s else i for i, s in zip(x, school_vals, strict=True)], ours,
+                  width, label="this machine", color="#3b75af")
+    if any(school_vals):
+        xs = [i + offset for i, s in zip(x, school_vals, strict=True) if s]
+        ax.bar(xs, [s for s in school_vals if s], width, color="#d9d9d9", edgecolor="#7f7f7f",
+               hatch="//", label=f"school, {SCHOOL_REFERENCE_CPU}")
+    values = [v for v in ours + [s for s in school_vals if s] + [roof] if v and v > 0]
+    if values and max(values) / min(values) > 30:
+        ax.set_yscale("log")
+    for bar, r in zip(bars, results, strict=True):
+        label = ar.format_ratio(r.speedup_vs_baseline)
+        ax.annotate(label if label != "-" else "", (bar.get_x() + bar.get_width() / 2,
+                                                    bar.get_height()),
+                    xytext=(0, 3), textcoords="offset points", ha="center", va="bottom",
+                    fontsize=10, fontweight="bold")
+    ax.axhline(roof, color="#c0392b", linestyle="--", linewidth=1.2,
+               label=f"memory roofline ({_mcells(report.roofline)} M/s)")
+    ax.set_xticks(x, names, rotation=20 if len(names) > 5 else 0)
+    ax.set_ylabel("million cell-updates per second")
+    ax.margins(y=0.12)
+    r, c = report.grid
+    ax.set_title(f"Gray-Scott {r}×{c} {report.dtype} on {report.metadata.get('cpu_model')}\n"
+                 f"(on each bar: speedup over {BASELINE})", fontsize=10)
+    fig.legend(fontsize=8, loc="outside lower center", ncols=3)
+    try:
+        fig.savefig(os.fspath(path), dpi=120)
+    except OSError as exc:
+        raise GrayScottError(f"cannot write plot {str(path)!r}: {exc.strerror}") from exc

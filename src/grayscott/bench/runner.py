@@ -1,0 +1,430 @@
+"""Timing: every backend on the same grid, the same steps, warmed up, repeated.
+
+For each backend: build it, load the school's initial state, time :meth:`compile` on its own,
+run one untimed warm-up call of exactly the timed length (so a JIT specialising on the call
+cannot compile inside the clock), then time ``repeat`` calls of ``advance(steps)``, each from
+the same initial state, stopping the clock only after the backend has finished
+(:meth:`~grayscott.backends.base.Backend.synchronize`). The garbage collector is off while the
+clock runs, as in :mod:`timeit`. The rate is the median; min and max come with it.
+
+The ``python`` rung takes seconds per step on the school's grid: it is left out of the default
+set when one step would take over a second, and when it runs it is timed on fewer steps and
+repeats (the report says so).
+"""
+
+from __future__ import annotations
+
+import gc
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from .. import backends
+from ..backends.base import Backend
+from ..errors import GrayScottError
+from ..physics import make_initial, make_problem
+from . import arithmetic as ar
+from .bandwidth import Bandwidth, measure_bandwidth, probe_ticks
+from .machine import collect_metadata, last_level_cache_bytes
+from .school import BASELINE, SCHOOL_GRID, school_table
+
+#: Backends whose speed is known to be far below the rest: name -> rough cell-updates per second.
+SLOW_RUNGS: dict[str, float] = {"python": 4e5}
+#: A slow rung is in the default set only if one step takes less than this (seconds).
+SLOW_DEFAULT_MAX_STEP_SECONDS = 1.0
+#: A slow rung is timed on as many steps as fit in this many seconds per repeat (at least 1).
+SLOW_REPEAT_SECONDS = 2.0
+SLOW_MAX_REPEAT = 3
+
+
+@dataclass
+class BackendResult:
+    backend: str
+    threads: int
+    steps: int  # steps per timed call
+    repeat: int
+    warmup: int  # untimed calls before the timed ones
+    seconds: list[float]  # wall time of each timed call
+    compile_seconds: float
+    first_call_seconds: float | None  # the first (untimed) advance, if any
+    cells: int
+    note: str = ""
+    # Filled in once the whole run is known.
+    speedup_vs_baseline: float | None = None
+    roofline_fraction: float | None = None
+    roofline_fraction_at_threads: float | None = None
+
+    @property
+    def seconds_per_step(self) -> ar.Summary:
+        s = ar.Summary.of(self.seconds)
+        return ar.Summary(s.median / self.steps, s.min / self.steps, s.max / self.steps)
+
+    @property
+    def rate(self) -> ar.Summary:
+        """Cell-updates per second: median, and the slowest and fastest repeat."""
+        s = ar.Summary.of(self.seconds)
+        r = ar.cell_steps_per_s
+        return ar.Summary(r(self.cells, self.steps, s.median), r(self.cells, self.steps, s.max),
+                          r(self.cells, self.steps, s.min))
+
+    @property
+    def cell_steps_per_s(self) -> float:
+        return self.rate.median
+
+    @property
+    def projected_school_seconds(self) -> float:
+        return ar.projected_school_seconds(self.cell_steps_per_s)
+
+    def to_dict(self) -> dict[str, Any]:
+        sps, rate = self.seconds_per_step, self.rate
+        return {
+            "backend": self.backend,
+            "cell_steps_per_s": rate.median,
+            "cell_steps_per_s_min": rate.min,
+            "cell_steps_per_s_max": rate.max,
+            "seconds_per_step": sps.median,
+            "seconds_per_step_min": sps.min,
+            "seconds_per_step_max": sps.max,
+            "compile_seconds": self.compile_seconds,
+            "first_call_seconds": self.first_call_seconds,
+            "speedup_vs_baseline": self.speedup_vs_baseline,
+            "roofline_fraction": self.roofline_fraction,
+            "roofline_fraction_at_threads": self.roofline_fraction_at_threads,
+            "projected_school_seconds": self.projected_school_seconds,
+            "threads": self.threads,
+            "steps": self.steps,
+            "repeat": self.repeat,
+            "warmup_calls": self.warmup,
+            "seconds": list(self.seconds),
+            "note": self.note or None,
+        }
+
+
+@dataclass
+class Skipped:
+    backend: str
+    reason: str
+
+    def to_dict(self) -> dict[str, str]:
+        return {"backend": self.backend, "reason": self.reason}
+
+
+@dataclass
+class BenchReport:
+    grid: tuple[int, int]
+    dtype: str
+    steps: int
+    repeat: int
+    warmup: int
+    bandwidth: Bandwidth
+    results: list[BackendResult]
+    skipped: list[Skipped]
+    metadata: dict[str, Any]
+    notes: list[str] = field(default_factory=list)
+    baseline: str = BASELINE
+
+    @property
+    def cells(self) -> int:
+        return self.grid[0] * self.grid[1]
+
+    @property
+    def bytes_per_cell_update(self) -> int:
+        return ar.bytes_per_cell_update(self.dtype)
+
+    @property
+    def roofline(self) -> float:
+        return ar.roofline_cell_steps_per_s(self.bandwidth.bytes_per_s, self.dtype)
+
+    @property
+    def working_set_bytes(self) -> int:
+        """u and v read, u' and v' written: the least a step touches."""
+        return ar.VALUES_PER_CELL_UPDATE * self.cells * np.dtype(self.dtype).itemsize
+
+    @property
+    def cache_bytes(self) -> int | None:
+        return self.bandwidth.cache_bytes
+
+    @property
+    def fits_in_cache(self) -> bool | None:
+        if self.cache_bytes is None:
+            return None
+        return self.working_set_bytes <= self.cache_bytes
+
+    @property
+    def cache_relation(self) -> str | None:
+        """"fits" (at most half the LLC), "comparable" (up to twice it), "larger", or None."""
+        if self.cache_bytes is None:
+            return None
+        ratio = self.working_set_bytes / self.cache_bytes
+        return "fits" if ratio <= 0.5 else "comparable" if ratio <= 2 else "larger"
+
+    def result(self, backend: str) -> BackendResult | None:
+        for r in self.results:
+            if r.backend == backend:
+                return r
+        return None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "grid": list(self.grid),
+            "dtype": self.dtype,
+            "steps": self.steps,
+            "repeat": self.repeat,
+            "warmup_calls": self.warmup,
+            "bandwidth_bytes_per_s": self.bandwidth.bytes_per_s,
+            "roofline_cell_steps_per_s": self.roofline,
+            "bytes_per_cell_update": self.bytes_per_cell_update,
+            "bandwidth": self.bandwidth.to_dict(),
+            "working_set_bytes": self.working_set_bytes,
+            "last_level_cache_bytes": self.cache_bytes,
+            "fits_in_cache": self.fits_in_cache,
+            "cache_relation": self.cache_relation,
+            "baseline": self.baseline,
+            "results": [r.to_dict() for r in self.results],
+            "skipped": [s.to_dict() for s in self.skipped],
+            "notes": list(self.notes),
+            "school": school_table(),
+            "metadata": self.metadata,
+        }
+
+
+def sync_function(backend: Backend) -> Callable[[], object] | None:
+    """What to call to wait for the backend's work: its :meth:`synchronize` if it has one,
+    nothing for the NumPy and Python backends (synchronous), and for any other backend that
+    keeps the base class's no-op, fetching V (one copy of a field per timed call)."""
+    if type(backend).synchronize is not Backend.synchronize:
+        return backend.synchronize
+    if isinstance(backend, _KNOWN_SYNCHRONOUS):
+        return None
+    return backend.get_v
+
+
+def synchronize(backend: Backend) -> None:
+    """Wait until every :meth:`advance` so far has finished (see :func:`sync_function`)."""
+    fn = sync_function(backend)
+    if fn is not None:
+        fn()
+
+
+def _known_synchronous() -> tuple[type, ...]:
+    from ..backends.base import PaddedNumpyBackend
+    from ..backends.python_loops import PythonBackend
+
+    return (PaddedNumpyBackend, PythonBackend)
+
+
+_KNOWN_SYNCHRONOUS = _known_synchronous()
+
+
+def parse_backends(spec: str | Sequence[str] | None) -> list[str] | None:
+    """``"a,b,c"`` -> ["a", "b", "c"] (checked against the registry); None -> None (default)."""
+    if spec is None:
+        return None
+    names = [s.strip() for s in (spec.split(",") if isinstance(spec, str) else spec)]
+    names = [n for n in names if n]
+    if not names:
+        raise GrayScottError("--backends is empty; name at least one backend")
+    for n in names:
+        backends.info(n)  # unknown name -> GrayScottError listing the choices
+    seen: dict[str, None] = dict.fromkeys(names)
+    return list(seen)
+
+
+def slow_step_seconds(name: str, cells: int) -> float | None:
+    rate = SLOW_RUNGS.get(name)
+    return None if rate is None else cells / rate
+
+
+def plan(names: Sequence[str] | None, shape: tuple[int, int]
+         ) -> tuple[list[str], list[Skipped], list[str]]:
+    """Which backends to run (registry order: the ladder), which are skipped and why, and notes.
+
+    Default: every available backend, except a slow rung whose single step would take over
+    :data:`SLOW_DEFAULT_MAX_STEP_SECONDS`. Named backends that cannot run here are skipped with
+    the registry's reason.
+    """
+    cells = shape[0] * shape[1]
+    notes: list[str] = []
+    skipped: list[Skipped] = []
+    run: list[str] = []
+    order = backends.names()
+    wanted = list(order) if names is None else sorted(names, key=order.index)
+    for name in wanted:
+        info = backends.info(name)
+        if not info.available:
+            skipped.append(Skipped(name, info.reason))
+            continue
+        est = slow_step_seconds(name, cells)
+        if names is None and est is not None and est > SLOW_DEFAULT_MAX_STEP_SECONDS:
+            skipped.append(Skipped(name, f"left out by default: about {est:.0f} s per step on "
+                                         f"this grid (name it in --backends to include it)"))
+            continue
+        run.append(name)
+    if BASELINE not in run:
+        notes.append(f"no speedup: it is measured against {BASELINE}, which is not in this run "
+                     f"(add it to --backends)")
+    return run, skipped, notes
+
+
+def _counts(name: str, cells: int, steps: int, repeat: int, warmup: int
+            ) -> tuple[int, int, int, str]:
+    """(steps, repeat, warmup, note) for one backend: the slow rungs get fewer."""
+    est = slow_step_seconds(name, cells)
+    if est is None:
+        return steps, repeat, warmup, ""
+    s = max(1, min(steps, int(SLOW_REPEAT_SECONDS / est) if est > 0 else steps))
+    r = min(repeat, SLOW_MAX_REPEAT)
+    if (s, r) == (steps, repeat):
+        return steps, repeat, warmup, ""
+    return s, r, 0, (f"slow rung: timed on {s} step(s) x {r} repeat(s) without warm-up, "
+                     f"instead of {steps} x {repeat}")
+
+
+def time_backend(name: str, shape: tuple[int, int], dtype: str, steps: int, repeat: int,
+                 warmup: int = 1, on_tick: Callable[[], None] | None = None) -> BackendResult:
+    """Time one backend (see the module docstring for the protocol)."""
+    problem = make_problem(shape, dtype=dtype)
+    cells = shape[0] * shape[1]
+    steps, repeat, warmup, note = _counts(name, cells, steps, repeat, warmup)
+    backend = backends.create(name, problem)
+    u0, v0 = make_initial("school", shape)
+    backend.set_state(u0, v0)
+    t0 = time.perf_counter()
+    backend.compile()
+    synchronize(backend)
+    compile_seconds = time.perf_counter() - t0
+    first_call: float | None = None
+    for _ in range(warmup):
+        backend.set_state(u0, v0)
+        t0 = time.perf_counter()
+        backend.advance(steps)
+        synchronize(backend)
+        if first_call is None:
+            first_call = time.perf_counter() - t0
+        if on_tick is not None:
+            on_tick()
+    seconds = []
+    for _ in range(repeat):
+        backend.set_state(u0, v0)
+        synchronize(backend)
+        gc_was_enabled = gc.isenabled()
+        gc.disable()
+        try:
+            t0 = time.perf_counter()
+            backend.advance(steps)
+            synchronize(backend)
+            elapsed = time.perf_counter() - t0
+        finally:
+            if gc_was_enabled:
+                gc.enable()
+        seconds.append(elapsed)
+        if first_call is None:
+            first_call = elapsed
+        if on_tick is not None:
+            on_tick()
+    return BackendResult(backend=name, threads=backend.threads, steps=steps, repeat=repeat,
+                         warmup=warmup, seconds=seconds, compile_seconds=compile_seconds,
+                         first_call_seconds=first_call, cells=cells, note=note)
+
+
+def finish(results: list[BackendResult], bandwidth: Bandwidth, dtype: str) -> None:
+    """Fill in speedup and roofline fractions now that the whole run is known."""
+    base = next((r for r in results if r.backend == BASELINE), None)
+    base_rate = base.cell_steps_per_s if base is not None else None
+    roof = ar.roofline_cell_steps_per_s(bandwidth.bytes_per_s, dtype)
+    for r in results:
+        r.speedup_vs_baseline = ar.speedup(r.cell_steps_per_s, base_rate)
+        r.roofline_fraction = ar.roofline_fraction(r.cell_steps_per_s, roof)
+        r.roofline_fraction_at_threads = ar.roofline_fraction(
+            r.cell_steps_per_s, ar.roofline_cell_steps_per_s(bandwidth.at_threads(r.threads),
+                                                             dtype))
+
+
+def _report_notes(report: BenchReport) -> list[str]:
+    notes = []
+    if report.grid != SCHOOL_GRID:
+        notes.append(f"grid {report.grid[0]}x{report.grid[1]} is not the school's "
+                     f"{SCHOOL_GRID[0]}x{SCHOOL_GRID[1]}: the 32x1000 projection assumes the "
+                     "same rate per cell on the school's grid")
+    relation = report.cache_relation
+    if relation is not None and relation != "larger":
+        fields = (f"the fields ({ar.format_bytes(report.working_set_bytes)} read and written per "
+                  "step)")
+        cache = f"the last-level cache ({ar.format_bytes(report.cache_bytes)})"
+        notes.append(f"{fields} fit in {cache}: a backend may beat the memory roofline, which "
+                     "is then no bound" if relation == "fits" else
+                     f"{fields} are about the size of {cache}: part of each step may come from "
+                     "cache, so a backend may come close to or beat the roofline")
+    above = [r.backend for r in report.results
+             if r.roofline_fraction is not None and r.roofline_fraction > 1]
+    if above:
+        notes.append(f"above the memory roofline: {', '.join(above)} (the data came from cache, "
+                     "or several steps were fused per pass over memory)")
+    if report.bandwidth.far_larger_than_cache is False:
+        notes.append("the bandwidth probe's arrays are not 4x larger than the last-level cache: "
+                     "the bandwidth may be overstated (raise --bandwidth-mib)")
+    return notes
+
+
+def run_bench(names: Sequence[str] | None = None, shape: tuple[int, int] = SCHOOL_GRID,
+              dtype: str = "float32", steps: int = 100, repeat: int = 5, warmup: int = 1,
+              bandwidth_bytes: int | None = None, bandwidth_repeat: int = 5,
+              progress: bool = False,
+              on_result: Callable[[BackendResult], None] | None = None) -> BenchReport:
+    """Measure the bandwidth, then time each backend; return the whole report."""
+    for label, value, low in (("steps", steps, 1), ("repeat", repeat, 1), ("warmup", warmup, 0)):
+        if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < low:
+            raise GrayScottError(f"{label} must be an integer >= {low}, got {value!r}")
+    make_problem(shape, dtype=dtype)  # bad grid or dtype: refuse before measuring anything
+    dtype = np.dtype(dtype).name
+    run, skipped, notes = plan(names, shape)
+    if not run:
+        raise GrayScottError("no backend to run: " + "; ".join(
+            f"{s.backend} ({s.reason})" for s in skipped))
+    cells = shape[0] * shape[1]
+    ticks = probe_ticks(repeat=bandwidth_repeat) + sum(
+        c[1] + c[2] for c in (_counts(n, cells, steps, repeat, warmup) for n in run))
+    bar = _progress_bar(ticks, progress)
+    tick = bar.update if bar is not None else None
+    try:
+        if bar is not None:
+            bar.set_description("bandwidth")
+        bw = measure_bandwidth(bandwidth_bytes, repeat=bandwidth_repeat,
+                               on_tick=(lambda: tick(1)) if tick else None)
+        results = []
+        for name in run:
+            if bar is not None:
+                bar.set_description(name)
+            try:
+                result = time_backend(name, shape, dtype, steps, repeat, warmup,
+                                      on_tick=(lambda: tick(1)) if tick else None)
+            except GrayScottError as exc:  # e.g. the backend refuses this dtype here
+                skipped.append(Skipped(name, str(exc)))
+                continue
+            results.append(result)
+            if on_result is not None:
+                on_result(result)
+    finally:
+        if bar is not None:
+            bar.close()
+    finish(results, bw, dtype)
+    report = BenchReport(grid=tuple(shape), dtype=dtype, steps=steps, repeat=repeat,
+                         warmup=warmup, bandwidth=bw, results=results, skipped=skipped,
+                         metadata=collect_metadata(), notes=notes)
+    report.notes += _report_notes(report)
+    if last_level_cache_bytes() is None:
+        report.notes.append("cache size unknown: cannot tell whether the grid fits in cache")
+    return report
+
+
+def _progress_bar(total: int, enabled: bool) -> Any:
+    import sys
+
+    if not enabled or not sys.stderr.isatty():
+        return None
+    from tqdm import tqdm
+
+    return tqdm(total=total, unit="run", dynamic_ncols=True, file=sys.stderr, leave=False)

@@ -1,0 +1,328 @@
+"""grayscott bench: the arithmetic from given numbers, the bandwidth probe, the JSON schema,
+the Markdown and the chart, and the command on a tiny grid. No timing assertions anywhere."""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from grayscott import backends
+from grayscott.backends import BackendInfo
+from grayscott.backends.base import Backend
+from grayscott.bench import arithmetic as ar
+from grayscott.bench import report as rep
+from grayscott.bench import runner
+from grayscott.bench.bandwidth import measure_bandwidth
+from grayscott.bench.school import (
+    SCHOOL_CELL_STEPS,
+    SCHOOL_RUNGS,
+    SCHOOL_STEPS,
+    school_ladder,
+    school_rung,
+)
+from grayscott.cli import main
+from grayscott.errors import GrayScottError
+from grayscott.physics import make_problem
+
+TINY = (32, 48)
+MiB = 1 << 20
+
+
+# -- arithmetic from given numbers ----------------------------------------------------------
+
+
+def test_bytes_per_cell_update():
+    assert ar.bytes_per_cell_update("float32") == 16
+    assert ar.bytes_per_cell_update("float64") == 32
+    assert ar.bytes_per_cell_update(np.float32) == 16
+
+
+def test_roofline_from_bandwidth():
+    assert ar.roofline_cell_steps_per_s(48e9, "float32") == pytest.approx(3e9)
+    assert ar.roofline_cell_steps_per_s(48e9, "float64") == pytest.approx(1.5e9)
+    assert ar.roofline_fraction(1.5e9, 3e9) == pytest.approx(0.5)
+    assert ar.roofline_fraction(6e9, 3e9) == pytest.approx(2.0)  # from cache: allowed
+    assert ar.roofline_fraction(1e9, None) is None
+
+
+def test_speedup():
+    assert ar.speedup(260e6, 26e6) == pytest.approx(10)
+    assert ar.speedup(1e6, None) is None
+    assert ar.speedup(1e6, 0.0) is None
+
+
+def test_projection_of_the_school_run():
+    assert SCHOOL_STEPS == 32_000
+    assert SCHOOL_CELL_STEPS == 1080 * 1920 * 32_000
+    # 10 ms per step on 1080x1920 -> 320 s for 32,000 steps
+    rate = ar.cell_steps_per_s(1080 * 1920, 100, 1.0)
+    assert ar.projected_school_seconds(rate) == pytest.approx(320)
+    assert ar.projected_school_seconds(0.0) == math.inf
+
+
+def test_school_table_gives_the_spec_ladder():
+    """SPEC section 6: 26, 54, 172, 470 million cell-updates/s on the EPYC; x1 x2.1 x6.6 x18."""
+    rates = [r.cell_steps_per_s() / 1e6 for r in SCHOOL_RUNGS]
+    assert rates == pytest.approx([26, 54, 172, 470], rel=0.01)
+    ladder = [ar.format_ratio(x) for x in school_ladder().values()]
+    assert ladder == ["×1", "×2.1", "×6.6", "×18"]
+    assert school_rung("numpy-school").label == "NumPy"
+    assert school_rung("numpy") is None
+
+
+def test_summary_and_formats():
+    s = ar.Summary.of([3.0, 1.0, 2.0])
+    assert (s.median, s.min, s.max) == (2.0, 1.0, 3.0)
+    with pytest.raises(ValueError):
+        ar.Summary.of([])
+    assert ar.format_ratio(None) == "-"
+    assert ar.format_ratio(0.0143) == "×0.014"
+    assert ar.format_bytes(8_294_400) == "8.3 MB"
+
+
+def test_result_arithmetic_from_given_times():
+    """Median, min and max of the rate and step time; speedup and roofline filled in."""
+    cells = 1080 * 1920
+    base = runner.BackendResult("numpy-school", 1, steps=10, repeat=3, warmup=1,
+                                seconds=[1.0, 1.2, 0.8], compile_seconds=0.0,
+                                first_call_seconds=1.0, cells=cells)
+    fast = runner.BackendResult("numpy", 1, steps=10, repeat=3, warmup=1,
+                                seconds=[0.5, 0.4, 0.6], compile_seconds=2.0,
+                                first_call_seconds=3.0, cells=cells)
+    assert base.seconds_per_step.median == pytest.approx(0.1)
+    assert base.seconds_per_step.min == pytest.approx(0.08)
+    assert base.rate.max == pytest.approx(cells * 10 / 0.8)
+    assert base.projected_school_seconds == pytest.approx(3200)
+    bw = _bandwidth(cells * 16 * 100.0)  # roofline: 100 steps/s on this grid
+    runner.finish([base, fast], bw, "float32")
+    assert base.speedup_vs_baseline == pytest.approx(1)
+    assert fast.speedup_vs_baseline == pytest.approx(2)
+    assert base.roofline_fraction == pytest.approx(0.1)
+    assert fast.roofline_fraction == pytest.approx(0.2)
+    runner.finish([fast], bw, "float32")  # baseline not in the run
+    assert fast.speedup_vs_baseline is None
+
+
+def _bandwidth(bytes_per_s: float):
+    from grayscott.bench.bandwidth import Bandwidth
+
+    return Bandwidth(bytes_per_s=bytes_per_s, kernel="copy", threads=1, array_bytes=1 << 28,
+                     repeat=1, by_kernel={"copy": {1: bytes_per_s}})
+
+
+# -- the bandwidth probe ----------------------------------------------------------------------
+
+
+def test_bandwidth_probe_returns_a_positive_figure():
+    bw = measure_bandwidth(4 * MiB, threads=[1, 2], repeat=2)
+    assert bw.bytes_per_s > 0 and math.isfinite(bw.bytes_per_s)
+    assert set(bw.by_kernel) == {"copy", "add"}
+    assert all(set(per) == {1, 2} for per in bw.by_kernel.values())
+    assert bw.bytes_per_s == max(v for per in bw.by_kernel.values() for v in per.values())
+    assert 0 < bw.at_threads(1) <= bw.bytes_per_s
+    assert bw.at_threads(64) == max(per[2] for per in bw.by_kernel.values())
+    with pytest.raises(ValueError):
+        measure_bandwidth(MiB, kernels=["scale"])
+
+
+# -- plan: defaults, the slow rung, skipped backends ---------------------------------------------
+
+
+def test_default_leaves_python_out_of_the_school_grid_but_not_a_tiny_one():
+    run, skipped, _ = runner.plan(None, (1080, 1920))
+    assert "python" not in run and "numpy-school" in run and "numpy" in run
+    assert any(s.backend == "python" and "--backends" in s.reason for s in skipped)
+    run, _, _ = runner.plan(None, TINY)
+    assert "python" in run
+    # named, it runs on fewer steps and says so
+    steps, repeat, warmup, note = runner._counts("python", 1080 * 1920, 100, 5, 1)
+    assert steps == 1 and repeat <= 3 and warmup == 0 and "slow rung" in note
+    assert runner._counts("numpy", 1080 * 1920, 100, 5, 1) == (100, 5, 1, "")
+
+
+def test_unavailable_backend_is_skipped_with_the_registry_reason(monkeypatch):
+    fake = BackendInfo("fake", "numpy_buffers", "NumpyBackend", "not here",
+                       requires=("no_such_module_for_grayscott",), extra="fake")
+    monkeypatch.setitem(backends._REGISTRY, "fake", fake)
+    run, skipped, _ = runner.plan(None, TINY)
+    assert "fake" not in run
+    (s,) = [s for s in skipped if s.backend == "fake"]
+    assert s.reason == fake.reason and "no_such_module_for_grayscott" in s.reason
+
+
+def test_parse_backends():
+    assert runner.parse_backends(None) is None
+    assert runner.parse_backends("numpy, numpy-school,numpy") == ["numpy", "numpy-school"]
+    with pytest.raises(GrayScottError, match="unknown backend"):
+        runner.parse_backends("numpy,nope")
+    with pytest.raises(GrayScottError):
+        runner.parse_backends(" , ")
+
+
+def test_timers_wait_for_asynchronous_backends():
+    class Lazy(Backend):
+        name = "lazy"
+
+        def __init__(self, problem):
+            super().__init__(problem)
+            self.calls: list[str] = []
+
+        def set_state(self, u, v):
+            pass
+
+        def advance(self, n):
+            pass
+
+        def get_state(self):
+            self.calls.append("get_state")
+            return np.zeros(self.problem.shape), np.zeros(self.problem.shape)
+
+    class Waits(Lazy):
+        def synchronize(self):
+            self.calls.append("synchronize")
+
+    problem = make_problem(TINY)
+    lazy, waits = Lazy(problem), Waits(problem)
+    runner.synchronize(lazy)
+    runner.synchronize(waits)
+    assert lazy.calls == ["get_state"]  # no synchronize of its own: V is fetched
+    assert waits.calls == ["synchronize"]
+    assert runner.sync_function(backends.create("numpy", problem)) is None
+
+
+# -- a whole run on a tiny grid ---------------------------------------------------------------
+
+
+REQUIRED_RESULT_KEYS = {
+    "backend": str, "cell_steps_per_s": float, "seconds_per_step": float,
+    "compile_seconds": float, "roofline_fraction": float, "projected_school_seconds": float,
+    "threads": int,
+}
+
+
+def check_schema(data: dict, backend_names: list[str], grid=TINY) -> None:
+    assert data["grid"] == list(grid)
+    assert data["dtype"] in ("float32", "float64")
+    assert isinstance(data["steps"], int) and data["steps"] >= 1
+    assert data["bandwidth_bytes_per_s"] > 0
+    assert data["roofline_cell_steps_per_s"] == pytest.approx(
+        data["bandwidth_bytes_per_s"] / ar.bytes_per_cell_update(data["dtype"]))
+    assert [r["backend"] for r in data["results"]] == backend_names
+    for r in data["results"]:
+        for key, kind in REQUIRED_RESULT_KEYS.items():
+            assert isinstance(r[key], kind), (key, r[key])
+        assert "speedup_vs_baseline" in r
+        assert r["cell_steps_per_s"] > 0 and r["seconds_per_step"] > 0
+        assert r["threads"] >= 1
+        assert r["roofline_fraction"] == pytest.approx(
+            r["cell_steps_per_s"] / data["roofline_cell_steps_per_s"])
+        assert r["projected_school_seconds"] == pytest.approx(
+            SCHOOL_CELL_STEPS / r["cell_steps_per_s"])
+        assert r["seconds_per_step_min"] <= r["seconds_per_step"] <= r["seconds_per_step_max"]
+    meta = data["metadata"]
+    for key in ("cpu_model", "cores_logical", "os", "python", "libraries", "grayscott_version",
+                "git_commit", "date"):
+        assert key in meta
+    assert "numpy" in meta["libraries"]
+
+
+@pytest.fixture(scope="module")
+def tiny_report():
+    return runner.run_bench(["numpy-school", "numpy", "python"], TINY, "float32", steps=2,
+                            repeat=2, bandwidth_bytes=4 * MiB, bandwidth_repeat=1)
+
+
+def test_run_bench_on_a_tiny_grid(tiny_report):
+    data = json.loads(rep.to_json(tiny_report))
+    check_schema(data, ["python", "numpy-school", "numpy"])  # the ladder's order
+    by_name = {r["backend"]: r for r in data["results"]}
+    assert by_name["numpy-school"]["speedup_vs_baseline"] == pytest.approx(1)
+    assert all(r["speedup_vs_baseline"] > 0 for r in data["results"])
+    assert by_name["numpy"]["repeat"] == 2 and len(by_name["numpy"]["seconds"]) == 2
+    assert data["fits_in_cache"] in (True, None)  # 24 KB of fields
+    assert any("not the school's" in n for n in data["notes"])
+    assert data["school"]["rungs"][0]["seconds"]["AMD EPYC 7313"] == 2545
+
+
+def test_terminal_table_and_markdown(tiny_report, tmp_path):
+    table = rep.format_table(tiny_report)
+    for name in ("python", "numpy-school", "numpy", "roofline", "bandwidth"):
+        assert name in table
+    md_path, png = tmp_path / "docs" / "BENCH.md", tmp_path / "ladder.png"
+    md_path.parent.mkdir()
+    rep.write_markdown(tiny_report, md_path, png, "grayscott bench ...", tmp_path / "b.json")
+    md = md_path.read_text()
+    assert md.startswith("# Benchmarks")
+    for text in ("## Machine", "## Results", "## Beside the school's table", "## The roofline",
+                 "## Reproduce", "2,545", "7,800", "×2.1", "×6.6", "×18", "grayscott bench ...",
+                 "](../ladder.png)", "](../b.json)", "`numpy-school`"):
+        assert text in md, text
+
+
+def test_plot(tiny_report, tmp_path):
+    pytest.importorskip("matplotlib")
+    out = tmp_path / "ladder.png"
+    rep.plot_ladder(tiny_report, out)
+    assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_plot_without_matplotlib_is_one_clear_error(monkeypatch):
+    real = rep.importlib.util.find_spec
+    monkeypatch.setattr(rep.importlib.util, "find_spec",
+                        lambda name, *a: None if name == "matplotlib" else real(name, *a))
+    with pytest.raises(GrayScottError, match=r"grayscott\[plot\]"):
+        rep.check_plot_available()
+
+
+def test_speedup_is_null_without_the_baseline():
+    report = runner.run_bench(["numpy"], TINY, steps=1, repeat=1, warmup=0,
+                              bandwidth_bytes=MiB, bandwidth_repeat=1)
+    assert report.results[0].speedup_vs_baseline is None
+    assert any("numpy-school" in n for n in report.notes)
+    assert json.loads(rep.to_json(report))["results"][0]["speedup_vs_baseline"] is None
+
+
+# -- the command ----------------------------------------------------------------------------
+
+
+def test_bench_command_writes_json_markdown_and_plot(tmp_path, capsys):
+    pytest.importorskip("matplotlib")
+    j, m, p = tmp_path / "b.json", tmp_path / "b.md", tmp_path / "b.png"
+    rc = main(["bench", "-r", "32", "-c", "48", "--steps", "2", "--repeat", "2",
+               "--backends", "numpy-school,numpy", "--bandwidth-mib", "4", "--dtype", "float64",
+               "--json", str(j), "--markdown", str(m), "--plot", str(p), "-q"])
+    assert rc == 0
+    out = capsys.readouterr().out
+    assert "numpy-school" in out and "Mcell-updates/s" in out
+    data = json.loads(j.read_text())
+    check_schema(data, ["numpy-school", "numpy"])
+    assert data["dtype"] == "float64"
+    assert data["roofline_cell_steps_per_s"] == pytest.approx(data["bandwidth_bytes_per_s"] / 32)
+    assert "--dtype float64" in m.read_text() and p.stat().st_size > 0
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--backends", "numpy,nope"], "unknown backend 'nope'"),
+    (["--json", "/no/such/dir/b.json"], "does not exist"),
+    (["--steps", "0"], "0"),
+])
+def test_bench_command_refuses_bad_input_in_one_line(args, message, capsys):
+    rc = main(["bench", "-r", "8", "-c", "8", "--bandwidth-mib", "1", "-q", *args])
+    assert rc == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and message in err
+
+
+def test_json_has_no_infinities(tiny_report):
+    text = rep.to_json(tiny_report)
+    assert "Infinity" not in text and "NaN" not in text
+
+
+def test_check_output(tmp_path):
+    assert rep.check_output(tmp_path / "x.json", "--json") == Path(tmp_path / "x.json")
+    with pytest.raises(GrayScottError, match="directory"):
+        rep.check_output(tmp_path, "--json")
