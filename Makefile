@@ -2,10 +2,12 @@
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
-# The demo: the school's defaults, fewer frames so it ends in about a minute on 2 cores.
+# The demo: the school's defaults, fewer frames so it ends in about a minute on 2 cores,
+# then a video of the run beside it (a few seconds more).
 RUN_ARGS ?= -n 100 -o output.h5 --overwrite
+VIDEO    ?= output.mp4
 
-.PHONY: run test lint clean
+.PHONY: run test lint tutorials clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -13,7 +15,7 @@ $(BIN)/python:
 
 # Stamps record which extras are installed; they are redone when pyproject.toml changes.
 $(VENV)/.run-installed: pyproject.toml | $(BIN)/python
-	$(BIN)/python -m pip install --quiet -e '.[numba]'
+	$(BIN)/python -m pip install --quiet -e '.[numba,video]'
 	touch $@
 
 $(VENV)/.test-installed: pyproject.toml | $(BIN)/python
@@ -21,14 +23,18 @@ $(VENV)/.test-installed: pyproject.toml | $(BIN)/python
 	touch $@ $(VENV)/.run-installed
 
 run: $(VENV)/.run-installed
-	$(BIN)/grayscott run $(RUN_ARGS)
+	$(BIN)/grayscott run $(RUN_ARGS) --video $(VIDEO)
 
 test: $(VENV)/.test-installed
-	$(BIN)/python -m ruff check src tests
+	$(BIN)/python -m ruff check src tests notebooks
 	$(BIN)/python -m pytest
 
 lint: $(VENV)/.test-installed
-	$(BIN)/python -m ruff check src tests
+	$(BIN)/python -m ruff check src tests notebooks
+
+# The tutorial notebooks are generated from the solutions; never edit them by hand.
+tutorials: $(VENV)/.test-installed
+	$(BIN)/python notebooks/make_tutorials.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache .hypothesis

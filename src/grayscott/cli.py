@@ -13,8 +13,10 @@ from collections.abc import Sequence
 import click
 
 from . import backends
+from .bench.commands import bench_cmd, profile_cmd
 from .errors import BlowUpError, GrayScottError
 from .physics import BORDERS, DTYPES, INITIAL_STATES, STENCILS, Parameters, make_problem
+from .views.commands import render_cmd
 
 EXIT_USAGE = 2
 EXIT_BLOWUP = 3
@@ -57,13 +59,16 @@ def cli() -> None:
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed of --initial noise.")
 @click.option("--threads", type=click.IntRange(min=1), default=None,
               help="CPU threads of numba-parallel (default: NUMBA_NUM_THREADS or all cores).")
+@click.option("--video", type=click.Path(), default=None,
+              help="At the end, render the frames to this .mp4, .gif or PNG folder "
+                   "(as `grayscott render` does by default).")
 @click.option("--overwrite", is_flag=True, help="Replace an existing output file.")
 @click.option("--allow-unstable", is_flag=True, help="Run even if dt is above the stable bound.")
 @click.option("-q", "--quiet", is_flag=True, help="No settings line, progress bar or summary.")
 def run_cmd(nbimage: int, nbextrastep: int, nbrow: int, nbcol: int, killrate: float,
             feedrate: float, deltat: float, Du: float, Dv: float, output: str,
             backend: str | None, dtype: str, output_dtype: str, stencil: str, border: str,
-            initial: str, seed: int, threads: int | None, overwrite: bool,
+            initial: str, seed: int, threads: int | None, video: str | None, overwrite: bool,
             allow_unstable: bool, quiet: bool) -> None:
     """Run a simulation and write the school's HDF5 file."""
     from .driver import Simulation, run
@@ -85,6 +90,10 @@ def run_cmd(nbimage: int, nbextrastep: int, nbrow: int, nbcol: int, killrate: fl
         if warning:
             click.echo(f"grayscott: warning: {warning}", err=True)
 
+    if video:
+        from .views.commands import check_video
+
+        check_video(video, overwrite, output)
     result = run(problem, output, nbimage=nbimage, nbextrastep=nbextrastep, backend=name,
                  initial=initial, seed=seed, overwrite=overwrite, output_dtype=output_dtype,
                  threads=threads, progress=not quiet, on_start=announce)
@@ -94,6 +103,10 @@ def run_cmd(nbimage: int, nbextrastep: int, nbrow: int, nbcol: int, killrate: fl
         click.echo(f"grayscott: {result.frames_written} frames, {result.steps_done} steps in "
                    f"{result.wall_seconds:.2f} s ({result.cell_steps_per_second / 1e6:.1f} "
                    f"Mcell-updates/s{compiled}) -> {result.path}")
+    if video:
+        from .views.commands import render_video
+
+        render_video(output, video, overwrite, quiet)
 
 
 @cli.command("backends")
@@ -106,6 +119,11 @@ def backends_cmd() -> None:
         state = "available" if b.available else f"unavailable: {b.reason}"
         click.echo(f"{mark} {b.name:<{width}}  {state:<12}  {b.description}")
     click.echo("(* default)")
+
+
+cli.add_command(render_cmd)
+cli.add_command(bench_cmd)
+cli.add_command(profile_cmd)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
