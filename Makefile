@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 # The demo: the school's defaults, fewer frames so it ends in about a minute on 2 cores,
 # then a video of the run beside it (a few seconds more).
-RUN_ARGS ?= -n 100 -o output.h5 --overwrite
+RUN_ARGS ?= -n 300 -o output.h5 --overwrite
 VIDEO    ?= output.mp4
 
 .PHONY: run test lint tutorials clean

@@ -17,7 +17,7 @@ from ..physics.borders import FIXED_GHOST
 from .base import Backend
 
 #: Measured order of magnitude on a 2-core laptop (cell-updates per second), used only to warn.
-CELL_STEPS_PER_SECOND = 4e5
+CELL_STEPS_PER_SECOND = 1e6
 #: Above this estimated run time the backend warns before starting.
 WARN_SECONDS = 600.0
 
