@@ -12,6 +12,7 @@ from array import array
 
 import numpy as np
 
+from ..io.paths import format_duration
 from ..physics import Problem, deficit
 from ..physics.borders import FIXED_GHOST
 from .base import Backend
@@ -20,16 +21,6 @@ from .base import Backend
 CELL_STEPS_PER_SECOND = 1e6
 #: Above this estimated run time the backend warns before starting.
 WARN_SECONDS = 600.0
-
-
-def _fmt_duration(seconds: float) -> str:
-    if seconds < 120:
-        return f"{seconds:.0f} s"
-    if seconds < 7200:
-        return f"{seconds / 60:.0f} minutes"
-    if seconds < 2 * 86400:
-        return f"{seconds / 3600:.1f} hours"
-    return f"{seconds / 86400:.1f} days"
 
 
 class PythonBackend(Backend):
@@ -56,7 +47,7 @@ class PythonBackend(Backend):
             return None
         return (f"the python backend is the slow teaching rung: {nsteps} steps on "
                 f"{self.problem.nbrow}x{self.problem.nbcol} will take about "
-                f"{_fmt_duration(seconds)}; --backend numpy or numba-parallel is far faster")
+                f"{format_duration(seconds)}; --backend numpy or numba-parallel is far faster")
 
     def set_state(self, u: np.ndarray, v: np.ndarray) -> None:
         u, v = self._check_state(u, v)

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import GrayScottError
+from ..io.paths import check_writable_file, format_duration
 from . import arithmetic as ar
 from .runner import BackendResult, BenchReport
 from .school import (
@@ -28,16 +29,9 @@ from .school import (
 
 
 def check_output(path: str | os.PathLike[str], what: str) -> Path:
-    """Refuse, before anything is measured, a path that cannot be written."""
-    p = Path(path)
-    parent = p.parent if str(p.parent) else Path(".")
-    if p.is_dir():
-        raise GrayScottError(f"{what} {str(p)!r} is a directory")
-    if not parent.is_dir():
-        raise GrayScottError(f"{what}: directory {str(parent)!r} does not exist")
-    if not os.access(parent, os.W_OK) or (p.exists() and not os.access(p, os.W_OK)):
-        raise GrayScottError(f"{what}: cannot write {str(p)!r}")
-    return p
+    """Refuse, before anything is measured, a path that cannot be written (reports are
+    rewritten freely: re-running a benchmark refreshes them)."""
+    return check_writable_file(path, what, overwrite=True)
 
 
 def check_plot_available() -> None:
@@ -75,18 +69,6 @@ def _pct(x: float | None) -> str:
     return "-" if x is None else f"{100 * x:.0f}%" if x >= 0.1 else f"{100 * x:.1f}%"
 
 
-def _duration(x: float) -> str:
-    if not math.isfinite(x):
-        return "-"
-    if x < 120:
-        return f"{x:.0f} s"
-    if x < 7200:
-        return f"{x / 60:.0f} min"
-    if x < 2 * 86400:
-        return f"{x / 3600:.1f} h"
-    return f"{x / 86400:.1f} days"
-
-
 COLUMNS = ("backend", "threads", "Mcell-updates/s", "ms/step median [min, max]", "compile s",
            "vs numpy-school", "32x1000 run (projected)", "roofline")
 
@@ -97,7 +79,7 @@ def _row(r: BackendResult) -> list[str]:
     return [r.backend, str(r.threads), _mcells(r.cell_steps_per_s),
             f"{_ms(sps.median)} [{_ms(sps.min)}, {_ms(sps.max)}]",
             f"{r.compile_seconds:.2f}", ar.format_ratio(r.speedup_vs_baseline),
-            f"{_seconds(proj)} s" + (f" ({_duration(proj)})" if proj >= 120 else ""),
+            f"{_seconds(proj)} s" + (f" ({format_duration(proj)})" if proj >= 120 else ""),
             _pct(r.roofline_fraction)]
 
 

@@ -22,6 +22,7 @@ import h5py
 import numpy as np
 
 from ..errors import GrayScottError
+from .paths import check_writable_file
 
 DATASET = "matrix"
 
@@ -33,22 +34,11 @@ def estimated_bytes(nbimage: int, shape: tuple[int, int], output_dtype: np.dtype
 
 
 def check_output_path(path: str | os.PathLike, overwrite: bool, needed_bytes: int = 0) -> Path:
-    """Refuse, before anything is written, an output we could not or must not write."""
-    path = Path(path)
-    parent = path.parent if str(path.parent) else Path(".")
-    if path.is_dir():
-        raise GrayScottError(f"output {str(path)!r} is a directory; give a file name")
-    if not parent.exists():
-        raise GrayScottError(f"output directory {str(parent)!r} does not exist")
-    if not parent.is_dir():
-        raise GrayScottError(f"{str(parent)!r} is not a directory")
-    if not os.access(parent, os.W_OK | os.X_OK):
-        raise GrayScottError(f"output directory {str(parent)!r} is not writable")
-    if path.exists() and not overwrite:
-        raise GrayScottError(f"output {str(path)!r} exists; use --overwrite to replace it")
-    if path.exists() and not os.access(path, os.W_OK):
-        raise GrayScottError(f"output {str(path)!r} is not writable")
+    """Refuse, before anything is written, an output we could not or must not write, or one
+    the free disk space cannot hold."""
+    path = check_writable_file(path, "output", overwrite)
     if needed_bytes:
+        parent = path.parent if str(path.parent) else Path(".")
         free = shutil.disk_usage(parent).free + (path.stat().st_size if path.exists() else 0)
         if needed_bytes > free:
             raise GrayScottError(

@@ -28,6 +28,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import GrayScottError
+from ..io.paths import check_writable_file
 
 DEFAULT_CMAP = "inferno"
 DEFAULT_FPS = 25.0
@@ -111,16 +112,7 @@ def check_render_output(output: str | os.PathLike, overwrite: bool = False,
             raise GrayScottError(f"output folder {str(path)!r} exists and is not empty; use "
                                  "--overwrite to replace its frames")
         return path, kind
-    parent = path.parent if str(path.parent) else Path(".")
-    if path.is_dir():
-        raise GrayScottError(f"output {str(path)!r} is a folder")
-    if not parent.is_dir():
-        raise GrayScottError(f"output directory {str(parent)!r} does not exist")
-    if not os.access(parent, os.W_OK | os.X_OK):
-        raise GrayScottError(f"output directory {str(parent)!r} is not writable")
-    if path.exists() and not overwrite:
-        raise GrayScottError(f"output {str(path)!r} exists; use --overwrite to replace it")
-    return path, kind
+    return check_writable_file(path, "output", overwrite), kind
 
 
 def parse_frames(spec: str | slice | None) -> slice:
