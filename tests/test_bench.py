@@ -107,6 +107,17 @@ def test_result_arithmetic_from_given_times():
     assert fast.speedup_vs_baseline is None
 
 
+def test_accelerator_gets_no_host_roofline():
+    """A backend that ran on a GPU is not measured against the host's memory bandwidth."""
+    cells = 1080 * 1920
+    gpu = runner.BackendResult("jax", 1, steps=10, repeat=1, warmup=1, seconds=[0.01],
+                               compile_seconds=0.1, first_call_seconds=0.01, cells=cells,
+                               platform="gpu")
+    runner.finish([gpu], _bandwidth(cells * 16 * 100.0), "float32")
+    assert gpu.roofline_fraction is None and gpu.roofline_fraction_at_threads is None
+    assert gpu.to_dict()["platform"] == "gpu"
+
+
 def _bandwidth(bytes_per_s: float):
     from grayscott.bench.bandwidth import Bandwidth
 

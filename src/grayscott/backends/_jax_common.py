@@ -267,6 +267,10 @@ class JaxBackend(Backend):
         return x64_scope(self.problem.dtype)
 
     @property
+    def platform(self) -> str:
+        return str(self.device.platform)
+
+    @property
     def threads(self) -> int:
         if self.device.platform == "cpu":
             return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (

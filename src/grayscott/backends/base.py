@@ -54,6 +54,11 @@ class Backend(ABC):
         """How many CPU threads the kernel uses (for benchmark reports)."""
         return 1
 
+    @property
+    def platform(self) -> str:
+        """Where the kernel runs: "cpu", or the accelerator's platform ("gpu", "tpu")."""
+        return "cpu"
+
     def warning(self, nsteps: int) -> str | None:
         """A line to show before running ``nsteps`` steps (e.g. "this will take hours"), or None."""
         return None

@@ -52,6 +52,7 @@ class BackendResult:
     first_call_seconds: float | None  # the first (untimed) advance, if any
     cells: int
     note: str = ""
+    platform: str = "cpu"  # where the kernel ran; the memory roofline is the host's
     # Filled in once the whole run is known.
     speedup_vs_baseline: float | None = None
     roofline_fraction: float | None = None
@@ -95,6 +96,7 @@ class BackendResult:
             "roofline_fraction_at_threads": self.roofline_fraction_at_threads,
             "projected_school_seconds": self.projected_school_seconds,
             "threads": self.threads,
+            "platform": self.platform,
             "steps": self.steps,
             "repeat": self.repeat,
             "warmup_calls": self.warmup,
@@ -327,7 +329,8 @@ def time_backend(name: str, shape: tuple[int, int], dtype: str, steps: int, repe
             on_tick()
     return BackendResult(backend=name, threads=backend.threads, steps=steps, repeat=repeat,
                          warmup=warmup, seconds=seconds, compile_seconds=compile_seconds,
-                         first_call_seconds=first_call, cells=cells, note=note)
+                         first_call_seconds=first_call, cells=cells, note=note,
+                         platform=backend.platform)
 
 
 def finish(results: list[BackendResult], bandwidth: Bandwidth, dtype: str) -> None:
@@ -337,6 +340,8 @@ def finish(results: list[BackendResult], bandwidth: Bandwidth, dtype: str) -> No
     roof = ar.roofline_cell_steps_per_s(bandwidth.bytes_per_s, dtype)
     for r in results:
         r.speedup_vs_baseline = ar.speedup(r.cell_steps_per_s, base_rate)
+        if r.platform != "cpu":  # the host's bandwidth is no bound for an accelerator
+            continue
         r.roofline_fraction = ar.roofline_fraction(r.cell_steps_per_s, roof)
         r.roofline_fraction_at_threads = ar.roofline_fraction(
             r.cell_steps_per_s, ar.roofline_cell_steps_per_s(bandwidth.at_threads(r.threads),
@@ -363,6 +368,11 @@ def _report_notes(report: BenchReport) -> list[str]:
     if above:
         notes.append(f"above the memory roofline: {', '.join(above)} (the data came from cache, "
                      "or several steps were fused per pass over memory)")
+    elsewhere = [f"{r.backend} ({r.platform})" for r in report.results if r.platform != "cpu"]
+    if elsewhere:
+        notes.append(f"ran on an accelerator: {', '.join(elsewhere)}; the roofline here is the "
+                     "host's memory, so no fraction is given (scripts/gpu-check.sh measures the "
+                     "device's bandwidth)")
     if report.bandwidth.far_larger_than_cache is False:
         notes.append("the bandwidth probe's arrays are not 4x larger than the last-level cache: "
                      "the bandwidth may be overstated (raise --bandwidth-mib)")
