@@ -17,7 +17,7 @@ from conftest import noisy_state, small_problem
 from grayscott import backends
 from grayscott.driver import Simulation
 from grayscott.errors import GrayScottError
-from grayscott.physics import BORDERS, STENCILS
+from grayscott.physics import BORDERS, STENCILS, make_problem
 from grayscott.physics import reference as ref
 
 jax = pytest.importorskip("jax", reason="the JAX backends need jax: pip install 'grayscott[jax]'")
@@ -234,3 +234,15 @@ def test_runs_on_gpu(name, dtype):
     atol = 1e-11 if dtype == "float64" else 1e-5
     np.testing.assert_allclose(ub, ur, rtol=0, atol=atol)
     np.testing.assert_allclose(vb, vr, rtol=0, atol=atol)
+
+
+def test_synchronize_waits_without_fetching():
+    """The bench waits on JAX with block_until_ready, not by copying V to the host."""
+    from grayscott.bench import runner
+
+    b = backends.create("jax-3x3", make_problem((8, 8)))
+    b.set_state(np.ones((8, 8)), np.zeros((8, 8)))
+    assert runner.sync_function(b) == b.synchronize
+    b.advance(3)
+    b.synchronize()
+    assert np.all(b.get_v() == 0)

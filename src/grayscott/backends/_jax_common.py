@@ -304,6 +304,11 @@ class JaxBackend(Backend):
         self._run(0)
         jax.block_until_ready((self.U, self.V))
 
+    def synchronize(self) -> None:
+        """JAX dispatches asynchronously: wait for the loop to finish (timers call this)."""
+        if self.U is not None:
+            jax.block_until_ready((self.U, self.V))
+
     def _interior(self, X: jax.Array | None) -> np.ndarray:
         if X is None:
             raise RuntimeError("set_state() first")
