@@ -2,25 +2,42 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any, TypeVar
+
 import click
 
 from ..physics import DTYPES
 from .school import SCHOOL_GRID
 
+F = TypeVar("F", bound=Callable[..., Any])
 _DTYPE = click.Choice(list(DTYPES), case_sensitive=False)
+
+
+def _grid_options(steps: int, steps_help: str) -> Callable[[F], F]:
+    """The problem options bench and profile share: rows, cols, steps, dtype."""
+
+    def decorate(f: F) -> F:
+        for option in reversed([
+            click.option("-r", "--rows", "--nbrow", "rows", type=click.IntRange(min=3),
+                         default=SCHOOL_GRID[0], show_default=True, help="Grid rows."),
+            click.option("-c", "--cols", "--nbcol", "cols", type=click.IntRange(min=3),
+                         default=SCHOOL_GRID[1], show_default=True, help="Grid columns."),
+            click.option("-s", "--steps", type=click.IntRange(min=1), default=steps,
+                         show_default=True, help=steps_help),
+            click.option("--dtype", type=_DTYPE, default="float32", show_default=True),
+        ]):
+            f = option(f)
+        return f
+
+    return decorate
 
 
 @click.command("bench")
 @click.option("-b", "--backends", "backend_list", default=None, metavar="A,B,C",
               help="Backends to time, comma-separated (default: every available one; python "
                    "only where a step takes under a second).")
-@click.option("-r", "--rows", "--nbrow", "rows", type=click.IntRange(min=3),
-              default=SCHOOL_GRID[0], show_default=True, help="Grid rows.")
-@click.option("-c", "--cols", "--nbcol", "cols", type=click.IntRange(min=3),
-              default=SCHOOL_GRID[1], show_default=True, help="Grid columns.")
-@click.option("-s", "--steps", type=click.IntRange(min=1), default=100, show_default=True,
-              help="Steps per timed call.")
-@click.option("--dtype", type=_DTYPE, default="float32", show_default=True)
+@_grid_options(steps=100, steps_help="Steps per timed call.")
 @click.option("--repeat", type=click.IntRange(min=1), default=5, show_default=True,
               help="Timed calls per backend (median, min and max are reported).")
 @click.option("--warmup", type=click.IntRange(min=0), default=1, show_default=True,
@@ -76,13 +93,7 @@ def bench_cmd(backend_list: str | None, rows: int, cols: int, steps: int, dtype:
 @click.command("profile")
 @click.option("-b", "--backend", default="numpy", show_default=True,
               help="Backend to profile (see `grayscott backends`).")
-@click.option("-r", "--rows", "--nbrow", "rows", type=click.IntRange(min=3),
-              default=SCHOOL_GRID[0], show_default=True, help="Grid rows.")
-@click.option("-c", "--cols", "--nbcol", "cols", type=click.IntRange(min=3),
-              default=SCHOOL_GRID[1], show_default=True, help="Grid columns.")
-@click.option("-s", "--steps", type=click.IntRange(min=1), default=20, show_default=True,
-              help="Steps timed and profiled.")
-@click.option("--dtype", type=_DTYPE, default="float32", show_default=True)
+@_grid_options(steps=20, steps_help="Steps timed and profiled.")
 @click.option("--threads", type=click.IntRange(min=1), default=None,
               help="CPU threads of numba-parallel.")
 @click.option("--top", type=click.IntRange(min=1), default=15, show_default=True,
