@@ -27,7 +27,8 @@ from .backends.base import Backend
 from .errors import BlowUpError, GrayScottError
 from .io.hdf5 import FrameWriter, check_output_path, estimated_bytes
 from .physics import Problem, make_initial
-from .physics.problem import check_dtype
+from .physics.problem import check_dtype, check_int
+from .progress import progress_bar
 
 
 class Interrupted(Exception):
@@ -157,9 +158,8 @@ def run(problem: Problem, output: str | Path = "output.h5", nbimage: int = 1000,
     Ctrl-C, SIGTERM or a full disk, the frames so far stay in a valid file marked incomplete,
     and the exception is re-raised for the caller (the CLI turns it into a message).
     """
-    for name, value in (("nbimage", nbimage), ("nbextrastep", nbextrastep)):
-        if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < 1:
-            raise GrayScottError(f"{name} must be an integer >= 1, got {value!r}")
+    check_int("nbimage", nbimage)
+    check_int("nbextrastep", nbextrastep)
     out_dtype = check_dtype(output_dtype)
     backend_name = backend or backends.default_backend()
     backends.info(backend_name).load()  # unknown or unavailable backend: refuse now
@@ -184,7 +184,7 @@ def run(problem: Problem, output: str | Path = "output.h5", nbimage: int = 1000,
         **_versions(backend_name),
     }
     writer = FrameWriter(path, nbimage, nbextrastep, p.dt, problem.shape, out_dtype, attrs)
-    bar = _progress(nbimage, progress)
+    bar = progress_bar(nbimage, progress, desc="grayscott")
     status, completed = "interrupted", False
     t0 = time.perf_counter()
     try:
@@ -220,12 +220,3 @@ def run(problem: Problem, output: str | Path = "output.h5", nbimage: int = 1000,
     cells = problem.nbrow * problem.nbcol * sim.steps_done
     return RunResult(path, writer.frames_written, sim.steps_done, completed, status, wall,
                      cells / wall if wall > 0 else float("nan"), compile_seconds)
-
-
-def _progress(total: int, enabled: bool) -> Any:
-    if not enabled or not sys.stderr.isatty():
-        return None
-    from tqdm import tqdm
-
-    return tqdm(total=total, unit="frame", desc="grayscott", dynamic_ncols=True,
-                file=sys.stderr)

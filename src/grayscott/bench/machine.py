@@ -146,10 +146,9 @@ def git_commit() -> dict[str, object] | None:
 
 
 def package_version() -> str:
-    try:
-        return metadata.version("grayscott")
-    except metadata.PackageNotFoundError:
-        return "0+unknown"
+    from .. import __version__
+
+    return __version__
 
 
 def now_utc() -> str:

@@ -27,7 +27,6 @@ import cProfile
 import gc
 import pstats
 import sys
-import time
 import tracemalloc
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
@@ -40,9 +39,10 @@ from .. import backends
 from ..backends.base import Backend
 from ..errors import GrayScottError
 from ..physics import make_initial, make_problem
+from ..physics.problem import check_int
 from . import arithmetic as ar
 from .machine import collect_metadata
-from .runner import sync_function, synchronize
+from .runner import sync_function, synchronize, time_backend
 
 #: Steps measured one by one for the allocation figures (the mean is reported).
 ALLOC_STEPS = 2
@@ -241,36 +241,22 @@ def profile_backend(name: str, shape: tuple[int, int] = (1080, 1920), dtype: str
                     steps: int = 20, top: int = 15, sort: str = "cumulative",
                     threads: int | None = None) -> ProfileReport:
     """Time, cProfile and tracemalloc one backend on the school's initial state."""
-    for label, value in (("steps", steps), ("top", top)):
-        if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < 1:
-            raise GrayScottError(f"{label} must be an integer >= 1, got {value!r}")
+    check_int("steps", steps)
+    check_int("top", top)
     if sort not in ("cumulative", "tottime"):
         raise GrayScottError(f"sort must be 'cumulative' or 'tottime', got {sort!r}")
     problem = make_problem(shape, dtype=dtype)
     backends.info(name).load()  # unknown or unavailable: refuse now, with the reason
     u0, v0 = make_initial("school", problem.shape)
 
-    # 1. time
+    # 1. time: the bench's protocol, one timed call after one warm-up
+    timed = time_backend(name, problem.shape, problem.dtype.name, steps, repeat=1, warmup=1,
+                         threads=threads)
+
+    # 2. cProfile (compiled code comes from the caches the timing pass filled)
     backend: Backend = backends.create(name, problem, threads=threads)
     backend.set_state(u0, v0)
-    t0 = time.perf_counter()
     backend.compile()
-    synchronize(backend)
-    compile_seconds = time.perf_counter() - t0
-    t0 = time.perf_counter()
-    backend.advance(steps)
-    synchronize(backend)
-    first_call = time.perf_counter() - t0
-    backend.set_state(u0, v0)
-    synchronize(backend)
-    t0 = time.perf_counter()
-    backend.advance(steps)
-    synchronize(backend)
-    elapsed = time.perf_counter() - t0
-    cells = problem.nbrow * problem.nbcol
-
-    # 2. cProfile
-    backend.set_state(u0, v0)
     synchronize(backend)
     sync = sync_function(backend)
     profiler = cProfile.Profile()
@@ -299,10 +285,12 @@ def profile_backend(name: str, shape: tuple[int, int] = (1080, 1920), dtype: str
                      "inside Numba-compiled code or by XLA is not counted")
     return ProfileReport(
         backend=name, grid=problem.shape, dtype=problem.dtype.name, steps=steps,
-        threads=nthreads, compile_seconds=compile_seconds, first_call_seconds=first_call,
-        seconds_per_step=elapsed / steps,
-        cell_steps_per_s=ar.cell_steps_per_s(cells, steps, elapsed),
-        field_bytes=cells * problem.dtype.itemsize, state_bytes=state_bytes, peak_bytes=peak,
+        threads=nthreads, compile_seconds=timed.compile_seconds,
+        first_call_seconds=timed.first_call_seconds or 0.0,
+        seconds_per_step=timed.seconds_per_step.median,
+        cell_steps_per_s=timed.cell_steps_per_s,
+        field_bytes=problem.nbrow * problem.nbcol * problem.dtype.itemsize,
+        state_bytes=state_bytes, peak_bytes=peak,
         alloc_bytes_per_step=alloc, alloc_method=method, temp_peak_bytes_per_step=temp,
         net_bytes_per_step=net, top=top_rows, top_by=sort, metadata=collect_metadata(),
         notes=notes)

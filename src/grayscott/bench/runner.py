@@ -23,16 +23,19 @@ from typing import Any
 import numpy as np
 
 from .. import backends
+from ..backends import python_loops
 from ..backends.base import Backend
 from ..errors import GrayScottError
 from ..physics import make_initial, make_problem
+from ..physics.problem import check_int
+from ..progress import progress_bar
 from . import arithmetic as ar
 from .bandwidth import Bandwidth, measure_bandwidth, probe_ticks
 from .machine import collect_metadata, last_level_cache_bytes
 from .school import BASELINE, SCHOOL_GRID, school_table
 
 #: Backends whose speed is known to be far below the rest: name -> rough cell-updates per second.
-SLOW_RUNGS: dict[str, float] = {"python": 4e5}
+SLOW_RUNGS: dict[str, float] = {"python": python_loops.CELL_STEPS_PER_SECOND}
 #: A slow rung is in the default set only if one step takes less than this (seconds).
 SLOW_DEFAULT_MAX_STEP_SECONDS = 1.0
 #: A slow rung is timed on as many steps as fit in this many seconds per repeat (at least 1).
@@ -286,12 +289,13 @@ def _counts(name: str, cells: int, steps: int, repeat: int, warmup: int
 
 
 def time_backend(name: str, shape: tuple[int, int], dtype: str, steps: int, repeat: int,
-                 warmup: int = 1, on_tick: Callable[[], None] | None = None) -> BackendResult:
+                 warmup: int = 1, on_tick: Callable[[], None] | None = None,
+                 threads: int | None = None) -> BackendResult:
     """Time one backend (see the module docstring for the protocol)."""
     problem = make_problem(shape, dtype=dtype)
     cells = shape[0] * shape[1]
     steps, repeat, warmup, note = _counts(name, cells, steps, repeat, warmup)
-    backend = backends.create(name, problem)
+    backend = backends.create(name, problem, threads=threads)
     u0, v0 = make_initial("school", shape)
     backend.set_state(u0, v0)
     t0 = time.perf_counter()
@@ -386,8 +390,7 @@ def run_bench(names: Sequence[str] | None = None, shape: tuple[int, int] = SCHOO
               on_result: Callable[[BackendResult], None] | None = None) -> BenchReport:
     """Measure the bandwidth, then time each backend; return the whole report."""
     for label, value, low in (("steps", steps, 1), ("repeat", repeat, 1), ("warmup", warmup, 0)):
-        if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < low:
-            raise GrayScottError(f"{label} must be an integer >= {low}, got {value!r}")
+        check_int(label, value, low)
     make_problem(shape, dtype=dtype)  # bad grid or dtype: refuse before measuring anything
     dtype = np.dtype(dtype).name
     run, skipped, notes = plan(names, shape)
@@ -397,7 +400,7 @@ def run_bench(names: Sequence[str] | None = None, shape: tuple[int, int] = SCHOO
     cells = shape[0] * shape[1]
     ticks = probe_ticks(repeat=bandwidth_repeat) + sum(
         c[1] + c[2] for c in (_counts(n, cells, steps, repeat, warmup) for n in run))
-    bar = _progress_bar(ticks, progress)
+    bar = progress_bar(ticks, progress, unit="run", leave=False)
     tick = bar.update if bar is not None else None
     try:
         if bar is not None:
@@ -428,13 +431,3 @@ def run_bench(names: Sequence[str] | None = None, shape: tuple[int, int] = SCHOO
     if last_level_cache_bytes() is None:
         report.notes.append("cache size unknown: cannot tell whether the grid fits in cache")
     return report
-
-
-def _progress_bar(total: int, enabled: bool) -> Any:
-    import sys
-
-    if not enabled or not sys.stderr.isatty():
-        return None
-    from tqdm import tqdm
-
-    return tqdm(total=total, unit="run", dynamic_ncols=True, file=sys.stderr, leave=False)

@@ -26,6 +26,13 @@ def check_dtype(dtype: str | np.dtype | type) -> np.dtype:
     return dt
 
 
+def check_int(name: str, value: object, minimum: int = 1) -> int:
+    """``value`` if it is an integer (not a bool) >= ``minimum``; else a GrayScottError."""
+    if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < minimum:
+        raise GrayScottError(f"{name} must be an integer >= {minimum}, got {value!r}")
+    return int(value)
+
+
 def check_shape(shape: tuple[int, int]) -> tuple[int, int]:
     try:
         nr, nc = (operator.index(n) for n in shape)

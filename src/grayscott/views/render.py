@@ -18,7 +18,6 @@ from __future__ import annotations
 import contextlib
 import importlib.util
 import os
-import sys
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -29,6 +28,7 @@ import numpy as np
 
 from ..errors import GrayScottError
 from ..io.paths import check_writable_file
+from ..progress import progress_bar
 
 DEFAULT_CMAP = "inferno"
 DEFAULT_FPS = 25.0
@@ -359,15 +359,6 @@ class _Mp4Writer(_PartialFile):
 # ---------------------------------------------------------------- render
 
 
-def _bar(total: int, desc: str, enabled: bool) -> Any:
-    if not enabled or not sys.stderr.isatty():
-        return None
-    from tqdm import tqdm
-
-    return tqdm(total=total, unit="frame", desc=desc, dynamic_ncols=True, file=sys.stderr,
-                leave=False)
-
-
 def _check_number(name: str, value: Any, minimum: float, integer: bool = False) -> None:
     kinds = (int, np.integer) if integer else (int, float, np.integer, np.floating)
     if isinstance(value, bool) or not isinstance(value, kinds) or not np.isfinite(value) \
@@ -422,7 +413,7 @@ def render(source: str | os.PathLike, output: str | os.PathLike, *, cmap: str = 
         lo, hi = vmin, vmax
         if scale == "global" and (lo is None or hi is None):
             lo_seen, hi_seen = np.inf, -np.inf
-            bar = _bar(len(indices), "scale", progress)
+            bar = progress_bar(len(indices), progress, desc="scale", leave=False)
             for i in indices:
                 a, b = frame_range(ds[i])
                 lo_seen, hi_seen = min(lo_seen, a), max(hi_seen, b)
@@ -442,7 +433,7 @@ def render(source: str | os.PathLike, output: str | os.PathLike, *, cmap: str = 
             writer = _GifWriter(path, lut, fps)
         else:
             writer = _Mp4Writer(path, lut, fps)
-        bar = _bar(len(indices), "render", progress)
+        bar = progress_bar(len(indices), progress, desc="render", leave=False)
         try:
             for i in indices:
                 x = ds[i]
