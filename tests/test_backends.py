@@ -46,7 +46,7 @@ P = Parameters(Du=0.1, Dv=0.05, F=0.014, k=0.054, dt=1.0)
 
 
 def expected(u, v, lap_u, lap_v):
-    """SPEC section 1 written out for one cell."""
+    """docs/model.md §1 written out for one cell."""
     uvv = u * v * v
     return (u + P.dt * (P.Du * lap_u - uvv + P.F * (1 - u)),
             v + P.dt * (P.Dv * lap_v + uvv - (P.F + P.k) * v))
@@ -156,7 +156,7 @@ def test_matches_numpy_longer(name):
 @pytest.mark.parametrize("border", ["school", "periodic"])
 @pytest.mark.parametrize("stencil", STENCILS)
 def test_conserved_sum_without_reaction(name, border, stencil):
-    """SPEC 7: with F = k = 0 and V = 0, neighbours exchange equal and opposite amounts."""
+    """model.md §4: with F = k = 0 and V = 0, neighbours exchange equal and opposite amounts."""
     problem = make_problem((10, 13), params=Parameters(Du=0.1, Dv=0.05, F=0, k=0, dt=1.0),
                            stencil=stencil, border=border, dtype="float64")
     u, _ = noisy_state(problem.shape, seed=3)

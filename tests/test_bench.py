@@ -65,7 +65,7 @@ def test_projection_of_the_school_run():
 
 
 def test_school_table_gives_the_spec_ladder():
-    """SPEC section 6: 26, 54, 172, 470 million cell-updates/s on the EPYC; x1 x2.1 x6.6 x18."""
+    """docs/model.md §7: 26, 54, 172, 470 million cell-updates/s on the EPYC; x1 x2.1 x6.6 x18."""
     rates = [r.cell_steps_per_s() / 1e6 for r in SCHOOL_RUNGS]
     assert rates == pytest.approx([26, 54, 172, 470], rel=0.01)
     ladder = [ar.format_ratio(x) for x in school_ladder().values()]

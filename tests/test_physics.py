@@ -1,4 +1,4 @@
-"""The physics layer against SPEC: the initial box, stencils, stability, border deficits."""
+"""The physics against docs/model.md: the initial box, stencils, stability, border deficits."""
 
 from __future__ import annotations
 
@@ -19,7 +19,7 @@ from grayscott.physics import reference as ref
 
 class TestInitialBox:
     def test_school_size(self):
-        """SPEC section 3: rows 468..535 and columns 840..959 inclusive for 1080 x 1920."""
+        """docs/model.md §3: rows 468..535 and columns 840..959 inclusive for 1080 x 1920."""
         u, v = make_initial("school", (1080, 1920))
         rows, cols = np.nonzero(v)
         assert (rows.min(), rows.max(), cols.min(), cols.max()) == (468, 535, 840, 959)

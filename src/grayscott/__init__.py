@@ -3,7 +3,7 @@
 Quick use::
 
     import grayscott as gs
-    problem = gs.make_problem((256, 256))                 # SPEC defaults, float32
+    problem = gs.make_problem((256, 256))                 # the school's defaults, float32
     gs.run(problem, "out.h5", nbimage=10, backend="numpy")  # the school's HDF5 file
     sim = gs.Simulation(problem, backend="numpy")
     for v in sim.frames(nbimage=3, nbextrastep=32): ...   # frames in memory

@@ -1,4 +1,4 @@
-"""``grayscott`` command line. Flags follow the school's programs (SPEC section 5).
+"""``grayscott`` command line. Flags follow the school's programs (docs/model.md §6).
 
 User mistakes end as one line on stderr and a non-zero exit code, never a traceback:
 2 for bad input, 3 for a run that blew up, 130/143 for Ctrl-C/SIGTERM.

@@ -132,7 +132,7 @@ def edge_blocks(grid: tuple[int, int]) -> list[tuple[int, int, int, int]]:
 
 def reaction(u: jax.Array, v: jax.Array, lu: jax.Array, lv: jax.Array,
              Du: Any, Dv: Any, F: Any, Fk: Any, dt: Any) -> tuple[jax.Array, jax.Array]:
-    """Explicit Euler of SPEC section 1, written as the reference writes it."""
+    """Explicit Euler of docs/model.md §1, written as the reference writes it."""
     uvv = u * v * v
     return (u + dt * (Du * lu - uvv + F * (1.0 - u)),
             v + dt * (Dv * lv + uvv - Fk * v))

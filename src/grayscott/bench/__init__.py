@@ -1,6 +1,6 @@
 """Measurement, apart from the physics and the kernels: ``grayscott bench`` and ``profile``.
 
-* :mod:`.school` - the school's published table (SPEC section 6), as data;
+* :mod:`.school` - the school's published table (docs/model.md §7), as data;
 * :mod:`.arithmetic` - roofline, speedup, projection: pure functions of given numbers;
 * :mod:`.bandwidth` - the STREAM probe that gives the roofline its bandwidth;
 * :mod:`.machine` - metadata: CPU, cores, caches, OS, versions, commit, date;

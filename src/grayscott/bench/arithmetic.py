@@ -1,7 +1,7 @@
 """The benchmark's arithmetic, from given numbers: no clocks, no hardware, easy to test.
 
 One time step that makes a single pass over memory reads u and v and writes u' and v': four values
-per cell, i.e. 16 bytes per cell-update in float32 and 32 in float64 (SPEC section 7). A kernel
+per cell, i.e. 16 bytes per cell-update in float32 and 32 in float64 (docs/model.md §4). A kernel
 streaming from main memory can therefore do at most ``bandwidth / bytes_per_cell_update``
 cell-updates per second: that is the roofline.
 """
@@ -95,7 +95,7 @@ def format_mcells(rate: float | None) -> str:
 
 
 def format_bytes(n: float | None) -> str:
-    """Bytes in B, KB, MB, GB (powers of 1000, like the SPEC's "8.3 MB")."""
+    """Bytes in B, KB, MB, GB (powers of 1000, like docs/model.md's "8.3 MB")."""
     if n is None:
         return "-"
     for unit, scale in (("GB", 1e9), ("MB", 1e6), ("KB", 1e3)):

@@ -1,4 +1,4 @@
-"""The Gray-Scott School's published benchmark (SPEC section 6), as data, in one place.
+"""The Gray-Scott School's published benchmark (docs/model.md §7), as data, in one place.
 
 "32 x 1000 iterations" is 1000 frames of 32 steps on 1080 x 1920: 32,000 steps. The school gives
 seconds for that run (shorter is better) on two CPUs, for four rungs of its ladder. Each rung is

@@ -1,4 +1,4 @@
-"""The school's HDF5 layout (SPEC section 4), written one frame at a time.
+"""The school's HDF5 layout (docs/model.md §5), written one frame at a time.
 
 * ``matrix``: V of every frame, ``(nbimage, nbrow, nbcol)``, chunks ``(1, nbrow, nbcol)``,
   float32 unless asked otherwise. Frame ``i`` is V after ``(i + 1) * nbextrastep`` steps.

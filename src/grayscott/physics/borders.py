@@ -1,4 +1,4 @@
-"""Borders (SPEC section 2) expressed as a ghost ring plus a per-cell centre correction.
+"""Borders (docs/model.md §2) expressed as a ghost ring plus a per-cell centre correction.
 
 Every kernel in this package works on *padded* fields of shape ``(nbrow + 2, nbcol + 2)``: the
 interior is the grid, the outer ring holds ghost values. A kernel computes, for each interior cell,

@@ -1,4 +1,4 @@
-"""Initial states (SPEC section 3). Each returns (u, v) float64 arrays of the grid's shape."""
+"""Initial states (docs/model.md §3). Each returns (u, v) float64 arrays of the grid's shape."""
 
 from __future__ import annotations
 

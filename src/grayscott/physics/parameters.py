@@ -1,4 +1,4 @@
-"""The model's rate constants and time step (SPEC section 1)."""
+"""The model's rate constants and time step (docs/model.md §1)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The model written straight from SPEC's formulas, for tests: slow, obvious, float64 inside.
+"""The model written straight from docs/model.md, for tests: slow, obvious, float64 inside.
 
 ``lap(x)[c] = sum over neighbours n inside the grid of w_n (x[n] - x[c])``, where "inside" and
 the neighbour values follow the border rule. No ghost ring, no deficit strips: an independent
@@ -38,7 +38,7 @@ def laplacian(x: np.ndarray, stencil: Stencil, border: str, outside_value: float
 
 
 def step(u: np.ndarray, v: np.ndarray, problem: Problem) -> tuple[np.ndarray, np.ndarray]:
-    """One explicit-Euler step in float64 (SPEC section 1)."""
+    """One explicit-Euler step in float64 (docs/model.md §1)."""
     p = problem.params
     lu = laplacian(u, problem.stencil, problem.border, FIXED_GHOST[0])
     lv = laplacian(v, problem.stencil, problem.border, FIXED_GHOST[1])

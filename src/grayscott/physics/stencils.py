@@ -1,4 +1,4 @@
-"""3x3 stencils and their stability bound (SPEC sections 2 and 7).
+"""3x3 stencils and their stability bound (docs/model.md §2 and §4).
 
 A stencil is the 8 neighbour weights ``w[di + 1, dj + 1]`` applied to ``x[i + di, j + dj]`` as
 
@@ -123,7 +123,7 @@ def get_stencil(spec: str | Stencil | np.ndarray | list) -> Stencil:
 
 
 def check_stability(stencil: Stencil, dt: float, Du: float, Dv: float) -> None:
-    """Refuse a time step above the explicit-Euler bound of SPEC section 7."""
+    """Refuse a time step above the explicit-Euler bound of docs/model.md §4."""
     limit = stencil.stability_limit()
     d = max(Du, Dv)
     if d == 0:
