@@ -234,10 +234,88 @@ def test_missing_extra_is_explained(monkeypatch):
         backends.create("fake", small_problem())
 
 
-def test_single_thread_backends_refuse_threads():
-    with pytest.raises(GrayScottError, match="numba-parallel"):
-        backends.create("numpy", small_problem(), threads=4)
-    assert backends.create("numpy", small_problem(), threads=1).threads == 1
+# -- the interface every backend shares: template methods, declarations ------------------------
+
+@pytest.mark.parametrize("name", BACKEND_PARAMS)
+def test_use_before_set_state_is_one_clear_error(name):
+    b = backends.create(name, small_problem())
+    for call in (lambda: b.advance(1), b.get_state, b.get_v):
+        with pytest.raises(GrayScottError, match=r"call set_state\(u, v\) before"):
+            call()
+
+
+@pytest.mark.parametrize("name", BACKEND_PARAMS)
+def test_step_counts_are_checked(name):
+    problem = small_problem()
+    u, v = noisy_state(problem.shape)
+    b = backends.create(name, problem)
+    b.set_state(u, v)
+    for bad in (-1, 2.0, True, "3"):
+        with pytest.raises(GrayScottError, match="nsteps must be an integer >= 0"):
+            b.advance(bad)
+    b.advance(0)  # nothing to do, not an error
+    b.advance(np.int64(1))
+    assert not np.array_equal(b.get_state()[0], u.astype(problem.dtype))
+
+
+@pytest.mark.parametrize("name", BACKEND_PARAMS)
+def test_declarations_are_consistent(name):
+    """What the bench and the CLI rely on, checked for every registered backend."""
+    from grayscott.backends.base import Backend, Capabilities, PaddedNumpyBackend
+
+    cls = backends.info(name).load()
+    assert cls.name == name
+    assert isinstance(cls.capabilities, Capabilities)
+    # the public methods are the base's template methods: nobody skips their checks
+    for method in ("set_state", "advance", "get_state", "get_v"):
+        assert getattr(cls, method) is getattr(Backend, method), method
+    if not cls.capabilities.synchronous:  # timers call synchronize() and must really wait
+        assert cls.synchronize is not Backend.synchronize
+    if cls.capabilities.decomposable:  # padded NumPy fields whose ghosts fill_ghosts() sets
+        assert issubclass(cls, PaddedNumpyBackend)
+    b = backends.create(name, small_problem())
+    assert b.platform in cls.capabilities.devices
+    assert b.threads >= 1
+    assert backends.describe(name)
+
+
+def test_undeclared_options_are_refused_naming_who_takes_them():
+    problem = small_problem()
+    with pytest.raises(GrayScottError, match="backend 'numpy' takes no option 'blocking'"):
+        backends.create("numpy", problem, blocking=4)
+    takers = [n for n in backends.available() if "threads" in backends.info(n).load().options]
+    for threads in (1, 4):
+        with pytest.raises(GrayScottError, match="takes no option 'threads'") as exc:
+            backends.create("numpy", problem, threads=threads)
+        assert all(t in str(exc.value) for t in takers)
+    assert backends.create("numpy", problem, threads=None).threads == 1  # None: the default
+
+
+def test_options_are_checked_by_their_declaration():
+    from grayscott.backends.base import Backend, Option, integer, one_of
+
+    class Tunable(Backend):
+        name = "tunable"
+        options = {"k": Option("steps per pass", integer(1)),
+                   "mode": Option("how", one_of("a", "b"))}
+
+        def _set_state(self, u, v):
+            pass
+
+        def _advance(self, n):
+            pass
+
+        def _get_state(self):
+            return np.zeros(self.problem.shape), np.zeros(self.problem.shape)
+
+    problem = small_problem()
+    assert Tunable(problem, k=np.int64(3), mode="b", other=None).config == {"k": 3, "mode": "b"}
+    for bad, message in [({"k": 0}, "k must be an integer >= 1"), ({"k": 1.5}, "k must be an "
+                         "integer"), ({"k": True}, "integer"), ({"mode": "c"}, "mode must be one "
+                         "of 'a', 'b'"), ({"speed": 2}, "takes no option 'speed' \\(its options: "
+                         "k, mode\\)")]:
+        with pytest.raises(GrayScottError, match=message):
+            Tunable(problem, **bad)
 
 
 def test_python_backend_warns_on_big_runs():

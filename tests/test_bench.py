@@ -12,7 +12,7 @@ import pytest
 
 from grayscott import backends
 from grayscott.backends import BackendInfo
-from grayscott.backends.base import Backend
+from grayscott.backends.base import Backend, Capabilities
 from grayscott.bench import arithmetic as ar
 from grayscott.bench import report as rep
 from grayscott.bench import runner
@@ -174,35 +174,51 @@ def test_parse_backends():
         runner.parse_backends(" , ")
 
 
-def test_timers_wait_for_asynchronous_backends():
-    class Lazy(Backend):
-        name = "lazy"
+def test_timers_wait_only_for_backends_declared_asynchronous():
+    class Queued(Backend):
+        """Declares itself asynchronous; records what the timer calls."""
+
+        name = "queued"
+        capabilities = Capabilities(synchronous=False)
 
         def __init__(self, problem):
             super().__init__(problem)
             self.calls: list[str] = []
 
-        def set_state(self, u, v):
+        def _set_state(self, u, v):
             pass
 
-        def advance(self, n):
+        def _advance(self, n):
             pass
 
-        def get_state(self):
+        def _get_state(self):
             self.calls.append("get_state")
             return np.zeros(self.problem.shape), np.zeros(self.problem.shape)
 
-    class Waits(Lazy):
         def synchronize(self):
             self.calls.append("synchronize")
 
+    class Done(Queued):
+        capabilities = Capabilities(synchronous=True)
+
     problem = make_problem(TINY)
-    lazy, waits = Lazy(problem), Waits(problem)
-    runner.synchronize(lazy)
-    runner.synchronize(waits)
-    assert lazy.calls == ["get_state"]  # no synchronize of its own: V is fetched
-    assert waits.calls == ["synchronize"]
+    queued, done = Queued(problem), Done(problem)
+    runner.synchronize(queued)
+    runner.synchronize(done)
+    assert queued.calls == ["synchronize"]  # waits, without fetching V
+    assert done.calls == []  # declared synchronous: nothing to wait for
     assert runner.sync_function(backends.create("numpy", problem)) is None
+
+
+def test_slow_rung_comes_from_the_declared_rate(monkeypatch):
+    """Planning reads the backend's declared rate: a numpy declared slow is left out too."""
+    from grayscott.backends.numpy_buffers import NumpyBackend
+
+    assert runner.slow_step_seconds("numpy", 10**6) is None
+    monkeypatch.setattr(NumpyBackend, "capabilities", Capabilities(cell_steps_per_second=1e3))
+    assert runner.slow_step_seconds("numpy", 10**6) == pytest.approx(1e3)
+    run, skipped, _ = runner.plan(None, (1000, 1000))
+    assert "numpy" not in run and any(s.backend == "numpy" for s in skipped)
 
 
 # -- a whole run on a tiny grid ---------------------------------------------------------------

@@ -100,12 +100,6 @@ def test_tiny_grids_school_border(name, shape):
     np.testing.assert_allclose(vb, vr, rtol=0, atol=1e-12)
 
 
-def _tuned(name, **options):
-    """The backend class with its loop options forced (as on another platform)."""
-    cls = backends.info(name).load()
-    return type(cls.__name__ + "Forced", (cls,), options)
-
-
 LOOP_OPTIONS = [
     *[("school", g, e, c) for g in ("pad", "concat") for e in (True, False) for c in (0, 4)],
     *[(b, g, False, 4) for b in ("periodic", "fixed") for g in ("pad", "concat")],
@@ -119,7 +113,7 @@ def test_every_loop_option_matches_reference(name, border, ghosts, school_edges,
     4 with blocks of 3 and 9 steps runs the remainder loop alone, then chunks and remainder)."""
     problem = small_problem(stencil=CUSTOM, border=border, dtype="float64")
     u, v = noisy_state(problem.shape, seed=2)
-    b = _tuned(name, ghosts=ghosts, school_edges=school_edges, chunk=chunk)(problem)
+    b = backends.create(name, problem, ghosts=ghosts, school_edges=school_edges, chunk=chunk)
     assert (b.ghosts, b.school_edges, b.chunk) == (ghosts, school_edges, chunk)
     b.set_state(u, v)
     b.advance(3)
@@ -193,15 +187,29 @@ def test_state_is_numpy_copies(name):
 @pytest.mark.parametrize("threads", [1, 2])
 @pytest.mark.parametrize("name", JAX_BACKENDS)
 def test_threads_refused(name, threads):
-    with pytest.raises(GrayScottError, match="XLA"):
+    with pytest.raises(GrayScottError, match="takes no option 'threads'"):
         backends.create(name, small_problem(), threads=threads)
 
 
 @pytest.mark.parametrize("name", JAX_BACKENDS)
-def test_advance_before_set_state(name):
+def test_loop_options_are_checked(name):
+    """Options left out come from the platform's tuning; bad values are refused by name."""
     b = backends.create(name, small_problem())
-    with pytest.raises(RuntimeError, match="set_state"):
-        b.advance(1)
+    tuned = {**_jax_common._DEFAULT_TUNING, **b.tuning.get(b.platform, {})}
+    assert (b.ghosts, b.school_edges, b.chunk) == (
+        tuned["ghosts"], tuned["school_edges"], tuned["chunk"])
+    for bad, message in [({"ghosts": "wrap"}, "ghosts must be one of"),
+                         ({"school_edges": 1}, "school_edges must be one of"),
+                         ({"chunk": -1}, "chunk must be an integer >= 0")]:
+        with pytest.raises(GrayScottError, match=message):
+            backends.create(name, small_problem(), **bad)
+
+
+@pytest.mark.parametrize("name", JAX_BACKENDS)
+def test_compile_before_set_state(name):
+    b = backends.create(name, small_problem())
+    with pytest.raises(GrayScottError, match="set_state"):
+        b.compile()
 
 
 def test_jax_not_imported_by_the_package():

@@ -111,13 +111,16 @@ def run_cmd(nbimage: int, nbextrastep: int, nbrow: int, nbcol: int, killrate: fl
 
 @cli.command("backends")
 def backends_cmd() -> None:
-    """List every backend, whether it runs here, and what to install if not."""
+    """List every backend, whether it runs here (and what to install if not), and what each
+    declares: where it runs, whether it is synchronous, its options."""
     default = backends.default_backend()
     width = max(len(n) for n in backends.names())
     for b in backends.all_backends():
         mark = "*" if b.name == default else " "
         state = "available" if b.available else f"unavailable: {b.reason}"
         click.echo(f"{mark} {b.name:<{width}}  {state:<12}  {b.description}")
+        if b.available:
+            click.echo(f"  {'':<{width}}  {'':<12}  {backends.describe(b.name)}")
     click.echo("(* default)")
 
 

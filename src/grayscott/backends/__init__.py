@@ -2,7 +2,8 @@
 
 Heavy dependencies are never imported to build this list: availability is checked with
 ``importlib.util.find_spec``, and a backend's module is imported only when it is asked for.
-To add a backend, write one module with one :class:`Backend` subclass and add one line below.
+To add a backend, write one module with one :class:`Backend` subclass (declaring its
+capabilities and options: see :mod:`.base`) and add one line below.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from dataclasses import dataclass
 
 from ..errors import BackendUnavailable, GrayScottError
 from ..physics import Problem
-from .base import Backend
+from .base import Backend, Capabilities, Option
 
 
 @dataclass(frozen=True)
@@ -104,11 +105,38 @@ def default_backend() -> str:
 def create(name: str, problem: Problem, **options: object) -> Backend:
     """Build backend ``name`` for ``problem`` (imports its dependencies now).
 
-    ``options`` go to the backend's constructor; every backend accepts ``threads`` (None: its
-    default) and refuses a value it cannot honour.
+    ``options`` are checked against the backend's declared :attr:`Backend.options` and go to its
+    constructor; ``None`` means the backend's default. An option the backend does not declare
+    is refused, naming the backends that take it (e.g. ``threads``).
     """
-    return info(name).load()(problem, **options)
+    cls = info(name).load()
+    for key, value in options.items():
+        if value is not None and key not in cls.options:
+            takers = [n for n in available() if key in info(n).load().options]
+            raise GrayScottError(
+                f"backend {name!r} takes no option {key!r}" +
+                (f"; {key} is for {', '.join(takers)}" if takers else ""))
+    return cls(problem, **options)
 
 
-__all__ = ["Backend", "BackendInfo", "all_backends", "available", "create", "default_backend",
-           "info", "names"]
+def capabilities(name: str) -> Capabilities:
+    """What backend ``name`` declares (imports its module, so it must be available)."""
+    return info(name).load().capabilities
+
+
+def describe(name: str) -> str:
+    """One line of what backend ``name`` declares, for ``grayscott backends``."""
+    cls = info(name).load()
+    caps = cls.capabilities
+    parts = ["/".join(caps.devices), "synchronous" if caps.synchronous else "asynchronous"]
+    if caps.cell_steps_per_second is not None:
+        parts.append(f"slow rung (~{caps.cell_steps_per_second / 1e6:g} Mcell-updates/s)")
+    if caps.decomposable:
+        parts.append("decomposable")
+    if cls.options:
+        parts.append("options: " + ", ".join(cls.options))
+    return "; ".join(parts)
+
+
+__all__ = ["Backend", "BackendInfo", "Capabilities", "Option", "all_backends", "available",
+           "capabilities", "create", "default_backend", "describe", "info", "names"]

@@ -50,7 +50,7 @@ from jax import lax
 from ..errors import GrayScottError
 from ..physics import Deficit, Problem, deficit, fill_ghosts
 from ..physics.borders import FIXED_GHOST
-from .base import Backend
+from .base import Backend, Capabilities, Option, integer, one_of
 
 #: How many times each configuration's time loop has been traced (tests read it).
 TRACES: Counter[Hashable] = Counter()
@@ -219,22 +219,25 @@ class JaxBackend(Backend):
     every constant the kernel closes over, and the kernel's runtime arguments.
     """
 
-    #: Loop options by device platform ("cpu", "gpu", ...), over :data:`_DEFAULT_TUNING`:
-    #: ``ghosts`` ("pad" or "concat", :func:`with_ghosts`), ``school_edges`` (bool,
-    #: :func:`full_step`) and ``chunk`` (steps per inner loop, :func:`time_loop`). Each value is
-    #: the one measured fastest for the backend on that platform (see the backends' modules).
+    # Work is queued on the device (asynchronous dispatch); XLA runs it on its own thread pool,
+    # so there is no threads option.
+    capabilities = Capabilities(synchronous=False, devices=("cpu", "gpu", "tpu"))
+    #: The loop options; left out, they come from :attr:`tuning` for the device's platform.
+    options = {
+        "ghosts": Option("how the next ghost ring is built: 'pad' or 'concat' (with_ghosts)",
+                         one_of("pad", "concat")),
+        "school_edges": Option("school border: edge strips recomputed (True) or the deficit of "
+                               "every cell (False) (full_step)", one_of(True, False)),
+        "chunk": Option("steps per inner loop of static trip count, 0 for one loop (time_loop)",
+                        integer(0)),
+    }
+    #: Loop options by device platform ("cpu", "gpu", ...), over :data:`_DEFAULT_TUNING`: each
+    #: value is the one measured fastest for the backend on that platform (see the backends'
+    #: modules); options given to the constructor override them.
     tuning: ClassVar[dict[str, dict[str, Any]]] = {}
-    #: Set on a subclass or an instance before ``_setup`` to override the table (benchmarks).
-    ghosts: str | None = None
-    school_edges: bool | None = None
-    chunk: int | None = None
 
-    def __init__(self, problem: Problem, threads: int | None = None) -> None:
-        if threads is not None:
-            raise GrayScottError(
-                f"backend {self.name!r} runs on XLA's own thread pool (every core of the "
-                "device); --threads is for numba-parallel")
-        super().__init__(problem, None)
+    def __init__(self, problem: Problem, **options: Any) -> None:
+        super().__init__(problem, **options)
         if not hasattr(jax, "enable_x64"):
             raise GrayScottError(f"backend {self.name!r} needs jax >= 0.8 (scoped x64), found "
                                  f"{jax.__version__}: pip install -U 'grayscott[jax]'")
@@ -246,10 +249,10 @@ class JaxBackend(Backend):
         self.deficit_table = None if d is None else deficit_table(d, problem.shape)
         self.U: jax.Array | None = None
         self.V: jax.Array | None = None
-        tuned = {**_DEFAULT_TUNING, **self.tuning.get(self.device.platform, {})}
-        for option, value in tuned.items():
-            if getattr(self, option) is None:
-                setattr(self, option, value)
+        tuned = {**_DEFAULT_TUNING, **self.tuning.get(self.device.platform, {}), **self.config}
+        self.ghosts: str = tuned["ghosts"]
+        self.school_edges: bool = tuned["school_edges"]
+        self.chunk: int = tuned["chunk"]
 
     def _setup(self, key: tuple[Any, ...], kernel: Kernel, args: tuple[Any, ...]) -> None:
         self.kernel = kernel  # kept for reuse (e.g. on blocks of a decomposed grid)
@@ -277,8 +280,7 @@ class JaxBackend(Backend):
                 os.cpu_count() or 1)
         return 1
 
-    def set_state(self, u: np.ndarray, v: np.ndarray) -> None:
-        u, v = self._check_state(u, v)
+    def _set_state(self, u: np.ndarray, v: np.ndarray) -> None:
         fields = []
         for x, ghost in zip((u, v), FIXED_GHOST, strict=True):
             X = np.zeros(self.problem.padded_shape, self.problem.dtype)
@@ -289,18 +291,16 @@ class JaxBackend(Backend):
             self.U, self.V = (jax.device_put(X, self.device) for X in fields)
 
     def _run(self, nsteps: int) -> None:
-        if self.U is None:
-            raise RuntimeError("set_state() first")
         with self.scope():
             self.U, self.V = self.loop(self.U, self.V, self.args, self.table, np.int32(nsteps))
 
-    def advance(self, nsteps: int) -> None:
-        if nsteps > 0:
-            self._run(nsteps)
+    def _advance(self, nsteps: int) -> None:
+        self._run(nsteps)
 
     def compile(self) -> None:
         """Trace and compile the time loop now. It runs with ``n = 0``: the trip count is a
         traced argument, so this is the executable every ``advance(n)`` uses, whatever ``n``."""
+        self.require_state("compile")
         self._run(0)
         jax.block_until_ready((self.U, self.V))
 
@@ -309,13 +309,11 @@ class JaxBackend(Backend):
         if self.U is not None:
             jax.block_until_ready((self.U, self.V))
 
-    def _interior(self, X: jax.Array | None) -> np.ndarray:
-        if X is None:
-            raise RuntimeError("set_state() first")
+    def _interior(self, X: jax.Array) -> np.ndarray:
         return np.array(np.asarray(X)[1:-1, 1:-1], dtype=self.problem.dtype)
 
-    def get_state(self) -> tuple[np.ndarray, np.ndarray]:
+    def _get_state(self) -> tuple[np.ndarray, np.ndarray]:
         return self._interior(self.U), self._interior(self.V)
 
-    def get_v(self) -> np.ndarray:
+    def _get_v(self) -> np.ndarray:
         return self._interior(self.V)

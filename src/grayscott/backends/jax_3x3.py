@@ -95,8 +95,8 @@ class Jax3x3Backend(JaxBackend):
     tuning: ClassVar[dict[str, dict[str, Any]]] = {
         "cpu": {"ghosts": "pad", "school_edges": True}}
 
-    def __init__(self, problem: Problem, threads: int | None = None) -> None:
-        super().__init__(problem, threads)
+    def __init__(self, problem: Problem, **options: Any) -> None:
+        super().__init__(problem, **options)
         st = problem.stencil
         hand = HAND_WRITTEN.get(st.name)
         if hand is None or not np.array_equal(st.weights, get_stencil(st.name).weights):

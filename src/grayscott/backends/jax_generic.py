@@ -56,8 +56,8 @@ class JaxGenericBackend(JaxBackend):
     # vectorise); per-cell deficit ~1000 vs edge strips ~930 on CPU, 54 vs 45 Gcell/s on an H200.
     tuning: ClassVar[dict[str, dict[str, Any]]] = {}
 
-    def __init__(self, problem: Problem, threads: int | None = None) -> None:
-        super().__init__(problem, threads)
+    def __init__(self, problem: Problem, **options: Any) -> None:
+        super().__init__(problem, **options)
         p = problem.params
         rates = np.array([p.Du, p.Dv, p.F, p.F + p.k, p.dt])
         self._setup(("jax",), kernel, (problem.stencil.weights, rates))

@@ -9,6 +9,8 @@ happens once per dtype and is cached on disk; :meth:`compile` does it before the
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 
 from ..physics import Problem
@@ -21,8 +23,8 @@ class NumbaBackend(PaddedNumpyBackend):
     name = "numba"
     _kernel = staticmethod(K.advance)
 
-    def __init__(self, problem: Problem, threads: int | None = None) -> None:
-        super().__init__(problem, threads)
+    def __init__(self, problem: Problem, **options: Any) -> None:
+        super().__init__(problem, **options)
         dt_ = problem.dtype
         p = problem.params
         self.U2 = np.zeros_like(self.U)
@@ -48,7 +50,5 @@ class NumbaBackend(PaddedNumpyBackend):
         """Compile (or load from the disk cache) the kernel for this dtype: a 0-step call."""
         self._run(0)
 
-    def advance(self, nsteps: int) -> None:
-        nsteps = int(nsteps)
-        if nsteps > 0:  # like the other backends, nothing to do for 0 (or fewer) steps
-            self._run(nsteps)
+    def _advance(self, nsteps: int) -> None:
+        self._run(nsteps)

@@ -7,14 +7,15 @@ numba sets to the number of cores unless the environment says otherwise, and can
 
 from __future__ import annotations
 
-import operator
 import os
+import sys
+from typing import Any
 
 import numba
 
-from ..errors import GrayScottError
 from ..physics import Problem
 from . import numba_kernels as K
+from .base import Option, integer
 from .numba_loops import NumbaBackend
 
 
@@ -23,26 +24,25 @@ def max_threads() -> int:
     return int(numba.config.NUMBA_NUM_THREADS)
 
 
+def check_threads(value: Any) -> int:
+    """A thread count numba can honour here: 1 to :func:`max_threads`."""
+    n = integer(-sys.maxsize)(value)  # an integer, not a bool; the range is checked below
+    most = max_threads()
+    if not 1 <= n <= most:
+        raise ValueError(f"can be 1 to {most} threads here (NUMBA_NUM_THREADS={most}, "
+                         f"{os.cpu_count()} cores), got {n}")
+    return int(n)
+
+
 class NumbaParallelBackend(NumbaBackend):
     name = "numba-parallel"
+    options = {"threads": Option("CPU threads sharing the rows (default: NUMBA_NUM_THREADS)",
+                                 check_threads)}
     _kernel = staticmethod(K.advance_parallel)
 
-    def __init__(self, problem: Problem, threads: int | None = None) -> None:
-        most = max_threads()
-        if threads is None:
-            threads = most
-        try:
-            if isinstance(threads, bool):
-                raise TypeError
-            threads = operator.index(threads)
-        except TypeError:
-            raise GrayScottError(f"threads must be an integer, got {threads!r}") from None
-        if not 1 <= threads <= most:
-            raise GrayScottError(
-                f"backend {self.name!r} can use 1 to {most} threads here (NUMBA_NUM_THREADS="
-                f"{most}, {os.cpu_count()} cores), got {threads}")
-        self._threads = threads
-        super().__init__(problem, None)
+    def __init__(self, problem: Problem, **options: Any) -> None:
+        super().__init__(problem, **options)
+        self._threads = self.config.get("threads", max_threads())
 
     @property
     def threads(self) -> int:

@@ -14,6 +14,8 @@ and the Laplacian takes as few passes over memory as the stencil allows:
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 
 from ..physics import Problem, Stencil
@@ -41,8 +43,8 @@ def separable(stencil: Stencil) -> tuple[np.ndarray, np.ndarray, float] | None:
 class NumpyBackend(PaddedNumpyBackend):
     name = "numpy"
 
-    def __init__(self, problem: Problem, threads: int | None = None) -> None:
-        super().__init__(problem, threads)
+    def __init__(self, problem: Problem, **options: Any) -> None:
+        super().__init__(problem, **options)
         dt_ = problem.dtype
         nr, nc = problem.shape
         self.W = W = nc + 2  # padded row length: a shift of one row in the flat field
@@ -165,7 +167,7 @@ class NumpyBackend(PaddedNumpyBackend):
         self.U, self.U2 = self.U2, self.U
         self.V, self.V2 = self.V2, self.V
 
-    def advance(self, nsteps: int) -> None:
+    def _advance(self, nsteps: int) -> None:
         for _ in range(nsteps):
             self.fill_ghosts()
             self.step()

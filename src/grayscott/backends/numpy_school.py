@@ -41,7 +41,7 @@ class NumpySchoolBackend(PaddedNumpyBackend):
             L[1:-1, -1] += d.right * x[1:-1, -1]
         return L
 
-    def advance(self, nsteps: int) -> None:
+    def _advance(self, nsteps: int) -> None:
         p = self.problem.params
         Du, Dv, F, k, dt = p.Du, p.Dv, p.F, p.k, p.dt
         u = self.U[1:-1, 1:-1]

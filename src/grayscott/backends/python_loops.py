@@ -9,25 +9,22 @@ stored value to float32 as the other backends do (the arithmetic itself is in do
 from __future__ import annotations
 
 from array import array
+from typing import Any
 
 import numpy as np
 
-from ..io.paths import format_duration
 from ..physics import Problem, deficit
 from ..physics.borders import FIXED_GHOST
-from .base import Backend
-
-#: Measured order of magnitude on a 2-core laptop (cell-updates per second), used only to warn.
-CELL_STEPS_PER_SECOND = 1e6
-#: Above this estimated run time the backend warns before starting.
-WARN_SECONDS = 600.0
+from .base import Backend, Capabilities
 
 
 class PythonBackend(Backend):
     name = "python"
+    # The rate: measured order of magnitude on a 2-core laptop; bench and warning() use it.
+    capabilities = Capabilities(cell_steps_per_second=1e6)
 
-    def __init__(self, problem: Problem, threads: int | None = None) -> None:
-        super().__init__(problem, threads)
+    def __init__(self, problem: Problem, **options: Any) -> None:
+        super().__init__(problem, **options)
         self.typecode = "f" if problem.dtype == np.float32 else "d"
         nr, nc = problem.shape
         # Centre coefficient of each cell: -(weights of the neighbours that count).
@@ -40,17 +37,7 @@ class PythonBackend(Backend):
         self.U: list[array] = []
         self.V: list[array] = []
 
-    def warning(self, nsteps: int) -> str | None:
-        cells = self.problem.nbrow * self.problem.nbcol
-        seconds = cells * nsteps / CELL_STEPS_PER_SECOND
-        if seconds < WARN_SECONDS:
-            return None
-        return (f"the python backend is the slow teaching rung: {nsteps} steps on "
-                f"{self.problem.nbrow}x{self.problem.nbcol} will take about "
-                f"{format_duration(seconds)}; --backend numpy or numba-parallel is far faster")
-
-    def set_state(self, u: np.ndarray, v: np.ndarray) -> None:
-        u, v = self._check_state(u, v)
+    def _set_state(self, u: np.ndarray, v: np.ndarray) -> None:
         self.U = self._pad(u, FIXED_GHOST[0])
         self.V = self._pad(v, FIXED_GHOST[1])
 
@@ -70,13 +57,13 @@ class PythonBackend(Backend):
             row[0] = row[-2]
             row[-1] = row[1]
 
-    def get_state(self) -> tuple[np.ndarray, np.ndarray]:
+    def _get_state(self) -> tuple[np.ndarray, np.ndarray]:
         def unpad(X: list[array]) -> np.ndarray:
             return np.array([row[1:-1] for row in X[1:-1]], dtype=self.problem.dtype)
 
         return unpad(self.U), unpad(self.V)
 
-    def advance(self, nsteps: int) -> None:
+    def _advance(self, nsteps: int) -> None:
         p = self.problem.params
         Du, Dv, F, Fk, dt = p.Du, p.Dv, p.F, p.F + p.k, p.dt
         nr, nc = self.problem.shape

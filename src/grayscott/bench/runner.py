@@ -7,9 +7,10 @@ the same initial state, stopping the clock only after the backend has finished
 (:meth:`~grayscott.backends.base.Backend.synchronize`). The garbage collector is off while the
 clock runs, as in :mod:`timeit`. The rate is the median; min and max come with it.
 
-The ``python`` rung takes seconds per step on the school's grid: it is left out of the default
-set when one step would take over a second, and when it runs it is timed on fewer steps and
-repeats (the report says so).
+A slow rung (a backend declaring ``Capabilities.cell_steps_per_second``: the ``python`` loops)
+takes seconds per step on the school's grid: it is left out of the default set when one step
+would take over a second, and when it runs it is timed on fewer steps and repeats (the report
+says so).
 """
 
 from __future__ import annotations
@@ -23,7 +24,6 @@ from typing import Any
 import numpy as np
 
 from .. import backends
-from ..backends import python_loops
 from ..backends.base import Backend
 from ..errors import GrayScottError
 from ..physics import make_initial, make_problem
@@ -34,8 +34,6 @@ from .bandwidth import Bandwidth, measure_bandwidth, probe_ticks
 from .machine import collect_metadata, last_level_cache_bytes
 from .school import BASELINE, SCHOOL_GRID, school_table
 
-#: Backends whose speed is known to be far below the rest: name -> rough cell-updates per second.
-SLOW_RUNGS: dict[str, float] = {"python": python_loops.CELL_STEPS_PER_SECOND}
 #: A slow rung is in the default set only if one step takes less than this (seconds).
 SLOW_DEFAULT_MAX_STEP_SECONDS = 1.0
 #: A slow rung is timed on as many steps as fit in this many seconds per repeat (at least 1).
@@ -197,14 +195,9 @@ class BenchReport:
 
 
 def sync_function(backend: Backend) -> Callable[[], object] | None:
-    """What to call to wait for the backend's work: its :meth:`synchronize` if it has one,
-    nothing for the NumPy and Python backends (synchronous), and for any other backend that
-    keeps the base class's no-op, fetching V (one copy of a field per timed call)."""
-    if type(backend).synchronize is not Backend.synchronize:
-        return backend.synchronize
-    if isinstance(backend, _KNOWN_SYNCHRONOUS):
-        return None
-    return backend.get_v
+    """What to call to wait for the backend's work: nothing for a backend that declares itself
+    synchronous, its :meth:`~grayscott.backends.base.Backend.synchronize` otherwise."""
+    return None if backend.capabilities.synchronous else backend.synchronize
 
 
 def synchronize(backend: Backend) -> None:
@@ -212,16 +205,6 @@ def synchronize(backend: Backend) -> None:
     fn = sync_function(backend)
     if fn is not None:
         fn()
-
-
-def _known_synchronous() -> tuple[type, ...]:
-    from ..backends.base import PaddedNumpyBackend
-    from ..backends.python_loops import PythonBackend
-
-    return (PaddedNumpyBackend, PythonBackend)
-
-
-_KNOWN_SYNCHRONOUS = _known_synchronous()
 
 
 def parse_backends(spec: str | Sequence[str] | None) -> list[str] | None:
@@ -239,7 +222,8 @@ def parse_backends(spec: str | Sequence[str] | None) -> list[str] | None:
 
 
 def slow_step_seconds(name: str, cells: int) -> float | None:
-    rate = SLOW_RUNGS.get(name)
+    """Rough seconds per step of a slow rung (from its declared rate); None for the others."""
+    rate = backends.capabilities(name).cell_steps_per_second
     return None if rate is None else cells / rate
 
 
