@@ -1,31 +1,180 @@
 #!/usr/bin/env bash
-# GPU check of the JAX backends, for a machine with an NVIDIA GPU and JAX with CUDA installed.
-# Runs from a source tree without installing the package:
-#   bash scripts/gpu-check.sh [OUTDIR]
-# It runs the JAX tests (the GPU ones included) on the GPU, then benchmarks both JAX backends at
-# the school's size, and measures the device's memory bandwidth (a device-to-device copy) so the
-# GPU roofline can be stated beside the CPU one that `grayscott bench` measures.
+# The GPU rung, checked and measured in one go on a machine with an NVIDIA GPU (H100/H200):
+#
+#   bash scripts/gpu-check.sh [OUTDIR]          # from the repository root, ~5 minutes
+#
+# 1. what is there: the GPU, CuPy, JAX; `grayscott backends`;
+# 2. the GPU tests: the cupy backend against numba bit for bit (every stencil x border x dtype),
+#    its graphs and asynchronous frames, the kernel source on the host and through nvcc, and the
+#    JAX backends on the GPU;
+# 3. a sweep of the cupy kernel's launch shape (rows per thread, threads per block);
+# 4. `grayscott bench` of cupy, jax and jax-3x3 at 1080x1920 and 8192x8192 (float32), which
+#    measures the device's bandwidth in the same run (a device-to-device copy) and reports each
+#    backend's fraction of that roofline;
+# 5. an end-to-end `grayscott run` with a frame every 32 steps (HDF5 output) for each backend;
+# 6. a summary against the targets (cupy >= 0.8 of the roofline in bench, run >= 0.6, jax-3x3
+#    >= 0.5), written to OUTDIR/summary.md beside the JSON files, to paste into BENCHMARKS.md.
+#
+# It runs from the source tree (PYTHONPATH=src, nothing installed). Python packages: numpy, h5py,
+# click, tqdm, numba, pytest, hypothesis, and for the GPU cupy (cupy-cuda12x or -cuda13x) and
+# jax with its CUDA plugin. It installs what is missing with pip when it can (PIP_INSTALL=0: never);
+# a machine without network needs them already there (they are in the lent machines' image).
+# Sizes can be changed for a quick try: GRIDS="256x512" STEPS=64 RUN_FRAMES=20.
 set -uo pipefail
 out=${1:-gpu-check}
 mkdir -p "$out"
 export PYTHONPATH="$PWD/src${PYTHONPATH:+:$PYTHONPATH}" PYTHONUNBUFFERED=1
-nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader
-python3 -c "import jax; print('jax', jax.__version__, jax.devices())"
-python3 -m pytest -q -p no:cacheprovider tests/test_jax.py "tests/test_backends.py" -k "jax" \
-    2>&1 | tail -5
-python3 -m grayscott bench --backends jax,jax-3x3 --steps 320 --repeat 5 \
-    --json "$out/bench-gpu.json" -q 2>&1 | tail -12
-python3 - <<'PY'
-import time
-import jax
-import jax.numpy as jnp
+# JAX would take 75% of the GPU's memory at start; CuPy runs in the same processes.
+export XLA_PYTHON_CLIENT_PREALLOCATE=false
+PY=${PYTHON:-python3}
+GRIDS=${GRIDS:-"1080x1920 8192x8192"}
+STEPS=${STEPS:-320}
+RUN_FRAMES=${RUN_FRAMES:-300}
+BACKENDS=${BACKENDS:-cupy,jax,jax-3x3}
+failed=()
+step() { echo; echo "== $* ($(date -u +%H:%M:%S))"; }
 
-x = jnp.ones((512, 1024, 1024), jnp.float32)  # 2 GiB
-copy = jax.jit(lambda a: a + 0)
-copy(x).block_until_ready()
-best = min((lambda t0: (copy(x).block_until_ready(), time.perf_counter() - t0)[1])(
-    time.perf_counter()) for _ in range(10))
-bw = 2 * x.nbytes / best
-print(f"device copy bandwidth {bw / 1e9:.0f} GB/s -> one-pass roofline "
-      f"{bw / 16 / 1e9:.1f} Gcell-updates/s in float32")
+step "machine"
+nvidia-smi --query-gpu=name,memory.total,driver_version,clocks.max.sm,clocks.max.mem \
+    --format=csv,noheader || echo "nvidia-smi: not found (no NVIDIA driver here)"
+"$PY" --version
+missing=$("$PY" - <<'PY'
+import importlib.util as u
+need = {"numpy": "numpy", "h5py": "h5py", "click": "click", "tqdm": "tqdm", "numba": "numba",
+        "pytest": "pytest", "hypothesis": "hypothesis", "cupy": "cupy-cuda12x",
+        "jax": "jax[cuda12]"}
+print(" ".join(pkg for mod, pkg in need.items() if u.find_spec(mod) is None))
 PY
+)
+if [ -n "$missing" ]; then
+    echo "missing: $missing"
+    if [ "${PIP_INSTALL:-1}" = 1 ]; then
+        # shellcheck disable=SC2086
+        "$PY" -m pip install -q $missing || echo "pip install failed: install them first"
+    fi
+fi
+"$PY" - <<'PY'
+for name in ("numpy", "numba", "cupy", "jax"):
+    try:
+        mod = __import__(name)
+        print(f"{name} {mod.__version__}", end="")
+        if name == "cupy":
+            print(f", CUDA runtime {mod.cuda.runtime.runtimeGetVersion()}, "
+                  f"{mod.cuda.runtime.getDeviceCount()} device(s)", end="")
+        if name == "jax":
+            print(f", devices {mod.devices()}", end="")
+        print()
+    except Exception as exc:
+        print(f"{name}: {type(exc).__name__}: {exc}")
+PY
+"$PY" -m grayscott backends
+
+step "GPU tests"
+# All of test_cupy (the kernel source on the host and through nvcc too) and of test_jax, on
+# the GPU (JAX's default device there).
+timeout 300 "$PY" -m pytest -q -p no:cacheprovider -rs tests/test_cupy.py tests/test_jax.py \
+    2>&1 | tee "$out/tests.log" | tail -25
+[ "${PIPESTATUS[0]}" = 0 ] || failed+=("tests")
+grep -q "SKIPPED.*test_cupy.py.*cupy" "$out/tests.log" && failed+=("cupy GPU tests skipped")
+
+step "cupy launch shapes (1080x1920 float32)"
+"$PY" - <<'PY' 2>&1 | tee "$out/sweep.txt"
+from grayscott import backends
+from grayscott.physics import make_initial, make_problem
+
+if not backends.info("cupy").available:
+    raise SystemExit(f"cupy: {backends.info('cupy').reason}")
+import cupy as cp
+
+problem = make_problem((1080, 1920))
+u, v = make_initial("school", problem.shape)
+steps = 640
+for rows in (1, 4, 8, 16):
+    for block in (64, 128, 256):
+        b = backends.create("cupy", problem, rows=rows, block=block)
+        b.set_state(u, v)
+        b.compile()
+        b.advance(steps)  # warm-up
+        start, stop = cp.cuda.Event(), cp.cuda.Event()
+        best = float("inf")
+        for _ in range(3):
+            start.record(b.stream)
+            b.advance(steps)
+            stop.record(b.stream)
+            stop.synchronize()
+            best = min(best, cp.cuda.get_elapsed_time(start, stop) / 1e3)
+        rate = problem.shape[0] * problem.shape[1] * steps / best
+        print(f"rows {rows:2d} block {block:3d}: {rate / 1e9:6.1f} Gcell-updates/s")
+PY
+
+for grid in $GRIDS; do
+    rows=${grid%x*}; cols=${grid#*x}
+    step "bench $grid float32: $BACKENDS"
+    timeout 240 "$PY" -m grayscott bench --backends "$BACKENDS" -r "$rows" -c "$cols" \
+        --steps "$STEPS" --repeat 5 --json "$out/bench-$grid.json" -q \
+        || failed+=("bench $grid")
+done
+
+step "end to end: grayscott run, a frame every 32 steps, 1080x1920 float32"
+for backend in ${BACKENDS//,/ }; do
+    timeout 180 "$PY" -m grayscott run --backend "$backend" -n "$RUN_FRAMES" -e 32 \
+        -o "/tmp/gpu-check-$backend.h5" --overwrite 2>"$out/run-$backend.err" \
+        | tee "$out/run-$backend.txt"
+    [ "${PIPESTATUS[0]}" = 0 ] || { failed+=("run $backend"); tail -3 "$out/run-$backend.err"; }
+    rm -f "/tmp/gpu-check-$backend.h5"
+done
+
+step "summary"
+"$PY" - "$out" "$BACKENDS" <<'PY' | tee "$out/summary.md"
+import glob, json, os, re, sys
+
+out, names = sys.argv[1], sys.argv[2].split(",")
+TARGET = {"cupy": 0.8, "jax-3x3": 0.5}
+RUN_TARGET = {"cupy": 0.6}
+roof_1080 = None
+print("| grid | backend | Gcell-updates/s | device roofline | fraction | target |")
+print("| --- | --- | ---: | ---: | ---: | --- |")
+for path in sorted(glob.glob(os.path.join(out, "bench-*.json"))):
+    data = json.load(open(path))
+    grid = "x".join(map(str, data["grid"]))
+    roof = data.get("device_roofline_cell_steps_per_s")
+    if grid == "1080x1920":
+        roof_1080 = roof
+    for r in data["results"]:
+        frac = r.get("roofline_fraction")
+        want = TARGET.get(r["backend"]) if grid == "1080x1920" else None
+        verdict = "" if want is None or frac is None else (
+            f">= {want}: {'met' if frac >= want else 'NOT met'}")
+        print(f"| {grid} | {r['backend']} | {r['cell_steps_per_s'] / 1e9:.1f} | "
+              f"{roof / 1e9 if roof else float('nan'):.1f} | "
+              f"{'-' if frac is None else f'{frac:.2f}'} | {verdict} |")
+    bw = data.get("device_bandwidth") or {}
+    if bw:
+        print(f"|  | device copy | {bw['bytes_per_s'] / 1e9:.0f} GB/s | | | {bw['kernel']} |")
+print()
+print("| end to end (grayscott run, frame every 32 steps, 1080x1920) | Gcell-updates/s | "
+      "fraction of the 1080x1920 roofline | target |")
+print("| --- | ---: | ---: | --- |")
+for name in names:
+    try:
+        text = open(os.path.join(out, f"run-{name}.txt")).read()
+    except OSError:
+        continue
+    m = re.search(r"\(([\d.]+) Mcell-updates/s", text)
+    if not m:
+        print(f"| {name} | failed | | |")
+        continue
+    rate = float(m.group(1)) * 1e6
+    frac = rate / roof_1080 if roof_1080 else None
+    want = RUN_TARGET.get(name)
+    verdict = "" if want is None or frac is None else (
+        f">= {want}: {'met' if frac >= want else 'NOT met'}")
+    print(f"| {name} | {rate / 1e9:.1f} | {'-' if frac is None else f'{frac:.2f}'} | "
+          f"{verdict} |")
+PY
+
+if [ ${#failed[@]} -gt 0 ]; then
+    echo "gpu-check: FAILED: ${failed[*]}"
+    exit 1
+fi
+echo "gpu-check: all steps ran; results in $out/"

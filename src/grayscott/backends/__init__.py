@@ -25,20 +25,28 @@ class BackendInfo:
     description: str
     requires: tuple[str, ...] = ()  # importable modules the backend needs
     extra: str | None = None  # the pip extra that brings them
+    #: A function of the backend's module telling why it cannot run although its modules are
+    #: installed ('' when it can), e.g. no GPU; called only once they are.
+    probe: str | None = None
 
     def missing(self) -> list[str]:
         return [m for m in self.requires if importlib.util.find_spec(m) is None]
 
+    def _probe(self) -> str:
+        if self.probe is None:
+            return ""
+        return getattr(importlib.import_module(f"{__name__}.{self.module}"), self.probe)()
+
     @property
     def available(self) -> bool:
-        return not self.missing()
+        return not self.missing() and not self._probe()
 
     @property
     def reason(self) -> str:
         """Why the backend cannot run here ('' when it can)."""
         missing = self.missing()
         if not missing:
-            return ""
+            return self._probe()
         return (f"needs {', '.join(missing)}: pip install 'grayscott[{self.extra}]'"
                 if self.extra else f"needs {', '.join(missing)}")
 
@@ -70,6 +78,10 @@ _REGISTRY: dict[str, BackendInfo] = {
         BackendInfo("jax-3x3", "jax_3x3", "Jax3x3Backend",
                     "JAX, the specialised 3x3 stencil: terms written by hand, weights as "
                     "constants, fused by XLA; CPU or GPU", requires=("jax",), extra="jax"),
+        BackendInfo("cupy", "cupy_backend", "CupyBackend",
+                    "CuPy: one CUDA kernel per step for every stencil, border and dtype, "
+                    "CUDA graphs between frames, bitwise equal to numba; NVIDIA GPU",
+                    requires=("cupy",), extra="cupy", probe="unavailable_reason"),
     ]
 }
 

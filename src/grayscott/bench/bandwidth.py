@@ -146,6 +146,58 @@ def measure_bandwidth(array_bytes: int | None = None, threads: Iterable[int] | N
                      repeat=repeat, by_kernel=by_kernel, cache_bytes=last_level_cache_bytes())
 
 
+#: Size of each array of the device probe: far beyond any GPU's L2 (tens of MB), small enough
+#: for any card.
+DEVICE_ARRAY_BYTES = 1024 * MiB
+
+
+def measure_device_bandwidth(array_bytes: int = DEVICE_ARRAY_BYTES, repeat: int = 10,
+                             ) -> Bandwidth | None:
+    """The GPU's memory bandwidth: a device-to-device copy (2 arrays of traffic, counted as
+    STREAM counts it), best of ``repeat``, timed with CUDA events through CuPy when the ``cupy``
+    backend can run, else with the wall clock around a JAX copy on its first GPU; None when
+    neither sees a GPU. The figure the GPU backends' roofline uses."""
+    from .. import backends
+
+    n = max(array_bytes // 4, 1024)
+    if backends.info("cupy").available:
+        import cupy as cp
+
+        a = cp.full(n, 1.0, cp.float32)
+        b = cp.empty_like(a)
+        start, stop = cp.cuda.Event(), cp.cuda.Event()
+        best = float("inf")
+        for i in range(repeat + 1):  # the first pass is untimed
+            start.record()
+            b[...] = a
+            stop.record()
+            stop.synchronize()
+            if i:
+                best = min(best, cp.cuda.get_elapsed_time(start, stop) / 1e3)
+        via = "CuPy copy, CUDA events"
+    else:
+        try:
+            import jax
+            import jax.numpy as jnp
+
+            gpus = jax.devices("gpu")
+        except Exception:  # no JAX, or no GPU platform in it
+            return None
+        x = jax.device_put(jnp.ones(n, jnp.float32), gpus[0])
+        copy = jax.jit(lambda a: a * 1.5)  # one read, one write: a multiply is never elided
+        copy(x).block_until_ready()
+        best = float("inf")
+        for _ in range(repeat):
+            t0 = time.perf_counter()
+            copy(x).block_until_ready()
+            best = min(best, time.perf_counter() - t0)
+        via = "JAX copy, wall clock"
+    nbytes = 4 * n
+    bw = KERNELS["copy"] * nbytes / best
+    return Bandwidth(bytes_per_s=bw, kernel=f"device copy ({via})", threads=1,
+                     array_bytes=nbytes, repeat=repeat, by_kernel={"copy": {1: bw}})
+
+
 def probe_ticks(threads: Iterable[int] | None = None, repeat: int = 5,
                 kernels: Iterable[str] = ("copy", "add")) -> int:
     """How many times :func:`measure_bandwidth` calls ``on_tick`` (for a progress bar)."""
@@ -153,4 +205,5 @@ def probe_ticks(threads: Iterable[int] | None = None, repeat: int = 5,
     return len(counts) * len(list(kernels)) * (repeat + 1)
 
 
-__all__ = ["Bandwidth", "default_array_bytes", "measure_bandwidth", "probe_ticks"]
+__all__ = ["Bandwidth", "default_array_bytes", "measure_bandwidth", "measure_device_bandwidth",
+           "probe_ticks"]

@@ -30,7 +30,7 @@ from ..physics import make_initial, make_problem
 from ..physics.problem import check_int
 from ..progress import progress_bar
 from . import arithmetic as ar
-from .bandwidth import Bandwidth, measure_bandwidth, probe_ticks
+from .bandwidth import Bandwidth, measure_bandwidth, measure_device_bandwidth, probe_ticks
 from .machine import collect_metadata, last_level_cache_bytes
 from .school import BASELINE, SCHOOL_GRID, school_table
 
@@ -128,6 +128,8 @@ class BenchReport:
     metadata: dict[str, Any]
     notes: list[str] = field(default_factory=list)
     baseline: str = BASELINE
+    #: The GPU's bandwidth (a device-to-device copy), measured when a backend ran on one.
+    device_bandwidth: Bandwidth | None = None
 
     @property
     def cells(self) -> int:
@@ -140,6 +142,13 @@ class BenchReport:
     @property
     def roofline(self) -> float:
         return ar.roofline_cell_steps_per_s(self.bandwidth.bytes_per_s, self.dtype)
+
+    @property
+    def device_roofline(self) -> float | None:
+        """The GPU backends' roofline: device bandwidth / bytes per cell-update."""
+        if self.device_bandwidth is None:
+            return None
+        return ar.roofline_cell_steps_per_s(self.device_bandwidth.bytes_per_s, self.dtype)
 
     @property
     def working_set_bytes(self) -> int:
@@ -181,6 +190,9 @@ class BenchReport:
             "roofline_cell_steps_per_s": self.roofline,
             "bytes_per_cell_update": self.bytes_per_cell_update,
             "bandwidth": self.bandwidth.to_dict(),
+            "device_bandwidth": (None if self.device_bandwidth is None
+                                 else self.device_bandwidth.to_dict()),
+            "device_roofline_cell_steps_per_s": self.device_roofline,
             "working_set_bytes": self.working_set_bytes,
             "last_level_cache_bytes": self.cache_bytes,
             "fits_in_cache": self.fits_in_cache,
@@ -321,14 +333,20 @@ def time_backend(name: str, shape: tuple[int, int], dtype: str, steps: int, repe
                          platform=backend.platform)
 
 
-def finish(results: list[BackendResult], bandwidth: Bandwidth, dtype: str) -> None:
-    """Fill in speedup and roofline fractions now that the whole run is known."""
+def finish(results: list[BackendResult], bandwidth: Bandwidth, dtype: str,
+           device_bandwidth: Bandwidth | None = None) -> None:
+    """Fill in speedup and roofline fractions now that the whole run is known. A backend that
+    ran on a GPU is measured against the device's bandwidth (none given: no fraction)."""
     base = next((r for r in results if r.backend == BASELINE), None)
     base_rate = base.cell_steps_per_s if base is not None else None
     roof = ar.roofline_cell_steps_per_s(bandwidth.bytes_per_s, dtype)
     for r in results:
         r.speedup_vs_baseline = ar.speedup(r.cell_steps_per_s, base_rate)
         if r.platform != "cpu":  # the host's bandwidth is no bound for an accelerator
+            if r.platform == "gpu" and device_bandwidth is not None:
+                r.roofline_fraction = ar.roofline_fraction(
+                    r.cell_steps_per_s,
+                    ar.roofline_cell_steps_per_s(device_bandwidth.bytes_per_s, dtype))
             continue
         r.roofline_fraction = ar.roofline_fraction(r.cell_steps_per_s, roof)
         r.roofline_fraction_at_threads = ar.roofline_fraction(
@@ -356,7 +374,13 @@ def _report_notes(report: BenchReport) -> list[str]:
     if above:
         notes.append(f"above the memory roofline: {', '.join(above)} (the data came from cache, "
                      "or several steps were fused per pass over memory)")
-    elsewhere = [f"{r.backend} ({r.platform})" for r in report.results if r.platform != "cpu"]
+    if report.device_bandwidth is not None:
+        notes.append(f"GPU backends' roofline: device memory bandwidth "
+                     f"{report.device_bandwidth.describe()} / {report.bytes_per_cell_update} B "
+                     f"= {ar.format_mcells(report.device_roofline)} Mcell-updates/s, measured "
+                     "in this run; their roofline column is a fraction of it")
+    elsewhere = [f"{r.backend} ({r.platform})" for r in report.results
+                 if r.platform != "cpu" and r.roofline_fraction is None]
     if elsewhere:
         notes.append(f"ran on an accelerator: {', '.join(elsewhere)}; the roofline here is the "
                      "host's memory, so no fraction is given (scripts/gpu-check.sh measures the "
@@ -407,10 +431,13 @@ def run_bench(names: Sequence[str] | None = None, shape: tuple[int, int] = SCHOO
     finally:
         if bar is not None:
             bar.close()
-    finish(results, bw, dtype)
+    # Measured after the backends, in the same run, only when one of them ran on a GPU.
+    device_bw = (measure_device_bandwidth() if any(r.platform == "gpu" for r in results)
+                 else None)
+    finish(results, bw, dtype, device_bw)
     report = BenchReport(grid=tuple(shape), dtype=dtype, steps=steps, repeat=repeat,
                          warmup=warmup, bandwidth=bw, results=results, skipped=skipped,
-                         metadata=collect_metadata(), notes=notes)
+                         metadata=collect_metadata(), notes=notes, device_bandwidth=device_bw)
     report.notes += _report_notes(report)
     if last_level_cache_bytes() is None:
         report.notes.append("cache size unknown: cannot tell whether the grid fits in cache")

@@ -1,0 +1,389 @@
+"""The ``cupy`` backend and its CUDA kernel.
+
+Without a GPU (CI, most machines) the kernel source is still checked:
+
+* compiled with the host C compiler (no FMA contraction), the very code each GPU thread runs is
+  driven over an emulated launch grid and must equal ``numba`` bit for bit on every stencil x
+  border x dtype, for several launch shapes (partial blocks, one or several rows per thread);
+* compiled by ``nvcc`` to PTX when nvcc is installed (no GPU needed): it must build for both
+  dtypes, and ``--fmad=false`` must leave no fused multiply-add in it;
+* the registry lists ``cupy`` as unavailable with the reason and the ``pip install`` to type.
+
+On a machine with CuPy and a CUDA device the ``gpu`` tests run the backend itself against
+``numba`` (bit for bit), its CUDA graphs, and its asynchronous frames.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import importlib.util
+import shutil
+import subprocess
+
+import numpy as np
+import pytest
+
+from conftest import noisy_state, small_problem
+from grayscott import backends
+from grayscott.backends import cupy_backend as cb
+from grayscott.errors import BackendUnavailable
+from grayscott.physics import BORDERS, DTYPES, STENCILS
+
+CC = shutil.which("cc") or shutil.which("gcc")
+NVCC = shutil.which("nvcc")
+CUSTOM = np.array([[0.1, 0.2, 0.05], [0.3, 0.0, 0.15], [0.0, 0.25, 0.1]])  # asymmetric
+ALL_STENCILS = [*STENCILS, CUSTOM]
+STENCIL_IDS = [*STENCILS, "custom"]
+#: Odd sizes, and sizes that leave partial blocks in the launch shapes below.
+SHAPES = [(7, 9), (5, 13), (3, 3)]
+#: (threads per block, rows per thread) of the emulated launches.
+LAUNCHES = [(4, 3), (32, 1), (128, 8), (1, 64)]
+
+
+def bits(x: np.ndarray) -> np.ndarray:
+    return x.view(np.uint32 if x.dtype == np.float32 else np.uint64)
+
+
+def assert_bitwise(a: np.ndarray, b: np.ndarray) -> None:
+    assert a.dtype == b.dtype and a.shape == b.shape
+    diff = bits(a) != bits(b)
+    assert not diff.any(), f"{diff.sum()} of {diff.size} values differ, first at " \
+                           f"{np.argwhere(diff)[0]}: {a[diff][0]!r} vs {b[diff][0]!r}"
+
+
+def numba_state(problem, u, v, nsteps):
+    b = backends.create("numba", problem)
+    b.set_state(u, v)
+    b.advance(nsteps)
+    return b.get_state()
+
+
+@pytest.fixture(scope="module")
+def numba():
+    return pytest.importorskip("numba", reason="numba is not installed: "
+                                               "pip install 'grayscott[numba]'")
+
+
+# -- the kernel source on the host -----------------------------------------------------------
+
+
+class HostKernel:
+    """The kernel source compiled for the CPU: ``gs_advance_grid`` runs every (block, thread)
+    of a launch of the GPU kernel in turn, through the same ``gs_thread`` and ``gs_cell``."""
+
+    def __init__(self, path: str) -> None:
+        self.lib = ctypes.CDLL(path)
+        p, i = ctypes.c_void_p, ctypes.c_int
+        self.lib.gs_advance_grid.argtypes = [p, p, p, p, p, i, i, i, i, i, i, i]
+        self.lib.gs_advance_grid.restype = i
+
+    def run(self, problem, u, v, nsteps, block=4, rows=3):
+        P, border, has_deficit = cb.kernel_parameters(problem)
+        fields = [np.ascontiguousarray(x, problem.dtype) for x in (u, v)]
+        fields += [np.zeros(problem.shape, problem.dtype) for _ in range(2)]
+        swapped = self.lib.gs_advance_grid(*(f.ctypes.data for f in fields), P.ctypes.data,
+                                           *problem.shape, border, has_deficit, block, rows,
+                                           nsteps)
+        return tuple(fields[2:]) if swapped else tuple(fields[:2])
+
+
+@pytest.fixture(scope="module")
+def host(tmp_path_factory):
+    """dtype name -> HostKernel, built with ``cc -O2 -ffp-contract=off``."""
+    if CC is None:
+        pytest.skip("no C compiler (cc) to build the kernel source for the host")
+    tmp = tmp_path_factory.mktemp("cuda-host")
+    src = tmp / "gray_scott.c"
+    src.write_text(cb.kernel_source(), encoding="utf-8")
+    kernels = {}
+    for dtype, ctype in cb.C_TYPES.items():
+        lib = tmp / f"gray_scott_{ctype}.so"
+        subprocess.run([CC, "-O2", "-std=c99", "-Wall", "-Werror", "-ffp-contract=off",
+                        "-shared", "-fPIC", f"-DGS_REAL={ctype}", "-o", str(lib), str(src)],
+                       check=True, capture_output=True)
+        kernels[dtype] = HostKernel(str(lib))
+    return kernels
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("border", BORDERS)
+@pytest.mark.parametrize("stencil", ALL_STENCILS, ids=STENCIL_IDS)
+def test_kernel_source_equals_numba_bitwise(host, numba, stencil, border, dtype):
+    for k, shape in enumerate(SHAPES):
+        problem = small_problem(shape, stencil=stencil, border=border, dtype=dtype)
+        u, v = noisy_state(shape, seed=k)
+        want = numba_state(problem, u, v, 7)
+        got = host[dtype].run(problem, u, v, 7)
+        assert not np.array_equal(got[1], v.astype(dtype))  # it did step
+        for g, w in zip(got, want, strict=True):
+            assert_bitwise(g, w)
+
+
+@pytest.mark.parametrize("block,rows", LAUNCHES)
+def test_every_launch_shape_covers_the_grid_once(host, numba, block, rows):
+    """Partial blocks, one row or many per thread: each cell written once, the same bits."""
+    problem = small_problem((37, 41), border="school", dtype="float32")
+    u, v = noisy_state(problem.shape, seed=3)
+    want = numba_state(problem, u, v, 4)
+    for g, w in zip(host["float32"].run(problem, u, v, 4, block, rows), want, strict=True):
+        assert_bitwise(g, w)
+
+
+def test_fixed_border_reads_its_ghost_values(host):
+    """A uniform state equal to the fixed ghosts (U = 1, V = 0) is a rest state: any wrong
+    ghost would show at the edges."""
+    problem = small_problem((5, 6), border="fixed", dtype="float64")
+    u, v = np.ones(problem.shape), np.zeros(problem.shape)
+    U, V = host["float64"].run(problem, u, v, 3)
+    assert np.array_equal(U, u) and np.array_equal(V, v)
+
+
+def test_deficit_table_holds_the_strips():
+    for stencil in ALL_STENCILS:
+        problem = small_problem((6, 7), stencil=stencil, border="school")
+        table = cb.deficit_table(problem)
+        from grayscott.physics import deficit
+
+        field = deficit(problem.stencil, "school", problem.shape).as_field(problem.shape)
+        rc = np.array([0] + [1] * 4 + [2])[:, None]
+        cc = np.array([0] + [1] * 5 + [2])[None, :]
+        assert np.array_equal(table[rc, cc], field)
+    assert cb.deficit_table(small_problem(border="periodic")) is None
+
+
+def test_parameters_follow_the_numba_constants(numba):
+    from grayscott.backends import numba_kernels as K
+
+    for dtype in DTYPES:
+        problem = small_problem(dtype=dtype)
+        p = problem.params
+        P, _, _ = cb.kernel_parameters(problem)
+        assert P.dtype == np.dtype(dtype)
+        assert_bitwise(P[9:15], K.constants(p.Du, p.Dv, p.F, p.k, p.dt, np.dtype(dtype)))
+
+
+# -- the kernel source through nvcc (no GPU needed) ------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def ptx(tmp_path_factory):
+    """(dtype, fmad) -> PTX text of the kernel, as nvcc builds it for Hopper (sm_90)."""
+    if NVCC is None:
+        pytest.skip("nvcc is not installed")
+    tmp = tmp_path_factory.mktemp("cuda-ptx")
+    src = tmp / "gray_scott.cu"
+    src.write_text(cb.kernel_source(), encoding="utf-8")
+    out = {}
+    for dtype, ctype in cb.C_TYPES.items():
+        for fmad in (False, True):
+            path = tmp / f"{ctype}-{fmad}.ptx"
+            subprocess.run([NVCC, "--ptx", "-arch=sm_90", f"--fmad={str(fmad).lower()}",
+                            f"-DGS_REAL={ctype}", "-o", str(path), str(src)], check=True,
+                           capture_output=True, timeout=120)
+            out[dtype, fmad] = path.read_text()
+    return out
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_nvcc_builds_the_kernel_without_fma(ptx, dtype):
+    code = ptx[dtype, False]
+    assert ".entry gs_step" in code
+    assert "fma." not in code
+    # The check can fail: left to itself, nvcc contracts the same source into FMAs.
+    assert "fma." in ptx[dtype, True]
+    assert ("f64" in code) == (dtype == "float64")
+
+
+# -- availability ----------------------------------------------------------------------------
+
+
+def test_cupy_is_registered_with_its_extra():
+    info = backends.info("cupy")
+    assert info.requires == ("cupy",) and info.extra == "cupy"
+    assert "cupy" in backends.names()
+
+
+def test_missing_cupy_is_reported_with_the_pip_install(monkeypatch):
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec",
+                        lambda name, *a: None if name == "cupy" else real(name, *a))
+    info = backends.info("cupy")
+    assert not info.available
+    assert "pip install 'grayscott[cupy]'" in info.reason
+    with pytest.raises(BackendUnavailable, match="grayscott\\[cupy\\]"):
+        backends.create("cupy", small_problem())
+    assert "cupy" not in backends.available()
+
+
+def test_cupy_without_a_device_is_unavailable(monkeypatch):
+    """CuPy importable but no CUDA device: the registry's probe says so, no crash."""
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec",
+                        lambda name, *a: object() if name == "cupy" else real(name, *a))
+    monkeypatch.setattr(cb, "unavailable_reason",
+                        lambda: "needs a CUDA GPU: cupy sees none (CUDARuntimeError: no device)")
+    info = backends.info("cupy")
+    assert not info.available
+    assert "needs a CUDA GPU" in info.reason
+    with pytest.raises(BackendUnavailable, match="CUDA GPU"):
+        backends.create("cupy", small_problem())
+
+
+def test_probe_reports_an_import_failure(monkeypatch):
+    def broken():
+        raise ImportError("libcudart.so.12: cannot open shared object file")
+
+    monkeypatch.setattr(cb, "cupy_module", broken)
+    cb.unavailable_reason.cache_clear()
+    try:
+        reason = cb.unavailable_reason()
+    finally:
+        cb.unavailable_reason.cache_clear()
+    assert "libcudart" in reason and "pip install 'grayscott[cupy]'" in reason
+
+
+def test_backends_command_lists_cupy(capsys):
+    from grayscott.cli import main
+
+    assert main(["backends"]) == 0
+    line = next(s for s in capsys.readouterr().out.splitlines() if " cupy " in f"{s} ")
+    if not backends.info("cupy").available:
+        assert "unavailable" in line and ("pip install" in line or "CUDA GPU" in line)
+
+
+# -- on a GPU --------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("border", BORDERS)
+@pytest.mark.parametrize("stencil", ALL_STENCILS, ids=STENCIL_IDS)
+@pytest.mark.gpu
+def test_gpu_equals_numba_bitwise(numba, stencil, border, dtype):
+    if not backends.info("cupy").available:
+        pytest.skip(f"backend cupy {backends.info('cupy').reason}")
+    for k, shape in enumerate([*SHAPES, (67, 300)]):
+        problem = small_problem(shape, stencil=stencil, border=border, dtype=dtype)
+        u, v = noisy_state(shape, seed=k)
+        want = numba_state(problem, u, v, 11)
+        b = backends.create("cupy", problem, chunk=4)  # 2 graphs of 4, then 3 single steps
+        b.set_state(u, v)
+        b.compile()
+        b.advance(5)  # 4 + 1: the state ends on the other pair, the next graph starts there
+        b.advance(6)
+        for g, w in zip(b.get_state(), want, strict=True):
+            assert_bitwise(g, w)
+
+
+@pytest.mark.parametrize("rows,block,chunk", [(1, 32, 0), (8, 128, 32), (16, 256, 2)])
+@pytest.mark.gpu
+def test_gpu_options_give_the_same_bits(numba, rows, block, chunk):
+    if not backends.info("cupy").available:
+        pytest.skip(f"backend cupy {backends.info('cupy').reason}")
+    problem = small_problem((129, 257), dtype="float32")
+    u, v = noisy_state(problem.shape)
+    want = numba_state(problem, u, v, 37)
+    b = backends.create("cupy", problem, rows=rows, block=block, chunk=chunk)
+    b.set_state(u, v)
+    b.advance(37)
+    for g, w in zip(b.get_state(), want, strict=True):
+        assert_bitwise(g, w)
+
+
+@pytest.mark.gpu
+def test_gpu_frames_are_asynchronous_and_in_order(numba):
+    if not backends.info("cupy").available:
+        pytest.skip(f"backend cupy {backends.info('cupy').reason}")
+    problem = small_problem((64, 96), dtype="float32")
+    u, v = noisy_state(problem.shape)
+    ref = backends.create("numba", problem)
+    ref.set_state(u, v)
+    b = backends.create("cupy", problem)
+    b.set_state(u, v)
+    handles, want = [], []
+    for _ in range(5):
+        b.advance(8)
+        handles.append(b.request_v())  # not waited for: the next block is queued behind it
+        ref.advance(8)
+        want.append(ref.get_v())
+    assert b.platform == "gpu"
+    for h, w in zip(handles, want, strict=True):
+        assert_bitwise(h.result(), w)
+    b.synchronize()
+    assert_bitwise(b.get_v(), ref.get_v())
+
+
+# -- bench: the GPU backends against the device's roofline -----------------------------------
+
+
+def _bandwidth(bytes_per_s: float):
+    from grayscott.bench.bandwidth import Bandwidth
+
+    return Bandwidth(bytes_per_s=bytes_per_s, kernel="device copy", threads=1,
+                     array_bytes=1 << 30, repeat=1, by_kernel={"copy": {1: bytes_per_s}})
+
+
+def _gpu_result(name="cupy", seconds=0.01):
+    from grayscott.bench import runner
+
+    return runner.BackendResult(name, 1, steps=10, repeat=1, warmup=1, seconds=[seconds],
+                                compile_seconds=0.1, first_call_seconds=seconds,
+                                cells=1080 * 1920, platform="gpu")
+
+
+def test_gpu_backends_get_the_device_roofline():
+    from grayscott.bench import runner
+
+    cells = 1080 * 1920
+    gpu, cpu_side = _gpu_result(), _gpu_result("numpy")
+    cpu_side.platform = "cpu"
+    # Host: 100 steps/s of roofline; device: 4000 steps/s; each ran at 1000 steps/s.
+    runner.finish([gpu, cpu_side], _bandwidth(cells * 16 * 100.0), "float32",
+                  _bandwidth(cells * 16 * 4000.0))
+    assert gpu.roofline_fraction == pytest.approx(0.25)
+    assert cpu_side.roofline_fraction == pytest.approx(10.0)
+    again = _gpu_result()
+    runner.finish([again], _bandwidth(cells * 16 * 100.0), "float32")  # no device figure
+    assert again.roofline_fraction is None
+
+
+def test_report_states_the_device_roofline(tmp_path):
+    from grayscott.bench import report as rep
+    from grayscott.bench import runner
+
+    cells = 1080 * 1920
+    gpu = _gpu_result()
+    host, device = _bandwidth(cells * 16 * 100.0), _bandwidth(cells * 16 * 4000.0)
+    runner.finish([gpu], host, "float32", device)
+    report = runner.BenchReport(grid=(1080, 1920), dtype="float32", steps=10, repeat=1,
+                                warmup=1, bandwidth=host, results=[gpu], skipped=[],
+                                metadata={}, device_bandwidth=device)
+    report.notes += runner._report_notes(report)
+    data = report.to_dict()
+    assert data["device_roofline_cell_steps_per_s"] == pytest.approx(cells * 4000.0)
+    assert data["results"][0]["roofline_fraction"] == pytest.approx(0.25)
+    text = rep.format_table(report)
+    assert "GPU backends' roofline" in text and "25%" in text
+    assert "no fraction is given" not in text
+
+
+def test_no_device_bandwidth_without_a_gpu():
+    from grayscott.bench.bandwidth import measure_device_bandwidth
+
+    if backends.info("cupy").available:
+        pytest.skip("a GPU is here")
+    jax = pytest.importorskip("jax")
+    try:
+        has_gpu = bool(jax.devices("gpu"))
+    except RuntimeError:
+        has_gpu = False
+    if not has_gpu:
+        assert measure_device_bandwidth(1 << 20, repeat=1) is None
+
+
+@pytest.mark.gpu
+def test_device_bandwidth_is_measured_on_a_gpu():
+    from grayscott.bench.bandwidth import measure_device_bandwidth
+
+    if not backends.info("cupy").available:
+        pytest.skip(f"backend cupy {backends.info('cupy').reason}")
+    bw = measure_device_bandwidth(256 << 20, repeat=3)
+    assert bw is not None and 1e11 < bw.bytes_per_s < 1e14  # 100 GB/s .. 100 TB/s

@@ -1,0 +1,135 @@
+"""Asynchronous frames (:mod:`grayscott.backends.frames`): the one-frame-ahead loop, proved on a
+fake asynchronous CPU backend that queues its work like a device stream and runs it only when a
+frame is waited for."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from conftest import noisy_state, small_problem
+from grayscott import backends
+from grayscott.backends.frames import ReadyFrame, frames_ahead
+
+
+class FakeStream:
+    """A device stream: work is queued and runs in order, only when something waits for it."""
+
+    def __init__(self, problem) -> None:
+        self.inner = backends.create("numpy", problem)
+        self.queue: list = []
+        self.log: list[tuple[str, int]] = []
+        self.blocks = 0
+        self.frames = 0
+
+    def set_state(self, u, v) -> None:
+        self.inner.set_state(u, v)
+
+    def advance(self, n: int) -> None:
+        self.queue.append(lambda: self.inner.advance(n))
+        self.log.append(("dispatch block", self.blocks))
+        self.blocks += 1
+
+    def request_v(self) -> FakeHandle:
+        handle = FakeHandle(self, self.frames)
+        self.frames += 1
+        self.queue.append(handle.copy)
+        return handle
+
+    def run_until(self, handle: FakeHandle) -> None:
+        while handle.value is None:
+            self.queue.pop(0)()
+
+
+class FakeHandle:
+    def __init__(self, stream: FakeStream, index: int) -> None:
+        self.stream, self.index, self.value = stream, index, None
+
+    def copy(self) -> None:  # runs "on the stream", after the blocks queued before it
+        self.value = self.stream.inner.get_v()
+
+    def result(self) -> np.ndarray:
+        self.stream.run_until(self)
+        self.stream.log.append(("consume frame", self.index))
+        return self.value
+
+
+def plain_frames(problem, u, v, count, n):
+    b = backends.create("numpy", problem)
+    b.set_state(u, v)
+    out = []
+    for _ in range(count):
+        b.advance(n)
+        out.append(b.get_v())
+    return out
+
+
+@pytest.mark.parametrize("count", [1, 2, 5])
+def test_frames_come_in_order_identical_to_the_plain_loop(count):
+    problem = small_problem((9, 11))
+    u, v = noisy_state(problem.shape)
+    fake = FakeStream(problem)
+    fake.set_state(u, v)
+    got = list(frames_ahead(lambda: fake.advance(3), fake.request_v, count))
+    assert [i for i, _ in got] == list(range(count))
+    want = plain_frames(problem, u, v, count, 3)
+    for (_, g), w in zip(got, want, strict=True):
+        assert np.array_equal(g, w)
+    assert fake.blocks == count  # never a block more than the frames asked for
+    assert len({id(g) for _, g in got}) == count  # each frame its own array
+
+
+def test_next_block_is_dispatched_before_the_frame_is_consumed():
+    problem = small_problem((9, 11))
+    fake = FakeStream(problem)
+    fake.set_state(*noisy_state(problem.shape))
+    for i, _ in frames_ahead(lambda: fake.advance(2), fake.request_v, 4):
+        if i + 1 < 4:  # while the caller holds frame i, block i + 1 is already queued
+            assert ("dispatch block", i + 1) in fake.log
+    log = fake.log
+    for i in range(3):
+        assert log.index(("dispatch block", i + 1)) < log.index(("consume frame", i))
+    # ...and the frame is still the one of its own block, not of the next one (checked above
+    # against the plain loop; here: the queued block had not run when the frame was copied).
+    assert log[-1] == ("consume frame", 3)
+
+
+def test_no_block_ahead_where_the_caller_needs_the_state():
+    problem = small_problem((9, 11))
+    u, v = noisy_state(problem.shape)
+    fake = FakeStream(problem)
+    fake.set_state(u, v)
+    checkpoints = {1, 2}
+    got, blocks = [], {}
+    for i, frame in frames_ahead(lambda: fake.advance(2), fake.request_v, 5,
+                                 ahead=lambda i: i not in checkpoints):
+        got.append(frame)
+        blocks[i] = fake.blocks
+    # At a checkpoint the state is that of the frame (nothing dispatched beyond it), elsewhere
+    # the next block is on its way; the last frame never has one.
+    assert blocks == {0: 2, 1: 2, 2: 3, 3: 5, 4: 5}
+    want = plain_frames(problem, u, v, 5, 2)
+    assert all(np.array_equal(g, w) for g, w in zip(got, want, strict=True))
+
+
+def test_stopping_early_leaves_at_most_one_block_in_flight():
+    problem = small_problem((9, 11))
+    fake = FakeStream(problem)
+    fake.set_state(*noisy_state(problem.shape))
+    gen = frames_ahead(lambda: fake.advance(2), fake.request_v, 10)
+    for i, _ in gen:
+        if i == 2:
+            break
+    gen.close()
+    assert fake.blocks == 4
+
+
+def test_zero_frames_does_nothing():
+    fake = FakeStream(small_problem())
+    assert list(frames_ahead(lambda: fake.advance(1), fake.request_v, 0)) == []
+    assert fake.blocks == 0
+
+
+def test_ready_frame_is_its_value():
+    v = np.arange(6.0).reshape(2, 3)
+    assert ReadyFrame(v).result() is v
