@@ -11,7 +11,7 @@ import pytest
 
 import grayscott
 from conftest import LIVELY
-from grayscott.errors import BlowUpError, GrayScottError
+from grayscott.errors import BlowUpError, DiskFullError, GrayScottError
 from grayscott.io import hdf5
 from grayscott.physics import Parameters, make_initial, make_problem
 from grayscott.physics import reference as ref
@@ -49,15 +49,20 @@ def test_provenance_attributes(tmp_path):
     result, _ = run_small(tmp_path)
     with h5py.File(result.path, "r") as f:
         a = dict(f.attrs)
+        progress = {k: f[k][()] for k in ("frames_written", "steps_done", "wall_seconds",
+                                          "status", "final_state_saved")}
     for key in ("Du", "Dv", "F", "k", "dt", "nbimage", "nbextrastep", "nbrow", "nbcol",
                 "stencil", "stencil_weights", "border", "initial", "backend", "dtype",
                 "output_dtype", "grayscott_version", "numpy_version", "h5py_version",
-                "hdf5_version", "python_version", "started", "finished", "wall_seconds",
-                "steps_done", "frames_written", "completed", "status", "compile_seconds"):
+                "hdf5_version", "python_version", "started", "compile_seconds",
+                "checkpoint_every", "layout_version"):
         assert key in a, key
-    assert a["Du"] == LIVELY.Du and a["completed"] == 1 and a["status"] == "completed"
-    assert a["steps_done"] == 12 and a["backend"] == "numpy" and a["stencil"] == "school"
+    assert a["Du"] == LIVELY.Du and a["backend"] == "numpy" and a["stencil"] == "school"
     assert list(a["stencil_weights"]) == [1, 1, 1, 1, -8, 1, 1, 1, 1]
+    # what changes during a run is in datasets (attributes are written once)
+    assert progress["status"] == b"completed" and progress["frames_written"] == 3
+    assert progress["steps_done"] == 12 and progress["final_state_saved"] == 1
+    assert progress["wall_seconds"] > 0
 
 
 def test_float64_run_stores_float32_unless_asked(tmp_path):
@@ -99,25 +104,33 @@ def test_blow_up_keeps_frames_before(tmp_path):
         run_small(tmp_path, problem=problem, nbimage=50, nbextrastep=2)
     bad = int(re.search(r"frame (\d+)", str(info.value)).group(1))
     with h5py.File(tmp_path / "out.h5", "r") as f:
-        assert f["matrix"].shape[0] == bad == f.attrs["frames_written"]
+        assert f["matrix"].shape[0] == bad == f["frames_written"][()]
         assert np.isfinite(f["matrix"][...]).all()
-        assert f.attrs["completed"] == 0 and f.attrs["status"] == "blew up"
+        assert f["status"][()] == b"blew up"
+        # no NaN state is kept as resumable: the final state is not saved, the checkpoint is
+        # the last finite one
+        assert f["final_state_saved"][()] == 0 and np.isnan(f["u_final"][...]).all()
+        slot, frames, steps = f["checkpoint/index"][...]
+        assert frames == bad and steps == 2 * bad
+        assert np.isfinite(f["checkpoint/u"][slot]).all()
 
 
 def test_disk_full_keeps_frames(tmp_path, monkeypatch):
-    original = hdf5.FrameWriter.write
+    original = hdf5.RunFile.write_frame
 
-    def write(self, v):
-        if self.frames_written == 2:
+    def write_frame(self, i, v):
+        if i == 2:
             raise OSError(errno.ENOSPC, "No space left on device")
-        original(self, v)
+        original(self, i, v)
 
-    monkeypatch.setattr(hdf5.FrameWriter, "write", write)
-    with pytest.raises(GrayScottError, match="disk is full after 2 frames"):
+    monkeypatch.setattr(hdf5.RunFile, "write_frame", write_frame)
+    with pytest.raises(DiskFullError, match="disk is full after 2 frames"):
         run_small(tmp_path, nbimage=5)
     with h5py.File(tmp_path / "out.h5", "r") as f:
-        assert f["matrix"].shape[0] == 2 and f.attrs["completed"] == 0
-        assert "No space" in f.attrs["status"]
+        # a full disk changes no structure: matrix keeps its room, frames_written counts
+        assert f["frames_written"][()] == 2 and f["status"][()] == b"disk full"
+        assert hdf5.frames_available(f) == 2
+        assert np.isfinite(f["matrix"][:2]).all() and f["matrix"][1].max() > 0
 
 
 def test_not_enough_space_is_refused_before_writing(tmp_path, monkeypatch):

@@ -1,7 +1,8 @@
 """``grayscott`` command line. Flags follow the school's programs (docs/model.md §6).
 
 User mistakes end as one line on stderr and a non-zero exit code, never a traceback:
-2 for bad input, 3 for a run that blew up, 130/143 for Ctrl-C/SIGTERM.
+2 for bad input (and a full disk, too little memory, an output another run is writing),
+3 for a run that blew up, 130/143 for Ctrl-C/SIGTERM.
 """
 
 from __future__ import annotations
@@ -14,7 +15,9 @@ import click
 
 from . import backends
 from .bench.commands import bench_cmd, profile_cmd
+from .driver import DEFAULT_CHECKPOINT_EVERY
 from .errors import BlowUpError, GrayScottError
+from .io.commands import info_cmd, resume_cmd, run_summary
 from .physics import BORDERS, DTYPES, INITIAL_STATES, STENCILS, Parameters, make_problem
 from .views.commands import render_cmd
 
@@ -62,15 +65,26 @@ def cli() -> None:
 @click.option("--video", type=click.Path(), default=None,
               help="At the end, render the frames to this .mp4, .gif or PNG folder "
                    "(as `grayscott render` does by default).")
-@click.option("--overwrite", is_flag=True, help="Replace an existing output file.")
+@click.option("--overwrite", is_flag=True,
+              help="Replace an existing output file (once the new run has its first frame).")
+@click.option("--checkpoint-every", type=int, default=DEFAULT_CHECKPOINT_EVERY,
+              show_default=True, metavar="N",
+              help="Save the state every N frames for `grayscott resume` (0: only at the end).")
+@click.option("--flush-every", type=int, default=1, show_default=True, metavar="N",
+              help="Flush the file every N frames (0: only at the end; a crash then loses "
+                   "frames).")
 @click.option("--allow-unstable", is_flag=True, help="Run even if dt is above the stable bound.")
 @click.option("-q", "--quiet", is_flag=True, help="No settings line, progress bar or summary.")
 def run_cmd(nbimage: int, nbextrastep: int, nbrow: int, nbcol: int, killrate: float,
             feedrate: float, deltat: float, Du: float, Dv: float, output: str,
             backend: str | None, dtype: str, output_dtype: str, stencil: str, border: str,
             initial: str, seed: int, threads: int | None, video: str | None, overwrite: bool,
-            allow_unstable: bool, quiet: bool) -> None:
-    """Run a simulation and write the school's HDF5 file."""
+            checkpoint_every: int, flush_every: int, allow_unstable: bool, quiet: bool) -> None:
+    """Run a simulation and write the school's HDF5 file.
+
+    Every frame is flushed and the state saved as it goes, so a run that is killed keeps its
+    frames and `grayscott resume` continues it; `grayscott info` reads the file meanwhile.
+    """
     from .driver import Simulation, run
 
     params = Parameters(Du=Du, Dv=Dv, F=feedrate, k=killrate, dt=deltat)
@@ -90,23 +104,13 @@ def run_cmd(nbimage: int, nbextrastep: int, nbrow: int, nbcol: int, killrate: fl
         if warning:
             click.echo(f"grayscott: warning: {warning}", err=True)
 
-    if video:
-        from .views.commands import check_video
-
-        check_video(video, overwrite, output)
     result = run(problem, output, nbimage=nbimage, nbextrastep=nbextrastep, backend=name,
                  initial=initial, seed=seed, overwrite=overwrite, output_dtype=output_dtype,
-                 threads=threads, progress=not quiet, on_start=announce)
+                 threads=threads, progress=not quiet, on_start=announce,
+                 checkpoint_every=checkpoint_every, flush_every=flush_every, video=video,
+                 quiet_video=quiet)
     if not quiet:
-        compiled = (f", compile {result.compile_seconds:.2f} s apart"
-                    if result.compile_seconds >= 0.01 else "")
-        click.echo(f"grayscott: {result.frames_written} frames, {result.steps_done} steps in "
-                   f"{result.wall_seconds:.2f} s ({result.cell_steps_per_second / 1e6:.1f} "
-                   f"Mcell-updates/s{compiled}) -> {result.path}")
-    if video:
-        from .views.commands import render_video
-
-        render_video(output, video, overwrite, quiet)
+        click.echo(run_summary(result))
 
 
 @cli.command("backends")
@@ -124,6 +128,8 @@ def backends_cmd() -> None:
     click.echo("(* default)")
 
 
+cli.add_command(resume_cmd)
+cli.add_command(info_cmd)
 cli.add_command(render_cmd)
 cli.add_command(bench_cmd)
 cli.add_command(profile_cmd)
@@ -142,7 +148,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0
     except click.ClickException as exc:
         click.echo(f"grayscott: error: {exc.format_message()}", err=True)
-        return exc.exit_code
+        return EXIT_USAGE
     except BlowUpError as exc:
         click.echo(f"grayscott: error: {exc}", err=True)
         return EXIT_BLOWUP
@@ -155,6 +161,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (KeyboardInterrupt, click.exceptions.Abort):
         click.echo("grayscott: interrupted; the frames so far are kept", err=True)
         return 128 + signal.SIGINT
+    except MemoryError:
+        click.echo("grayscott: error: out of memory; use a smaller grid (-r, -c)", err=True)
+        return EXIT_USAGE
+    except OSError as exc:  # the machine refused (I/O error, permissions...): not a bug of ours
+        where = f": {exc.filename}" if getattr(exc, "filename", None) else ""
+        click.echo(f"grayscott: error: {exc.strerror or exc}{where}", err=True)
+        return EXIT_USAGE
 
 
 def entry() -> None:

@@ -1,20 +1,19 @@
-"""The time loop: frames, progress, blow-up checks, interruption. No physics, no kernels.
+"""The time loop and the two ways into it: :func:`run` (a new run) and :func:`resume`.
 
-:class:`Simulation` yields frames (V every ``nbextrastep`` steps) and is what notebooks use;
-:func:`run` drives one to an HDF5 file the way ``grayscott run`` does.
+:class:`Simulation` is a backend loaded with a state; it yields frames in memory and is what
+notebooks use. :func:`drive` is the loop: advance one frame, hand it to the observers (writer,
+checkpointer, progress, blow-up check, stop signal, video, user callback: see
+:mod:`grayscott.observers` for the interface), again and again, then let each finish. No
+physics, no kernels, no file format here.
 """
 
 from __future__ import annotations
 
 import contextlib
 import datetime as _dt
-import errno
 import platform
-import signal
-import sys
-import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
@@ -24,19 +23,46 @@ import numpy as np
 
 from . import backends
 from .backends.base import Backend
-from .errors import BlowUpError, GrayScottError
-from .io.hdf5 import FrameWriter, check_output_path, estimated_bytes
-from .physics import Problem, make_initial
+from .errors import BlowUpError, DiskFullError, GrayScottError
+from .io.hdf5 import RunFile, check_output_path, estimated_bytes, open_run
+from .io.paths import OutputLock, temporary_path
+from .observers import (
+    BlowUpCheck,
+    Callback,
+    Checkpointer,
+    HDF5Writer,
+    Interrupted,
+    Observer,
+    Outcome,
+    Progress,
+    RunContext,
+    StopSignal,
+    Video,
+)
+from .physics import INITIAL_STATES, Parameters, Problem, make_initial, make_problem
 from .physics.problem import check_dtype, check_int
-from .progress import progress_bar
+from .resources import check_memory
+
+#: Frames between two checkpoints: every frame costs about 2 % of a 32-step block of the
+#: school's grid on numba-parallel (see BENCHMARKS.md), a small price for losing nothing.
+DEFAULT_CHECKPOINT_EVERY = 1
+#: Steps and seeds are stored as int64.
+INT64_MAX = 2**63 - 1
+
+__all__ = ["DEFAULT_CHECKPOINT_EVERY", "Interrupted", "RunResult", "Simulation", "drive",
+           "resume", "run"]
 
 
-class Interrupted(Exception):
-    """The run was stopped by SIGINT (Ctrl-C) or SIGTERM; the file holds the frames so far."""
-
-    def __init__(self, signum: int) -> None:
-        super().__init__(signal.Signals(signum).name)
-        self.signum = signum
+def _check_state(state: Any, shape: tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:
+    try:
+        u, v = (np.asarray(x, dtype=float) for x in state)
+    except (TypeError, ValueError):
+        raise GrayScottError("state must be a pair of arrays (u, v)") from None
+    if u.shape != shape or v.shape != shape:
+        raise GrayScottError(f"state must have shape {shape}, got {u.shape} and {v.shape}")
+    if not (np.isfinite(u).all() and np.isfinite(v).all()):
+        raise GrayScottError("the state given holds NaN or infinite values; give a finite one")
+    return u, v
 
 
 class Simulation:
@@ -44,13 +70,19 @@ class Simulation:
 
     >>> sim = Simulation(make_problem((64, 64)), backend="numpy")
     >>> for v in sim.frames(nbimage=3, nbextrastep=32): ...
+
+    ``state`` (u, v) replaces the ``initial`` state; ``steps_done`` says how many steps it has
+    behind it (a resumed run carries them on).
     """
 
     def __init__(self, problem: Problem, backend: str | Backend | None = None,
                  initial: str = "school", seed: int = 0,
                  state: tuple[np.ndarray, np.ndarray] | None = None,
-                 threads: int | None = None) -> None:
+                 threads: int | None = None, steps_done: int = 0) -> None:
         self.problem = problem
+        self.steps_done = check_int("steps_done", steps_done, 0)
+        if state is not None:
+            state = _check_state(state, problem.shape)
         if backend is None:
             backend = backends.default_backend()
         if not isinstance(backend, Backend):
@@ -58,12 +90,12 @@ class Simulation:
         self.backend = backend
         u, v = state if state is not None else make_initial(initial, problem.shape, seed)
         self.backend.set_state(u, v)
-        self.steps_done = 0
         self.consistent = True  # False while a block of steps is in progress
 
     def advance(self, nsteps: int) -> None:
+        nsteps = check_int("nsteps", nsteps, 0)
         self.consistent = False
-        # Overflow on the way to a blow-up is reported once, by frames(), not as warnings.
+        # Overflow on the way to a blow-up is reported once, by the blow-up check.
         with np.errstate(over="ignore", invalid="ignore"):
             self.backend.advance(nsteps)
         self.steps_done += nsteps
@@ -71,19 +103,84 @@ class Simulation:
 
     def frames(self, nbimage: int, nbextrastep: int) -> Iterator[np.ndarray]:
         """Advance ``nbextrastep`` steps and yield V, ``nbimage`` times; stop on a blow-up."""
+        check_int("nbimage", nbimage)
+        check_int("nbextrastep", nbextrastep)
         for i in range(nbimage):
             self.advance(nbextrastep)
             v = self.backend.get_v()
             if not np.isfinite(v).all():
                 raise BlowUpError(
                     f"the run blew up: V is NaN or infinite in frame {i} (after "
-                    f"{self.steps_done} steps); frames before it are kept. Try a smaller dt "
-                    "or other rates")
+                    f"{self.steps_done} steps). Try a smaller dt or other rates")
             yield v
 
     @property
     def state(self) -> tuple[np.ndarray, np.ndarray]:
         return self.backend.get_state()
+
+
+# -- the loop --------------------------------------------------------------------------------
+
+
+def _status(exc: BaseException) -> str:
+    from .io.hdf5 import is_disk_full
+
+    if isinstance(exc, Interrupted | KeyboardInterrupt):
+        return "interrupted"
+    if isinstance(exc, BlowUpError):
+        return "blew up"
+    if isinstance(exc, DiskFullError) or (isinstance(exc, OSError) and is_disk_full(exc)):
+        return "disk full"
+    return f"failed: {type(exc).__name__}: {exc}"[:150]
+
+
+def drive(sim: Simulation, observers: Sequence[Observer], ctx: RunContext) -> Outcome:
+    """Advance ``sim`` from frame ``ctx.first_frame`` to ``ctx.nbimage``, calling the
+    observers at each frame, then finish them (reverse order) whatever happened.
+
+    Returns the outcome; an exception raised by the loop or an observer is re-raised after
+    every observer has finished (the first error of a ``finish`` is raised if the loop itself
+    ended well).
+    """
+    needs_v = any(o.needs_v for o in observers)
+    started: list[Observer] = []
+    error: BaseException | None = None
+    try:
+        for o in observers:
+            o.start(ctx)
+            started.append(o)
+        ctx.t_start = time.perf_counter()
+        for i in range(ctx.first_frame, ctx.nbimage):
+            sim.advance(ctx.nbextrastep)
+            ctx.frame = i
+            ctx.u = ctx.v = None
+            if any(o.wants_state(ctx) for o in observers):
+                ctx.u, ctx.v = sim.backend.get_state()
+            elif needs_v:
+                ctx.v = sim.backend.get_v()
+            for o in observers:
+                o.frame(ctx)
+            if ctx.stop_reason is not None:
+                break
+        ctx.outcome = Outcome("completed" if ctx.stop_reason is None
+                              else f"stopped: {ctx.stop_reason}")
+    except BaseException as exc:  # noqa: BLE001  (re-raised below, after the observers finish)
+        ctx.outcome = Outcome(_status(exc), exc)
+        error = exc
+    finish_error: BaseException | None = None
+    for o in reversed(started):
+        try:
+            o.finish(ctx)
+        except BaseException as exc:  # noqa: BLE001
+            finish_error = finish_error or exc
+    if error is not None:
+        raise error
+    if finish_error is not None:
+        raise finish_error
+    return ctx.outcome
+
+
+# -- run and resume ----------------------------------------------------------------------------
 
 
 @dataclass
@@ -96,6 +193,7 @@ class RunResult:
     wall_seconds: float
     cell_steps_per_second: float
     compile_seconds: float = 0.0
+    first_frame: int = 0  # where this session started (resume)
 
 
 def _versions(backend_name: str) -> dict[str, str]:
@@ -112,37 +210,54 @@ def _versions(backend_name: str) -> dict[str, str]:
     return out
 
 
-class _StopRequest:
-    """Set by the first SIGINT/SIGTERM: the loop stops after the frame in progress, so the file
-    and the final state stay consistent. A second signal aborts at once."""
-
-    def __init__(self) -> None:
-        self.signum: int | None = None
-
-    def handler(self, signum: int, frame: Any) -> None:
-        if self.signum is not None:
-            raise KeyboardInterrupt if signum == signal.SIGINT else Interrupted(signum)
-        self.signum = signum
-        print(f"\ngrayscott: {signal.Signals(signum).name} received, stopping after this frame "
-              "(send it again to stop at once)", file=sys.stderr, flush=True)
-
-
-@contextlib.contextmanager
-def _graceful_stop() -> Iterator[_StopRequest]:
-    stop = _StopRequest()
-    if threading.current_thread() is not threading.main_thread():
-        yield stop
-        return
-    previous = {s: signal.signal(s, stop.handler) for s in (signal.SIGINT, signal.SIGTERM)}
-    try:
-        yield stop
-    finally:
-        for s, h in previous.items():
-            signal.signal(s, h)
-
-
 def _now() -> str:
     return _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds")
+
+
+def check_steps(steps_before: int, nbimage: int, nbextrastep: int) -> None:
+    """Refuse a run whose step count would not fit the file's int64 ``step`` coordinate."""
+    last = steps_before + nbimage * nbextrastep
+    if last > INT64_MAX:
+        raise GrayScottError(f"{nbimage} frames x {nbextrastep} steps is {last:.3g} steps, more "
+                             f"than the file can count (2**63 - 1); use fewer (-n, -e)")
+
+
+def check_seed(seed: object) -> int:
+    seed = check_int("seed", seed, 0)
+    if seed > INT64_MAX:
+        raise GrayScottError(f"seed must be below 2**63, got {seed}")
+    return seed
+
+
+def _check_backend(backend: str | None) -> str:
+    name = backend or backends.default_backend()
+    backends.info(name).load()  # unknown or unavailable backend: refuse now
+    return name
+
+
+def _loop(sim: Simulation, ctx: RunContext, writer: HDF5Writer, checkpointer: Checkpointer,
+          progress: bool, on_frame: Callable[[int, np.ndarray], None] | None,
+          observers: Sequence[Observer], video: Video | None,
+          compile_seconds: float) -> RunResult:
+    chain: list[Observer] = [o for o in (video,) if o is not None]
+    chain += [BlowUpCheck(), writer, checkpointer, Progress(progress), *observers]
+    if on_frame is not None:
+        chain.append(Callback(on_frame))
+    chain.append(StopSignal())
+    steps0 = sim.steps_done
+    outcome = drive(sim, chain, ctx)
+    wall = ctx.wall_seconds
+    cells = sim.problem.nbrow * sim.problem.nbcol * (sim.steps_done - steps0)
+    return RunResult(writer.path, writer.frames_written, sim.steps_done, outcome.completed,
+                     outcome.status, wall, cells / wall if wall > 0 else float("nan"),
+                     compile_seconds, ctx.first_frame)
+
+
+def _compile(sim: Simulation) -> float:
+    # Compilation (Numba, XLA) happens here, timed apart from the run itself.
+    t0 = time.perf_counter()
+    sim.backend.compile()
+    return time.perf_counter() - t0
 
 
 def run(problem: Problem, output: str | Path = "output.h5", nbimage: int = 1000,
@@ -150,73 +265,213 @@ def run(problem: Problem, output: str | Path = "output.h5", nbimage: int = 1000,
         seed: int = 0, overwrite: bool = False, output_dtype: str = "float32",
         threads: int | None = None,
         progress: bool = True, on_frame: Callable[[int, np.ndarray], None] | None = None,
-        on_start: Callable[[Simulation], None] | None = None) -> RunResult:
+        on_start: Callable[[Simulation], None] | None = None, *,
+        state: tuple[np.ndarray, np.ndarray] | None = None, steps_done: int = 0,
+        checkpoint_every: int = DEFAULT_CHECKPOINT_EVERY, flush_every: int = 1,
+        observers: Sequence[Observer] = (), video: str | None = None,
+        quiet_video: bool = True) -> RunResult:
     """Run a simulation and write the school's HDF5 file, one frame at a time.
 
-    Everything that can be checked is checked before the file is created; ``on_start`` is then
-    called with the ready simulation (the CLI prints its settings line there). On a blow-up,
-    Ctrl-C, SIGTERM or a full disk, the frames so far stay in a valid file marked incomplete,
-    and the exception is re-raised for the caller (the CLI turns it into a message).
+    Everything that can be checked is checked before the file is made (numbers, seed, step
+    count, backend, output, disk space, memory); ``on_start`` is then called with the ready
+    simulation (the CLI prints its settings line there). ``state`` (u, v) starts from a given
+    state with ``steps_done`` steps behind it. Each frame is flushed (``flush_every``) and the
+    state checkpointed every ``checkpoint_every`` frames (0: only at the end), so a run killed
+    at any moment keeps its frames and :func:`resume` continues it. ``observers`` are added to
+    the loop (see :mod:`grayscott.observers`); ``video`` renders the file once the run
+    completed. On a blow-up, Ctrl-C, SIGTERM or a full disk the frames so far stay in a valid
+    file, and the exception is re-raised for the caller (the CLI turns it into a message).
     """
-    check_int("nbimage", nbimage)
-    check_int("nbextrastep", nbextrastep)
+    nbimage = check_int("nbimage", nbimage)
+    nbextrastep = check_int("nbextrastep", nbextrastep)
+    steps_done = check_int("steps_done", steps_done, 0)
+    checkpoint_every = check_int("checkpoint_every", checkpoint_every, 0)
+    flush_every = check_int("flush_every", flush_every, 0)
+    seed = check_seed(seed)
+    check_steps(steps_done, nbimage, nbextrastep)
     out_dtype = check_dtype(output_dtype)
-    backend_name = backend or backends.default_backend()
-    backends.info(backend_name).load()  # unknown or unavailable backend: refuse now
+    if state is None and initial not in INITIAL_STATES:
+        raise GrayScottError(f"unknown initial state {initial!r}; choose one of: "
+                             f"{', '.join(INITIAL_STATES)}")
+    if state is not None:
+        state = _check_state(state, problem.shape)
+    name = _check_backend(backend)
     path = check_output_path(output, overwrite,
                              estimated_bytes(nbimage, problem.shape, out_dtype, problem.dtype))
-    sim = Simulation(problem, backend_name, initial=initial, seed=seed, threads=threads)
-    if on_start is not None:
-        on_start(sim)
-    # Compilation (Numba, XLA) happens here, timed apart from the run itself.
-    t0 = time.perf_counter()
-    sim.backend.compile()
-    compile_seconds = time.perf_counter() - t0
+    check_memory(name, problem.shape, problem.dtype, out_dtype)
+    video_obs = None
+    if video:
+        from .views.commands import check_video
 
-    p = problem.params
-    attrs: dict[str, Any] = {
-        **p.as_dict(), "nbimage": nbimage, "nbextrastep": nbextrastep,
-        "nbrow": problem.nbrow, "nbcol": problem.nbcol,
-        "stencil": problem.stencil.name, "stencil_weights": problem.stencil.weights,
-        "border": problem.border, "initial": initial, "seed": seed, "backend": backend_name,
-        "threads": sim.backend.threads, "dtype": problem.dtype.name,
-        "output_dtype": out_dtype.name, "started": _now(), "compile_seconds": compile_seconds,
-        **_versions(backend_name),
-    }
-    writer = FrameWriter(path, nbimage, nbextrastep, p.dt, problem.shape, out_dtype, attrs)
-    bar = progress_bar(nbimage, progress, desc="grayscott")
-    status, completed = "interrupted", False
-    t0 = time.perf_counter()
+        check_video(video, overwrite, str(output))
+        video_obs = Video(path, video, overwrite, quiet_video)
+    with OutputLock(path):
+        sim = Simulation(problem, name, initial=initial, seed=seed, state=state,
+                         threads=threads, steps_done=steps_done)
+        if on_start is not None:
+            on_start(sim)
+        compile_seconds = _compile(sim)
+        p = problem.params
+        attrs: dict[str, Any] = {
+            **p.as_dict(), "nbrow": problem.nbrow, "nbcol": problem.nbcol,
+            "stencil": problem.stencil.name, "stencil_weights": problem.stencil.weights,
+            "border": problem.border, "initial": "state" if state is not None else initial,
+            "seed": seed, "backend": name, "threads": sim.backend.threads,
+            "dtype": problem.dtype.name, "output_dtype": out_dtype.name, "started": _now(),
+            "compile_seconds": compile_seconds, "checkpoint_every": checkpoint_every,
+            **_versions(name),
+        }
+        existed = path.exists()
+        runfile = RunFile.create(temporary_path(path), nbimage=nbimage,
+                                 nbextrastep=nbextrastep, dt=p.dt, shape=problem.shape,
+                                 output_dtype=out_dtype, state_dtype=problem.dtype,
+                                 attrs=attrs, steps_before=steps_done)
+        # The starting state is the first checkpoint: a run killed before its first frame can
+        # be resumed too.
+        try:
+            u0, v0 = sim.state
+            runfile.write_checkpoint(u0, v0, 0, steps_done)
+        except BaseException:
+            runfile.close()
+            runfile.path.unlink()
+            raise
+        writer = HDF5Writer(runfile, out_dtype, publish_to=path, keep_old=existed,
+                            flush_every=flush_every)
+        checkpointer = Checkpointer(runfile, checkpoint_every, steps_done, nbextrastep)
+        ctx = RunContext(sim, nbimage, nbextrastep)
+        return _loop(sim, ctx, writer, checkpointer, progress, on_frame, observers, video_obs,
+                     compile_seconds)
+
+
+def problem_from_attrs(attrs: Any) -> Problem:
+    """The Problem a run's file was written for (its attributes)."""
+    from .physics import get_stencil
+
+    params = Parameters(**{k: float(attrs[k]) for k in ("Du", "Dv", "F", "k", "dt")})
+    name = attrs["stencil"]
+    name = name.decode() if isinstance(name, bytes) else str(name)
     try:
-        with _graceful_stop() as stop:
-            for i, v in enumerate(sim.frames(nbimage, nbextrastep)):
-                writer.write(v.astype(out_dtype, copy=False))
-                if on_frame is not None:
-                    on_frame(i, v)
-                if bar is not None:
-                    bar.update(1)
-                if stop.signum is not None:
-                    raise Interrupted(stop.signum)
-        status, completed = "completed", True
-    except BlowUpError:
-        status = "blew up"
-        raise
-    except OSError as exc:
-        status = "failed: " + (exc.strerror or str(exc))
-        if getattr(exc, "errno", None) == errno.ENOSPC or "space" in str(exc).lower():
-            raise GrayScottError(f"the disk is full after {writer.frames_written} frames; "
-                                 f"they are kept in {str(path)!r}") from exc
-        raise
-    finally:
-        wall = time.perf_counter() - t0
-        if bar is not None:
-            bar.close()
-        # After a hard abort in the middle of a block the state is half-stepped: keep no
-        # final state rather than a wrong one.
-        u, v = sim.state if sim.consistent else (None, None)
-        writer.close(completed, status, u, v, {
-            "finished": _now(), "wall_seconds": wall, "steps_done": sim.steps_done,
-            "final_state_saved": u is not None})
-    cells = problem.nbrow * problem.nbcol * sim.steps_done
-    return RunResult(path, writer.frames_written, sim.steps_done, completed, status, wall,
-                     cells / wall if wall > 0 else float("nan"), compile_seconds)
+        stencil = get_stencil(name)
+    except GrayScottError:
+        stencil = get_stencil(np.asarray(attrs["stencil_weights"], float).reshape(3, 3))
+    border = attrs["border"]
+    dtype = attrs["dtype"]
+    return make_problem((int(attrs["nbrow"]), int(attrs["nbcol"])), params=params,
+                        stencil=stencil, border=border.decode() if isinstance(border, bytes)
+                        else str(border), dtype=dtype.decode() if isinstance(dtype, bytes)
+                        else str(dtype), allow_unstable=True)
+
+
+@dataclass
+class ResumePlan:
+    """What :func:`resume` found in a file and will do."""
+
+    path: Path
+    problem: Problem
+    backend: str
+    nbimage: int  # frames in all once resumed
+    nbextrastep: int
+    first_frame: int  # the checkpoint's frames: computing starts there
+    steps: int  # the checkpoint's steps
+    frames_written: int
+    status: str
+    output_dtype: np.dtype
+    checkpoint_every: int
+    threads: int | None
+    wall_before: float
+
+
+def plan_resume(path: str | Path, nbimage: int | None = None, backend: str | None = None,
+                threads: int | None = None, checkpoint_every: int | None = None) -> ResumePlan:
+    """Read ``path`` and check that it can be resumed as asked (one-line errors if not)."""
+    from .io.hdf5 import LAYOUT_VERSION, _value
+
+    path = Path(path)
+    with open_run(path) as f:
+        a = dict(f.attrs)
+        if int(a.get("layout_version", 1)) < LAYOUT_VERSION or "checkpoint" not in f:
+            raise GrayScottError(f"{str(path)!r} was written by a grayscott without checkpoints; "
+                                 "it cannot be resumed")
+        slot, ck_frames, ck_steps = (int(x) for x in f["checkpoint/index"][...])
+        frames_written = int(_value(f, "frames_written", 0))
+        status = str(_value(f, "status", ""))
+        wall_before = float(_value(f, "wall_seconds", 0.0))
+        out_dtype = f["matrix"].dtype
+    if slot not in (0, 1):
+        raise GrayScottError(f"{str(path)!r} holds no checkpoint; it cannot be resumed")
+    problem = problem_from_attrs(a)
+    nbextrastep = int(a["nbextrastep"])
+    planned = int(a["nbimage"])
+    total = planned if nbimage is None else check_int("nbimage", nbimage)
+    if total < frames_written:
+        raise GrayScottError(f"{str(path)!r} already has {frames_written} frames; --nbimage "
+                             f"must be at least that (it is the number of frames in all)")
+    check_steps(int(a.get("steps_before", 0)), total, nbextrastep)
+    stored = a.get("backend", "numpy")
+    stored = stored.decode() if isinstance(stored, bytes) else str(stored)
+    name = _check_backend(backend or stored)
+    every = (int(a.get("checkpoint_every", DEFAULT_CHECKPOINT_EVERY)) if checkpoint_every is None
+             else check_int("checkpoint_every", checkpoint_every, 0))
+    return ResumePlan(path, problem, name, total, nbextrastep, ck_frames, ck_steps,
+                      frames_written, status, np.dtype(out_dtype), every, threads, wall_before)
+
+
+def resume(path: str | Path, nbimage: int | None = None, backend: str | None = None,
+           threads: int | None = None, progress: bool = True,
+           on_frame: Callable[[int, np.ndarray], None] | None = None,
+           on_start: Callable[[Simulation], None] | None = None, *,
+           checkpoint_every: int | None = None, flush_every: int = 1,
+           observers: Sequence[Observer] = (), video: str | None = None,
+           overwrite_video: bool = False, quiet_video: bool = True,
+           plan: ResumePlan | None = None) -> RunResult:
+    """Continue the run of ``path`` from its last checkpoint with the settings in the file.
+
+    Frames after the checkpoint are computed again and the run goes on to ``nbimage`` frames
+    in all (default: the number planned). On the same backend the file ends bit for bit as if
+    the run had never stopped; ``backend`` may change it (then the frames agree to rounding).
+    """
+    flush_every = check_int("flush_every", flush_every, 0)
+    plan = plan or plan_resume(path, nbimage, backend, threads, checkpoint_every)
+    problem = plan.problem
+    room = estimated_bytes(plan.nbimage, problem.shape, plan.output_dtype, problem.dtype)
+    check_output_path(plan.path, True, max(room - plan.path.stat().st_size, 0))
+    check_memory(plan.backend, problem.shape, problem.dtype, plan.output_dtype)
+    video_obs = None
+    if video:
+        from .views.commands import check_video
+
+        check_video(video, overwrite_video, str(plan.path))
+        video_obs = Video(plan.path, video, overwrite_video, quiet_video)
+    with OutputLock(plan.path):
+        runfile = RunFile.open(plan.path)
+        try:
+            ck = runfile.read_checkpoint()
+            if ck is None:
+                raise GrayScottError(f"{str(plan.path)!r} holds no checkpoint")
+            u, v, frames, steps = ck
+            if not (np.isfinite(u).all() and np.isfinite(v).all()):
+                raise GrayScottError(f"the checkpoint of {str(plan.path)!r} is not finite")
+            sim = Simulation(problem, plan.backend, state=(u, v), threads=plan.threads,
+                             steps_done=steps)
+            if on_start is not None:
+                on_start(sim)
+            compile_seconds = _compile(sim)
+            if plan.nbimage != runfile.matrix.shape[0]:
+                runfile.extend(plan.nbimage)
+            log = str(runfile.file.attrs.get("resume_log", ""))
+            entry = (f"{_now()}: from frame {frames} (step {steps}) to {plan.nbimage} frames "
+                     f"on {plan.backend}")
+            runfile.file.attrs["resume_log"] = (log + "\n" + entry).strip()
+            runfile.flush()
+        except BaseException:
+            runfile.close()
+            raise
+        writer = HDF5Writer(runfile, plan.output_dtype, flush_every=flush_every,
+                            wall_before=plan.wall_before)
+        checkpointer = Checkpointer(runfile, plan.checkpoint_every,
+                                    steps - frames * plan.nbextrastep, plan.nbextrastep)
+        ctx = RunContext(sim, plan.nbimage, plan.nbextrastep, first_frame=frames)
+        result = _loop(sim, ctx, writer, checkpointer, progress, on_frame, observers, video_obs,
+                       compile_seconds)
+    return result
+

@@ -19,3 +19,11 @@ class BlowUpError(GrayScottError):
 
 class BackendUnavailable(GrayScottError):
     """The backend exists but cannot run here (an optional dependency is missing)."""
+
+
+class DiskFullError(GrayScottError):
+    """The disk filled up during a run; the frames written before are kept."""
+
+
+class OutputBusyError(GrayScottError):
+    """Another run is writing the output file (two runs never write one file)."""

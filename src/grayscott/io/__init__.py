@@ -1,5 +1,5 @@
-"""Input/output: the school's HDF5 layout."""
+"""Input/output: the school's HDF5 layout, written crash-safe; checks of output paths."""
 
-from .hdf5 import FrameWriter, check_output_path, read_final_state, read_frames
+from .hdf5 import RunFile, check_output_path, read_final_state, read_frames, read_info
 
-__all__ = ["FrameWriter", "check_output_path", "read_final_state", "read_frames"]
+__all__ = ["RunFile", "check_output_path", "read_final_state", "read_frames", "read_info"]

@@ -1,0 +1,60 @@
+"""The checkpointer: the state (u, v) written in place, so ``grayscott resume`` continues."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..io.hdf5 import RunFile
+from .base import Observer, RunContext
+
+
+def _finite(*arrays: np.ndarray) -> bool:
+    return all(bool(np.isfinite(a).all()) for a in arrays)
+
+
+class Checkpointer(Observer):
+    """Writes the state every ``every`` frames (0: only at the end), and at the end the final
+    state (``u_final``, ``v_final``), when it is whole, finite, and matches the frames written.
+
+    Put it after the writer: a checkpoint says "the state after N frames", so frame N must be
+    in the file first. A NaN state is never written: resuming it could only blow up again.
+    """
+
+    def __init__(self, runfile: RunFile, every: int, steps_before: int,
+                 nbextrastep: int) -> None:
+        self.runfile = runfile
+        self.every = every
+        self.steps_before = steps_before
+        self.nbextrastep = nbextrastep
+        self.last = -1  # frames of the last checkpoint written by this session
+
+    def wants_state(self, ctx: RunContext) -> bool:
+        return self.every > 0 and ctx.frames_done % self.every == 0
+
+    def _matches(self, ctx: RunContext, frames: int) -> bool:
+        """The state in hand is the state after ``frames`` frames."""
+        return ctx.steps_done == self.steps_before + frames * self.nbextrastep
+
+    def frame(self, ctx: RunContext) -> None:
+        if ctx.u is None or not ctx.is_root or not self.wants_state(ctx):
+            return
+        frames = ctx.shared.get("frames_written", ctx.frames_done)
+        if frames == ctx.frames_done and _finite(ctx.u, ctx.v):
+            self.runfile.write_checkpoint(ctx.u, ctx.v, frames, ctx.steps_done)
+            self.last = frames
+
+    def finish(self, ctx: RunContext) -> None:
+        outcome = ctx.outcome
+        if outcome is None or outcome.status not in ("completed", "interrupted") \
+                or not ctx.consistent:
+            return
+        frames = ctx.shared.get("frames_written", ctx.frames_done)
+        if not self._matches(ctx, frames):
+            return
+        u, v = ctx.sim.state  # a collective call on a distributed backend: every rank
+        if not ctx.is_root or u is None or not _finite(u, v):
+            return
+        if self.last != frames:
+            self.runfile.write_checkpoint(u, v, frames, ctx.steps_done)
+            self.last = frames
+        self.runfile.write_final(u, v)

@@ -1,0 +1,107 @@
+"""Observers that watch the run rather than write it: blow-up check, stop signal, progress bar,
+user callback."""
+
+from __future__ import annotations
+
+import signal
+import sys
+import threading
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+
+from ..errors import BlowUpError
+from ..progress import progress_bar
+from .base import Observer, RunContext
+
+
+class Interrupted(Exception):
+    """The run was stopped by SIGINT (Ctrl-C) or SIGTERM; the file holds the frames so far."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signal.Signals(signum).name)
+        self.signum = signum
+
+
+class BlowUpCheck(Observer):
+    """Ends the run when V holds NaN or infinities, before any other observer sees the frame
+    (so no NaN frame is written and no NaN state is checkpointed). Put it first."""
+
+    needs_v = True
+
+    def frame(self, ctx: RunContext) -> None:
+        if ctx.v is not None and not np.isfinite(ctx.v).all():
+            raise BlowUpError(
+                f"the run blew up: V is NaN or infinite in frame {ctx.frame} (after "
+                f"{ctx.steps_done} steps); frames before it are kept. Try a smaller dt "
+                "or other rates")
+
+
+class StopSignal(Observer):
+    """The first SIGINT/SIGTERM stops the run after the frame in progress, so the file and the
+    state stay whole; a second one aborts at once. Put it last, so every other observer has
+    handled the frame before the run stops."""
+
+    def __init__(self) -> None:
+        self.signum: int | None = None
+        self._previous: dict[int, Any] = {}
+
+    def _handler(self, signum: int, frame: Any) -> None:
+        if self.signum is not None:
+            raise KeyboardInterrupt if signum == signal.SIGINT else Interrupted(signum)
+        self.signum = signum
+        print(f"\ngrayscott: {signal.Signals(signum).name} received, stopping after this frame "
+              "(send it again to stop at once)", file=sys.stderr, flush=True)
+
+    def start(self, ctx: RunContext) -> None:
+        if threading.current_thread() is threading.main_thread():
+            self._previous = {s: signal.signal(s, self._handler)
+                              for s in (signal.SIGINT, signal.SIGTERM)}
+
+    def frame(self, ctx: RunContext) -> None:
+        if self.signum is not None:
+            raise Interrupted(self.signum)
+
+    def finish(self, ctx: RunContext) -> None:
+        for s, h in self._previous.items():
+            signal.signal(s, h)
+        self._previous = {}
+
+
+class Progress(Observer):
+    """The tqdm bar (stderr, terminals only), starting at the resumed frame."""
+
+    def __init__(self, enabled: bool = True, desc: str = "grayscott") -> None:
+        self.enabled = enabled
+        self.desc = desc
+        self.bar: Any = None
+
+    def start(self, ctx: RunContext) -> None:
+        if ctx.is_root:
+            self.bar = progress_bar(ctx.nbimage, self.enabled, desc=self.desc)
+            if self.bar is not None and ctx.first_frame:
+                self.bar.n = self.bar.last_print_n = ctx.first_frame
+                self.bar.refresh()
+
+    def frame(self, ctx: RunContext) -> None:
+        if self.bar is not None:
+            self.bar.update(1)
+
+    def finish(self, ctx: RunContext) -> None:
+        if self.bar is not None:
+            self.bar.close()
+            self.bar = None
+
+
+class Callback(Observer):
+    """Calls ``fn(frame_index, v)`` at every frame (``run(on_frame=...)``)."""
+
+    needs_v = True
+
+    def __init__(self, fn: Callable[[int, np.ndarray], None]) -> None:
+        self.fn = fn
+
+    def frame(self, ctx: RunContext) -> None:
+        if ctx.is_root and ctx.v is not None:
+            self.fn(ctx.frame, ctx.v)
