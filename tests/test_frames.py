@@ -7,7 +7,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from conftest import noisy_state, small_problem
+from conftest import BACKEND_PARAMS, noisy_state, small_problem
 from grayscott import backends
 from grayscott.backends.frames import ReadyFrame, frames_ahead
 
@@ -133,3 +133,51 @@ def test_zero_frames_does_nothing():
 def test_ready_frame_is_its_value():
     v = np.arange(6.0).reshape(2, 3)
     assert ReadyFrame(v).result() is v
+
+
+# -- real backends ---------------------------------------------------------------------------
+
+@pytest.mark.parametrize("name", BACKEND_PARAMS)
+def test_requested_frame_is_v_when_requested(name):
+    """The handle gives V as it was at request_v(), even once the backend has moved on (a
+    device backend copies it aside), as a writable array of the problem's dtype."""
+    problem = small_problem((9, 11), dtype="float64")
+    u, v = noisy_state(problem.shape)
+    b = backends.create(name, problem)
+    b.set_state(u, v)
+    b.advance(3)
+    want = b.get_v()
+    handle = b.request_v()
+    b.advance(4)
+    got = handle.result()
+    assert got.dtype == problem.dtype and got.flags.writeable
+    assert np.array_equal(got, want)
+    assert not np.array_equal(b.get_v(), want)  # it did move on
+
+
+@pytest.mark.parametrize("name", ["jax", "jax-3x3"])
+def test_jax_frames_ahead_equal_the_plain_loop(name):
+    pytest.importorskip("jax")
+    problem = small_problem((16, 20))
+    u, v = noisy_state(problem.shape)
+    b = backends.create(name, problem)
+    b.set_state(u, v)
+    got = [f for _, f in frames_ahead(lambda: b.advance(5), b.request_v, 4)]
+    ref = backends.create(name, problem)
+    ref.set_state(u, v)
+    for g in got:
+        ref.advance(5)
+        assert np.array_equal(g, ref.get_v())
+
+
+@pytest.mark.parametrize("name", ["jax", "jax-3x3"])
+def test_jax_loop_donates_its_state(name):
+    """The time loop reuses the buffers of U and V (donated), so the device holds one copy of
+    the state plus the loop's own double buffer, not a second copy of the input."""
+    pytest.importorskip("jax")
+    b = backends.create(name, small_problem((16, 20)))
+    b.set_state(*noisy_state((16, 20)))
+    b.compile()
+    U, V = b.U, b.V
+    b.advance(3)
+    assert U.is_deleted() and V.is_deleted()

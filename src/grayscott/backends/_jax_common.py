@@ -208,6 +208,22 @@ def time_loop(key: Hashable, kernel: Kernel, border: str, school_edges: bool, gh
     return _LOOPS[key]
 
 
+class JaxFrame:
+    """A frame on its way to the host (:meth:`JaxBackend.request_v`)."""
+
+    def __init__(self, v: jax.Array, dtype: np.dtype) -> None:
+        self._v: jax.Array | None = v
+        self._dtype = dtype
+        self._value: np.ndarray | None = None
+
+    def result(self) -> np.ndarray:
+        if self._value is None:
+            # A writable copy the caller owns (NumPy's view of a JAX array is read-only).
+            self._value = np.array(self._v, dtype=self._dtype)
+            self._v = None
+        return self._value
+
+
 #: Defaults of the loop options (see :attr:`JaxBackend.tuning`).
 _DEFAULT_TUNING: dict[str, Any] = {"ghosts": "concat", "school_edges": False, "chunk": 32}
 
@@ -314,6 +330,17 @@ class JaxBackend(Backend):
 
     def _get_state(self) -> tuple[np.ndarray, np.ndarray]:
         return self._interior(self.U), self._interior(self.V)
+
+    def request_v(self) -> JaxFrame:
+        """V's interior, sliced on the device into a buffer of its own (the next block reuses
+        V's, which the loop donates) and sent with ``copy_to_host_async``: both are queued
+        behind the block in flight and return at once, so the copy overlaps the next block if
+        it is dispatched before the frame is waited for."""
+        self.require_state("request_v")
+        with self.scope():
+            v = self.V[1:-1, 1:-1]
+        v.copy_to_host_async()
+        return JaxFrame(v, self.problem.dtype)
 
     def _get_v(self) -> np.ndarray:
         return self._interior(self.V)

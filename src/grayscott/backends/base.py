@@ -60,6 +60,7 @@ from ..io.paths import format_duration
 from ..physics import Problem, deficit, fill_ghosts
 from ..physics.borders import FIXED_GHOST
 from ..physics.problem import check_int
+from .frames import FrameHandle, ReadyFrame
 
 #: Above this estimated run time a slow rung warns before starting (seconds).
 SLOW_WARN_SECONDS = 600.0
@@ -184,6 +185,14 @@ class Backend(ABC):
         """V alone (what a frame stores), as a NumPy copy."""
         self.require_state("get_v")
         return self._get_v()
+
+    def request_v(self) -> FrameHandle:
+        """Start fetching V without waiting; ``result()`` of the handle returns it (a NumPy
+        array the caller owns), as it was when requested even if the backend advanced since.
+        Default: fetched now. A device backend overrides it to copy in the background while
+        the next block computes (see :mod:`.frames`)."""
+        self.require_state("request_v")
+        return ReadyFrame(self._get_v())
 
     def require_state(self, what: str) -> None:
         """The one error for using a backend before :meth:`set_state`."""
