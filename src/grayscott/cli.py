@@ -19,6 +19,7 @@ from .driver import DEFAULT_CHECKPOINT_EVERY
 from .errors import BlowUpError, GrayScottError
 from .io.commands import info_cmd, resume_cmd, run_summary
 from .physics import BORDERS, DTYPES, INITIAL_STATES, STENCILS, Parameters, make_problem
+from .sweep.commands import presets_cmd, sweep_cmd
 from .views.commands import render_cmd
 
 EXIT_USAGE = 2
@@ -60,6 +61,9 @@ def cli() -> None:
 @click.option("--border", type=_choice(BORDERS), default="school", show_default=True)
 @click.option("--initial", type=_choice(INITIAL_STATES), default="school", show_default=True)
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed of --initial noise.")
+@click.option("--preset", default=None, metavar="NAME",
+              help="Named regime (see `grayscott presets`): sets F, k and the initial state "
+                   "unless -f, -k or --initial are given.")
 @click.option("--threads", type=click.IntRange(min=1), default=None,
               help="CPU threads of numba-parallel (default: NUMBA_NUM_THREADS or all cores).")
 @click.option("--video", type=click.Path(), default=None,
@@ -78,8 +82,9 @@ def cli() -> None:
 def run_cmd(nbimage: int, nbextrastep: int, nbrow: int, nbcol: int, killrate: float,
             feedrate: float, deltat: float, Du: float, Dv: float, output: str,
             backend: str | None, dtype: str, output_dtype: str, stencil: str, border: str,
-            initial: str, seed: int, threads: int | None, video: str | None, overwrite: bool,
-            checkpoint_every: int, flush_every: int, allow_unstable: bool, quiet: bool) -> None:
+            initial: str, seed: int, preset: str | None, threads: int | None,
+            video: str | None, overwrite: bool, checkpoint_every: int, flush_every: int,
+            allow_unstable: bool, quiet: bool) -> None:
     """Run a simulation and write the school's HDF5 file.
 
     Every frame is flushed and the state saved as it goes, so a run that is killed keeps its
@@ -87,6 +92,16 @@ def run_cmd(nbimage: int, nbextrastep: int, nbrow: int, nbcol: int, killrate: fl
     """
     from .driver import Simulation, run
 
+    extra = {}
+    if preset is not None:
+        from .physics.presets import get_preset
+        from .sweep.commands import explicit
+
+        chosen = get_preset(preset)
+        feedrate = feedrate if explicit("feedrate") else chosen.F
+        killrate = killrate if explicit("killrate") else chosen.k
+        initial = initial if explicit("initial") else chosen.initial
+        extra = {"preset": chosen.name}
     params = Parameters(Du=Du, Dv=Dv, F=feedrate, k=killrate, dt=deltat)
     problem = make_problem((nbrow, nbcol), params=params, stencil=stencil, border=border,
                            dtype=dtype, allow_unstable=allow_unstable)
@@ -108,7 +123,7 @@ def run_cmd(nbimage: int, nbextrastep: int, nbrow: int, nbcol: int, killrate: fl
                  initial=initial, seed=seed, overwrite=overwrite, output_dtype=output_dtype,
                  threads=threads, progress=not quiet, on_start=announce,
                  checkpoint_every=checkpoint_every, flush_every=flush_every, video=video,
-                 quiet_video=quiet)
+                 quiet_video=quiet, extra_attrs=extra)
     if not quiet:
         click.echo(run_summary(result))
 
@@ -133,6 +148,8 @@ cli.add_command(info_cmd)
 cli.add_command(render_cmd)
 cli.add_command(bench_cmd)
 cli.add_command(profile_cmd)
+cli.add_command(presets_cmd)
+cli.add_command(sweep_cmd)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

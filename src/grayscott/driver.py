@@ -269,7 +269,7 @@ def run(problem: Problem, output: str | Path = "output.h5", nbimage: int = 1000,
         state: tuple[np.ndarray, np.ndarray] | None = None, steps_done: int = 0,
         checkpoint_every: int = DEFAULT_CHECKPOINT_EVERY, flush_every: int = 1,
         observers: Sequence[Observer] = (), video: str | None = None,
-        quiet_video: bool = True) -> RunResult:
+        quiet_video: bool = True, extra_attrs: dict[str, Any] | None = None) -> RunResult:
     """Run a simulation and write the school's HDF5 file, one frame at a time.
 
     Everything that can be checked is checked before the file is made (numbers, seed, step
@@ -319,7 +319,7 @@ def run(problem: Problem, output: str | Path = "output.h5", nbimage: int = 1000,
             "seed": seed, "backend": name, "threads": sim.backend.threads,
             "dtype": problem.dtype.name, "output_dtype": out_dtype.name, "started": _now(),
             "compile_seconds": compile_seconds, "checkpoint_every": checkpoint_every,
-            **_versions(name),
+            **_versions(name), **(extra_attrs or {}),  # e.g. the preset of `run --preset`
         }
         existed = path.exists()
         runfile = RunFile.create(temporary_path(path), nbimage=nbimage,

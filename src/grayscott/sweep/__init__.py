@@ -1,0 +1,28 @@
+"""Beyond one run: the (F, k) plane in one batched run, and (F, k) fitted to a pattern.
+
+* :func:`sweep` runs N x M simulations of a grid of rates as one batched program (a batched
+  Numba kernel, or ``jax.vmap``) and writes ``sweep.h5``; :func:`save_map` draws the map.
+* :func:`fit_rates` recovers (F, k) from a target V by gradient descent through the simulation
+  (JAX, imported only when called).
+
+Named regimes of the plane are in :mod:`grayscott.physics.presets`.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .core import SweepResult, parse_range, run_rates, sweep
+from .hdf5 import read_sweep
+from .image import draw_map, save_map
+
+
+def fit_rates(*args: Any, **kwargs: Any) -> Any:
+    """See :func:`grayscott.sweep.fit.fit_rates` (imports JAX on first use)."""
+    from .fit import fit_rates as _fit
+
+    return _fit(*args, **kwargs)
+
+
+__all__ = ["SweepResult", "draw_map", "fit_rates", "parse_range", "read_sweep", "run_rates",
+           "save_map", "sweep"]

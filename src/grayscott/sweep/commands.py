@@ -1,0 +1,114 @@
+"""``grayscott presets`` and ``grayscott sweep`` (attached in ``cli.py``)."""
+
+from __future__ import annotations
+
+import click
+
+from ..physics import BORDERS, DTYPES, INITIAL_STATES, STENCILS
+from ..physics.presets import PRESETS
+
+
+def explicit(param: str) -> bool:
+    """Whether the current command's ``param`` was given by the user (not its default)."""
+    from click.core import ParameterSource
+
+    source = click.get_current_context().get_parameter_source(param)
+    return source not in (None, ParameterSource.DEFAULT, ParameterSource.DEFAULT_MAP)
+
+
+def _choice(values: tuple[str, ...] | list[str]) -> click.Choice:
+    return click.Choice(list(values), case_sensitive=False)
+
+
+@click.command("presets")
+def presets_cmd() -> None:
+    """List the named regimes: F, k, suggested initial state, what they show, source."""
+    width = max(len(n) for n in PRESETS)
+    click.echo(f"{'name':<{width}}  {'F':>6}  {'k':>7}  {'initial':<7}  description [source]")
+    for p in PRESETS.values():
+        click.echo(f"{p.name:<{width}}  {p.F:>6.4g}  {p.k:>7.5g}  {p.initial:<7}  "
+                   f"{p.description} [{p.source}]")
+    click.echo("Use: grayscott run --preset NAME (an explicit -f/-k overrides it). Sources and "
+               "the scale caveat: docs/patterns.md")
+
+
+@click.command("sweep")
+@click.option("--feed", required=True, metavar="A:B:N",
+              help="N feed rates from A to B inclusive (as numpy.linspace), or one value.")
+@click.option("--kill", required=True, metavar="A:B:M",
+              help="M kill rates from A to B inclusive, or one value.")
+@click.option("-r", "--nbrow", type=int, default=64, show_default=True, help="Grid rows.")
+@click.option("-c", "--nbcol", type=int, default=64, show_default=True, help="Grid columns.")
+@click.option("-s", "--steps", type=int, required=True, help="Steps of every member.")
+@click.option("-t", "--deltat", type=float, default=1.0, show_default=True, help="Time step dt.")
+@click.option("-u", "--du", "Du", type=float, default=0.1, show_default=True,
+              help="Diffusion rate of U.")
+@click.option("-v", "--dv", "Dv", type=float, default=0.05, show_default=True,
+              help="Diffusion rate of V.")
+@click.option("-b", "--backend", type=_choice(["numba", "jax"]), default=None,
+              help="Batched backend: numba (a batched kernel, all cores) or jax (jax.vmap); "
+                   "default: numba if installed.")
+@click.option("--dtype", type=_choice(DTYPES), default="float32", show_default=True)
+@click.option("--stencil", type=_choice(STENCILS), default="school", show_default=True)
+@click.option("--border", type=_choice(BORDERS), default="school", show_default=True)
+@click.option("--initial", type=_choice(INITIAL_STATES), default="school", show_default=True)
+@click.option("--seed", type=int, default=0, show_default=True, help="Seed of --initial noise.")
+@click.option("--batch", type=click.IntRange(min=1), default=None,
+              help="At most this many members per compiled call (default: all that fit in "
+                   "half the available memory).")
+@click.option("--threads", type=click.IntRange(min=1), default=None,
+              help="Threads of the numba backend (default: all cores).")
+@click.option("-o", "--output", default="sweep.h5", show_default=True,
+              type=click.Path(dir_okay=False), help="HDF5 file to write.")
+@click.option("--image", type=click.Path(dir_okay=False), default=None,
+              help="Also draw the (F, k) map to this PNG (needs matplotlib).")
+@click.option("--overwrite", is_flag=True, help="Replace existing output and image files.")
+@click.option("--allow-unstable", is_flag=True, help="Run even if dt is above the stable bound.")
+@click.option("-q", "--quiet", is_flag=True, help="No settings line, progress bar or summary.")
+def sweep_cmd(feed: str, kill: str, nbrow: int, nbcol: int, steps: int, deltat: float,
+              Du: float, Dv: float, backend: str | None, dtype: str, stencil: str, border: str,
+              initial: str, seed: int, batch: int | None, threads: int | None, output: str,
+              image: str | None, overwrite: bool, allow_unstable: bool, quiet: bool) -> None:
+    """Run the N x M simulations of a grid of (F, k) in one batched program.
+
+    Writes OUTPUT with dataset v (N, M, nbrow, nbcol): V after STEPS steps of each member,
+    feed (N) and kill (M) as its dimension scales, and the provenance. Member (i, j) equals
+    `grayscott run -n 1 -e STEPS -f feed[i] -k kill[j]` with the same other options.
+    """
+    from ..io.paths import check_writable_file
+    from ..physics import Parameters
+    from .core import check_backend, parse_range, sweep
+
+    feeds, kills = parse_range(feed, "--feed"), parse_range(kill, "--kill")
+    name = check_backend(backend)
+    if image is not None:
+        check_writable_file(image, "--image", overwrite)
+        if image == output:
+            raise click.BadParameter("--image must differ from --output", param_hint="--image")
+    params = Parameters(Du=Du, Dv=Dv, dt=deltat)
+    if not quiet:
+        click.echo(f"grayscott sweep: {len(feeds)} x {len(kills)} members of {nbrow}x{nbcol} "
+                   f"{dtype}, {steps} steps, backend {name}, stencil {stencil}, border "
+                   f"{border}, initial {initial} -> {output}")
+    result = sweep(feeds, kills, steps, (nbrow, nbcol), params=params, stencil=stencil,
+                   border=border, dtype=dtype, backend=name, initial=initial, seed=seed,
+                   output=output, overwrite=overwrite, batch=batch, threads=threads,
+                   progress=not quiet, allow_unstable=allow_unstable)
+    if result.nonfinite:
+        click.echo(f"grayscott sweep: warning: {len(result.nonfinite)} member(s) blew up "
+                   f"(NaN/Inf), e.g. F={result.nonfinite[0][0]:g} k={result.nonfinite[0][1]:g}",
+                   err=True)
+    if image is not None:
+        from .hdf5 import read_sweep
+        from .image import save_map
+
+        v, f, k, _ = read_sweep(output)
+        save_map(v, f, k, image, overwrite=overwrite,
+                 title=f"V after {steps} steps, {nbrow}x{nbcol}, initial {initial}")
+    if not quiet:
+        cells = result.members * nbrow * nbcol * steps
+        rate = cells / result.wall_seconds / 1e6 if result.wall_seconds > 0 else float("nan")
+        click.echo(f"grayscott sweep: {result.members} members in {result.pieces} piece(s) of "
+                   f"<= {result.batch} ({result.strategy}), {result.wall_seconds:.2f} s "
+                   f"({rate:.1f} Mcell-updates/s, compile {result.compile_seconds:.2f} s apart)"
+                   f" -> {output}" + (f", {image}" if image else ""))

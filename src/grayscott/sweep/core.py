@@ -1,0 +1,372 @@
+"""The (F, k) sweep: N x M simulations run as batches, written to one HDF5 file.
+
+Every member starts from the same initial state and runs the same number of steps with its own
+(F, k); the other settings (Du, Dv, dt, stencil, border, dtype) are shared. Members are ordered
+F-major (member ``i * M + j`` has ``feed[i]``, ``kill[j]``) and cut into pieces that fit in
+memory; each piece is one call of a batched kernel (:mod:`.numba_batch` or :mod:`.jax_batch`).
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import math
+import os
+import time
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ..errors import GrayScottError
+from ..physics import Parameters, deficit, make_initial, make_problem
+from ..physics.borders import FIXED_GHOST
+from ..physics.problem import check_int
+from ..progress import progress_bar
+
+#: Batched backends, in order of preference, and the module each needs.
+BACKENDS: dict[str, str] = {"numba": "numba", "jax": "jax"}
+
+
+def parse_range(spec: str, what: str = "range") -> np.ndarray:
+    """``"A:B:N"`` -> N values from A to B inclusive (``numpy.linspace``); ``"A"`` -> [A].
+
+    Rates must be finite and >= 0; N an integer >= 1. Errors are one line naming ``what``.
+    """
+    text = str(spec).strip()
+    parts = text.split(":")
+    if len(parts) not in (1, 3):
+        raise GrayScottError(f"{what} {spec!r} must be A:B:N (N values from A to B) or one value")
+    try:
+        a = float(parts[0])
+        b = float(parts[-1 if len(parts) == 1 else 1])
+    except ValueError:
+        raise GrayScottError(f"{what} {spec!r}: A and B must be numbers") from None
+    n = 1
+    if len(parts) == 3:
+        try:
+            n = int(parts[2])
+        except ValueError:
+            raise GrayScottError(f"{what} {spec!r}: N must be an integer >= 1") from None
+        if n < 1:
+            raise GrayScottError(f"{what} {spec!r}: N must be an integer >= 1")
+    for x in (a, b):
+        if not math.isfinite(x) or x < 0:
+            raise GrayScottError(f"{what} {spec!r}: values must be finite and >= 0")
+    if n == 1 and a != b:
+        raise GrayScottError(f"{what} {spec!r}: one value (N = 1) needs A = B")
+    return np.linspace(a, b, n)
+
+
+def default_backend() -> str:
+    for name, module in BACKENDS.items():
+        if importlib.util.find_spec(module) is not None:
+            return name
+    raise GrayScottError("sweep needs numba or jax: pip install 'grayscott[numba]'")
+
+
+def check_backend(name: str | None) -> str:
+    if name is None:
+        return default_backend()
+    if name not in BACKENDS:
+        raise GrayScottError(f"sweep backend {name!r} is not batched; choose one of: "
+                             f"{', '.join(BACKENDS)}")
+    if importlib.util.find_spec(BACKENDS[name]) is None:
+        raise GrayScottError(f"sweep backend {name!r} needs {BACKENDS[name]}: "
+                             f"pip install 'grayscott[{name}]'")
+    return name
+
+
+def available_memory() -> int:
+    """Bytes of memory available now (MemAvailable on Linux, free pages elsewhere)."""
+    try:
+        with open("/proc/meminfo") as f:
+            for line in f:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    try:
+        return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (ValueError, OSError, AttributeError):
+        return 4 << 30
+
+
+def member_bytes(shape: tuple[int, int], itemsize: int, backend: str) -> int:
+    """Memory one member needs while it runs: 4 padded fields (two states) with Numba; JAX
+    keeps the donated pair, its output and fused temporaries: counted as 6."""
+    nr, nc = shape
+    fields = 4 if backend == "numba" else 6
+    return fields * (nr + 2) * (nc + 2) * itemsize + nr * nc * itemsize  # + the V handed back
+
+
+def plan_pieces(members: int, per_member: int, budget: int, batch: int | None) -> int:
+    """Members per piece: all of them if they fit in ``budget`` bytes (and ``batch`` allows)."""
+    fit = budget // per_member
+    if fit < 1:
+        raise GrayScottError(f"one member needs {per_member / 1e9:.2f} GB and only "
+                             f"{budget / 1e9:.2f} GB may be used; use a smaller grid")
+    size = min(members, fit)
+    if batch is not None:
+        size = min(size, check_int("batch", batch))
+    return size
+
+
+@dataclass
+class SweepResult:
+    """What :func:`sweep` did. ``v`` (N, M, R, C) is kept in memory unless written to a file."""
+
+    feed: np.ndarray
+    kill: np.ndarray
+    steps: int
+    backend: str
+    batch: int  # members per piece
+    pieces: int
+    wall_seconds: float
+    compile_seconds: float
+    strategy: str = ""
+    path: Path | None = None
+    v: np.ndarray | None = field(default=None, repr=False)
+    nonfinite: list[tuple[float, float]] = field(default_factory=list)
+
+    @property
+    def members(self) -> int:
+        return len(self.feed) * len(self.kill)
+
+
+class _NumbaPiece:
+    """A piece of the batch as padded NumPy fields for :mod:`.numba_batch`."""
+
+    def __init__(self, u: np.ndarray, v: np.ndarray, C: np.ndarray, problem: Any,
+                 how: str | None) -> None:
+        from ..backends import numba_kernels as K
+        from . import numba_batch as NB
+
+        self.NB = NB
+        dt_ = problem.dtype
+        b = len(C)
+        shape = (b, *problem.padded_shape)
+        self.U, self.V = np.zeros(shape, dt_), np.zeros(shape, dt_)
+        self.U[:, 1:-1, 1:-1] = u.astype(dt_)
+        self.V[:, 1:-1, 1:-1] = v.astype(dt_)
+        self.U2, self.V2 = np.zeros_like(self.U), np.zeros_like(self.V)
+        self.w = np.array(problem.stencil.weights.ravel(), dtype=dt_)
+        self.C = np.ascontiguousarray(C, dtype=dt_)
+        self.border = K.BORDER_CODES[problem.border]
+        fixed = problem.border == "fixed"
+        self.gu = dt_.type(FIXED_GHOST[0] if fixed else 0.0)
+        self.gv = dt_.type(FIXED_GHOST[1] if fixed else 0.0)
+        d = deficit(problem.stencil, problem.border, problem.shape)
+        empty = np.zeros(0, dt_)
+        if d is not None:
+            d = d.astype(dt_)
+        self.strips = (empty,) * 4 if d is None else (d.top, d.bottom, d.left, d.right)
+        self.how = how or NB.strategy(b, problem.padded_shape, dt_.itemsize)
+
+    def advance(self, nsteps: int) -> None:
+        swapped = self.NB.run_batch(self.U, self.V, self.U2, self.V2, self.w, self.C,
+                                    self.border, self.gu, self.gv, self.strips, nsteps, self.how)
+        if swapped:
+            self.U, self.U2 = self.U2, self.U
+            self.V, self.V2 = self.V2, self.V
+
+    def sync(self) -> None:
+        """Nothing to wait for: the kernel returns when it is done."""
+
+    def v(self) -> np.ndarray:
+        return self.V[:, 1:-1, 1:-1].copy()
+
+
+def _make_piece(backend: str, u: np.ndarray, v: np.ndarray, fk: Sequence[tuple[float, float]],
+                problem: Any, how: str | None) -> Any:
+    """A runnable piece of ``len(fk)`` members starting from (u, v), member m with rates
+    ``fk[m]``, the rates folded into coefficients exactly as the single-run backend does."""
+    p = problem.params
+    dt_ = problem.dtype
+    b = len(fk)
+    ub = np.broadcast_to(u, (b, *u.shape))
+    vb = np.broadcast_to(v, (b, *v.shape))
+    if backend == "numba":
+        from ..backends import numba_kernels as K
+
+        C = np.stack([K.constants(p.Du, p.Dv, f, k, p.dt, dt_) for f, k in fk])
+        return _NumbaPiece(ub, vb, C, problem, how)
+    from ..backends._jax_common import deficit_table
+    from ..physics import fill_ghosts
+    from .jax_batch import JaxBatch
+
+    # As JaxGenericBackend: (Du, Dv, F, F + k, dt) in double, rounded once to the dtype.
+    rates = np.array([[p.Du, p.Dv, f, f + k, p.dt] for f, k in fk])
+    U = np.pad(ub.astype(dt_), ((0, 0), (1, 1), (1, 1)))
+    V = np.pad(vb.astype(dt_), ((0, 0), (1, 1), (1, 1)))
+    for X, ghost in zip((U, V), FIXED_GHOST, strict=True):
+        for member in X:
+            fill_ghosts(member, problem.border, ghost)
+    d = deficit(problem.stencil, problem.border, problem.shape)
+    table = None if d is None else deficit_table(d, problem.shape)
+    return JaxBatch(U, V, problem.stencil.weights, rates, table, problem.border)
+
+
+def _progress_blocks(steps: int, enabled: bool) -> list[int]:
+    """Step counts of the kernel calls of one piece: one call, or ~50 for a live bar (the
+    state carries over between calls, so the result is the same bits)."""
+    if not enabled or steps < 50:
+        return [steps]
+    size = math.ceil(steps / 50)
+    return [size] * (steps // size) + ([steps % size] if steps % size else [])
+
+
+def sweep(feed: Sequence[float] | np.ndarray | str, kill: Sequence[float] | np.ndarray | str,
+          steps: int, shape: tuple[int, int] = (64, 64), *, params: Parameters | None = None,
+          stencil: Any = "school", border: str = "school", dtype: str = "float32",
+          backend: str | None = None, initial: str = "school", seed: int = 0,
+          state: tuple[np.ndarray, np.ndarray] | None = None,
+          output: str | os.PathLike | None = None, overwrite: bool = False,
+          batch: int | None = None, memory_budget: int | None = None,
+          strategy: str | None = None, threads: int | None = None, progress: bool = False,
+          attrs: dict[str, Any] | None = None, allow_unstable: bool = False) -> SweepResult:
+    """Run the ``len(feed) x len(kill)`` simulations of a grid of rates, batched.
+
+    ``feed``, ``kill``: values, or ``"A:B:N"`` strings (:func:`parse_range`). Each member starts
+    from ``state`` (or the ``initial`` state with ``seed``) and runs ``steps`` steps with the
+    other rates of ``params`` (Du, Dv, dt; its F and k are ignored). Member (i, j) equals the
+    single run with ``F = feed[i]``, ``k = kill[j]`` on the same backend family: bit for bit
+    with ``numba``/``numba-parallel``, to float32 rounding against any other backend.
+
+    ``output``: write ``v`` (N, M, R, C), ``feed``, ``kill`` and the provenance there (then
+    ``result.v`` is None); without it ``result.v`` holds the final V of every member.
+    ``batch`` caps the members per piece; pieces are also cut so that they use at most
+    ``memory_budget`` bytes (default: half the memory available now). ``strategy`` forces the
+    Numba kernel's work sharing ("rows" or "members"; default: chosen, same bits).
+    """
+    from .. import driver
+    from ..io.hdf5 import check_output_path
+
+    feed = parse_range(feed, "--feed") if isinstance(feed, str) else np.asarray(feed, float)
+    kill = parse_range(kill, "--kill") if isinstance(kill, str) else np.asarray(kill, float)
+    if feed.ndim != 1 or kill.ndim != 1 or not feed.size or not kill.size:
+        raise GrayScottError("feed and kill must be non-empty 1-D sequences of rates")
+    steps = check_int("steps", steps, minimum=0)
+    name = check_backend(backend)
+    if strategy not in (None, "rows", "members"):
+        raise GrayScottError(f"strategy must be rows or members, got {strategy!r}")
+    base = params or Parameters()
+    # Every member's rates are checked (>= 0, finite) by building its Parameters.
+    pairs = [(float(f), float(k)) for f in feed for k in kill]
+    for f, k in pairs:
+        Parameters(Du=base.Du, Dv=base.Dv, F=f, k=k, dt=base.dt)
+    problem = make_problem(shape, params=base, stencil=stencil, border=border, dtype=dtype,
+                           allow_unstable=allow_unstable)
+    u0, v0 = state if state is not None else make_initial(initial, problem.shape, seed)
+    u0, v0 = np.asarray(u0, float), np.asarray(v0, float)
+    if u0.shape != problem.shape or v0.shape != problem.shape:
+        raise GrayScottError(f"state must have shape {problem.shape}, got {u0.shape}")
+    per = member_bytes(problem.shape, problem.dtype.itemsize, name)
+    budget = memory_budget if memory_budget is not None else available_memory() // 2
+    size = plan_pieces(len(pairs), per, budget, batch)
+    pieces = math.ceil(len(pairs) / size)
+    path = None
+    if output is not None:
+        nbytes = len(pairs) * problem.shape[0] * problem.shape[1] * problem.dtype.itemsize
+        path = check_output_path(output, overwrite, nbytes)
+    if threads is not None and name == "numba":
+        import numba
+
+        numba.set_num_threads(check_int("threads", threads))
+    elif threads is not None:
+        raise GrayScottError("--threads is for the numba backend (XLA uses every core)")
+
+    nf, nk = len(feed), len(kill)
+    out = None if path is not None else np.empty((nf, nk, *problem.shape), problem.dtype)
+    writer = None
+    result = SweepResult(feed, kill, steps, name, size, pieces, 0.0, 0.0, path=path)
+    if path is not None:
+        from .hdf5 import SweepWriter
+
+        prov = {**base.as_dict(), "steps": steps, "nbrow": problem.nbrow,
+                "nbcol": problem.nbcol, "stencil": problem.stencil.name,
+                "stencil_weights": problem.stencil.weights, "border": problem.border,
+                "initial": "state" if state is not None else initial, "seed": seed,
+                "backend": name, "dtype": problem.dtype.name, "batch": size,
+                "pieces": pieces, "started": driver._now(), **driver._versions(name),
+                **(attrs or {})}
+        del prov["F"], prov["k"]  # one per member: the feed and kill datasets
+        writer = SweepWriter(path, feed, kill, problem.shape, problem.dtype, prov)
+    bar = progress_bar(pieces * steps, progress, unit="step", desc="sweep")
+    completed = False
+    t_start = time.perf_counter()
+    try:
+        for start, v in run_pieces(pairs, steps, problem, (u0, v0), name, size, strategy, bar,
+                                   result):
+            for m in range(len(v)):
+                i, j = divmod(start + m, nk)
+                if writer is not None:
+                    writer.write(i, j, v[m])
+                else:
+                    out[i, j] = v[m]
+        completed = True
+    finally:
+        result.wall_seconds = time.perf_counter() - t_start - result.compile_seconds
+        if bar is not None:
+            bar.close()
+        if writer is not None:
+            writer.close(completed, "completed" if completed else "interrupted", {
+                "finished": driver._now(), "wall_seconds": result.wall_seconds,
+                "compile_seconds": result.compile_seconds, "strategy": result.strategy,
+                "nonfinite_members": len(result.nonfinite)})
+    result.v = out
+    return result
+
+
+def run_pieces(pairs: Sequence[tuple[float, float]], steps: int, problem: Any,
+               state: tuple[np.ndarray, np.ndarray], backend: str, size: int,
+               strategy: str | None = None, bar: Any = None,
+               result: SweepResult | None = None) -> Iterator[tuple[int, np.ndarray]]:
+    """Run ``pairs`` of (F, k) in pieces of ``size`` members; yield (index of the piece's
+    first member, its final V (b, R, C)) piece by piece. Compile time, the Numba strategy and
+    the members that blew up are recorded in ``result`` when given."""
+    u0, v0 = state
+    for start in range(0, len(pairs), size):
+        chunk = pairs[start:start + size]
+        piece = _make_piece(backend, u0, v0, chunk, problem, strategy)
+        t0 = time.perf_counter()
+        piece.advance(0)  # compile (or load from numba's disk cache) apart from the run
+        piece.sync()
+        if result is not None:
+            result.compile_seconds += time.perf_counter() - t0
+            result.strategy = piece.how
+        for n in _progress_blocks(steps, bar is not None):
+            piece.advance(n)
+            if bar is not None:
+                piece.sync()  # the bar follows the device, not the dispatch
+                bar.update(n)
+        v = piece.v()
+        del piece
+        if result is not None:
+            result.nonfinite.extend(fk for fk, x in zip(chunk, v, strict=True)
+                                    if not np.isfinite(x).all())
+        yield start, v
+
+
+def run_rates(pairs: Sequence[tuple[float, float]], steps: int,
+              shape: tuple[int, int] = (64, 64), *, params: Parameters | None = None,
+              initial: str = "school", seed: int = 0,
+              state: tuple[np.ndarray, np.ndarray] | None = None, backend: str | None = None,
+              dtype: str = "float32", batch: int | None = None) -> np.ndarray:
+    """Final V (B, R, C) of B simulations with the given (F, k) pairs, batched (any pairs, not
+    only a grid: e.g. the presets' rates); same initial state and steps for all."""
+    name = check_backend(backend)
+    base = params or Parameters()
+    pairs = [(float(f), float(k)) for f, k in pairs]
+    for f, k in pairs:
+        Parameters(Du=base.Du, Dv=base.Dv, F=f, k=k, dt=base.dt)
+    problem = make_problem(shape, params=base, dtype=dtype)
+    u0, v0 = state if state is not None else make_initial(initial, problem.shape, seed)
+    size = plan_pieces(len(pairs), member_bytes(problem.shape, problem.dtype.itemsize, name),
+                       available_memory() // 2, batch)
+    out = np.empty((len(pairs), *problem.shape), problem.dtype)
+    for start, v in run_pieces(pairs, check_int("steps", steps, 0), problem,
+                               (np.asarray(u0, float), np.asarray(v0, float)), name, size):
+        out[start:start + len(v)] = v
+    return out

@@ -1,0 +1,89 @@
+"""The classic (F, k) map: one tile per member, F growing upwards, k to the right.
+
+matplotlib is imported here only (``pip install 'grayscott[plot]'``).
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ..errors import GrayScottError
+from ..io.paths import check_writable_file
+
+#: Largest side of the mosaic in pixels: bigger tiles are decimated to fit.
+MAX_PIXELS = 3000
+
+
+def mosaic(v: np.ndarray, gap: int = 1, max_pixels: int = MAX_PIXELS) -> np.ndarray:
+    """The tiles of ``v`` (N, M, R, C) as one 2-D array, F (axis 0) upwards, NaN in the gaps;
+    tiles are decimated by a whole factor when the mosaic would exceed ``max_pixels``."""
+    n, m, r, c = v.shape
+    step = max(1, math.ceil(max(n * r, m * c) / max_pixels))
+    tiles = v[:, :, ::step, ::step]
+    tr, tc = tiles.shape[2:]
+    out = np.full((n * (tr + gap) - gap, m * (tc + gap) - gap), np.nan, dtype=np.float32)
+    for i in range(n):
+        row = (n - 1 - i) * (tr + gap)  # highest F on top
+        for j in range(m):
+            col = j * (tc + gap)
+            out[row:row + tr, col:col + tc] = tiles[i, j]
+    return out
+
+
+def _labels(values: np.ndarray) -> list[str]:
+    """Shortest labels that tell the values apart (rates need 3 to 5 digits)."""
+    for digits in range(2, 8):
+        labels = [f"{x:.{digits}g}" for x in values]
+        if len(set(labels)) == len(labels):
+            return labels
+    return [f"{x:g}" for x in values]
+
+
+def draw_map(v: np.ndarray, feed: np.ndarray, kill: np.ndarray, ax: Any = None,
+             cmap: str = "inferno", title: str | None = None) -> Any:
+    """Draw the map on a matplotlib ``ax`` (a new figure if None); returns the axes."""
+    import matplotlib.pyplot as plt
+
+    n, m = v.shape[:2]
+    if ax is None:
+        width = min(14.0, 1.2 + 1.6 * m)
+        height = min(14.0, 1.0 + 1.6 * n * v.shape[2] / v.shape[3])
+        _, ax = plt.subplots(figsize=(width, height), layout="constrained")
+    finite = v[np.isfinite(v)]
+    vmax = float(finite.max()) if finite.size else 1.0
+    image = np.ma.masked_invalid(mosaic(v))
+    colours = plt.get_cmap(cmap).copy()
+    colours.set_bad("white")
+    ax.imshow(image, cmap=colours, vmin=0.0, vmax=max(vmax, 1e-6), extent=(0, m, 0, n),
+              interpolation="nearest", aspect=v.shape[2] / v.shape[3])
+    ax.set_xticks(np.arange(m) + 0.5, _labels(kill), rotation=90 if m > 8 else 0)
+    ax.set_yticks(np.arange(n) + 0.5, _labels(feed))
+    ax.set_xlabel("kill rate k")
+    ax.set_ylabel("feed rate F")
+    ax.tick_params(length=0)
+    if title:
+        ax.set_title(title)
+    return ax
+
+
+def save_map(v: np.ndarray, feed: np.ndarray, kill: np.ndarray, path: str | os.PathLike,
+             overwrite: bool = False, cmap: str = "inferno", title: str | None = None,
+             dpi: int = 100) -> Path:
+    """Write the map as an image (PNG, SVG, PDF: by the extension)."""
+    path = check_writable_file(path, "--image", overwrite)
+    try:
+        import matplotlib  # noqa: F401
+    except ImportError:
+        raise GrayScottError("--image needs matplotlib: pip install 'grayscott[plot]'") from None
+    import matplotlib.pyplot as plt  # no display: matplotlib falls back to Agg by itself
+
+    ax = draw_map(v, feed, kill, cmap=cmap, title=title)
+    ax.figure.savefig(path, dpi=dpi)
+    plt.close(ax.figure)
+    return path
+
