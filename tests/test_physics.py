@@ -81,8 +81,8 @@ class TestStencils:
 
     def test_custom_centre_conventions(self):
         w = [[0, 1, 0], [2, 0, 2], [0, 1, 0]]
-        assert get_stencil(w).center == -6
-        assert get_stencil([[0, 1, 0], [2, -6, 2], [0, 1, 0]]).center == -6
+        assert get_stencil(w).centre == -6
+        assert get_stencil([[0, 1, 0], [2, -6, 2], [0, 1, 0]]).centre == -6
         with pytest.raises(GrayScottError, match="centre weight"):
             get_stencil([[0, 1, 0], [2, -5, 2], [0, 1, 0]])
         with pytest.raises(GrayScottError, match="3x3"):

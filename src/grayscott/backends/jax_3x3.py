@@ -104,4 +104,4 @@ class Jax3x3Backend(JaxBackend):
         p = problem.params
         rates = (p.Du, p.Dv, p.F, p.F + p.k, p.dt)
         key = ("jax-3x3", st.name, tuple(st.weights.ravel().tolist()), rates)
-        self._setup(key, make_kernel(hand, -st.center, rates), ())
+        self._setup(key, make_kernel(hand, -st.centre, rates), ())

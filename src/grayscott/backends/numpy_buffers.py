@@ -69,7 +69,7 @@ class NumpyBackend(PaddedNumpyBackend):
         p = problem.params
         self.c = {name: dt_.type(x) for name, x in
                   dict(Du=p.Du, Dv=p.Dv, F=p.F, Fk=p.F + p.k, dt=p.dt, one=1.0,
-                       centre=-problem.stencil.center).items()}
+                       centre=-problem.stencil.centre).items()}
         if self.deficit is not None:
             d = self.deficit
             self.strip_tmp = [np.empty_like(s) for s in (d.top, d.bottom, d.left, d.right)]

@@ -29,7 +29,7 @@ class PythonBackend(Backend):
         nr, nc = problem.shape
         # Centre coefficient of each cell: -(weights of the neighbours that count).
         d = deficit(problem.stencil, problem.border, problem.shape)
-        diag = np.full(problem.shape, problem.stencil.center)
+        diag = np.full(problem.shape, problem.stencil.centre)
         if d is not None:
             diag += d.as_field(problem.shape)
         self.diag = diag.tolist()

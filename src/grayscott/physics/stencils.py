@@ -49,7 +49,7 @@ class Stencil:
         object.__setattr__(self, "weights", w)
 
     @property
-    def center(self) -> float:
+    def centre(self) -> float:
         """Centre coefficient ``-sum(w_n)`` of an interior cell."""
         return float(self.weights[1, 1])
 
