@@ -72,6 +72,10 @@ _REGISTRY: dict[str, BackendInfo] = {
         BackendInfo("numba-parallel", "numba_parallel", "NumbaParallelBackend",
                     "the Numba loop with prange over rows, all cores (--threads)",
                     requires=("numba",), extra="numba"),
+        BackendInfo("numba-blocked", "numba_blocked", "NumbaBlockedBackend",
+                    "temporal blocking: k steps per pass over memory, bands of rows swept by "
+                    "a wavefront, all cores (--threads, --blocking)",
+                    requires=("numba",), extra="numba"),
         BackendInfo("jax", "jax_generic", "JaxGenericBackend",
                     "JAX, the generic stencil: any 3x3 weight array as runtime data, one "
                     "compiled loop per block; CPU or GPU", requires=("jax",), extra="jax"),

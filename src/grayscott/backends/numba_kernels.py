@@ -63,19 +63,32 @@ def fill_ghosts(X, border, value):  # pragma: no cover  (compiled)
             X[i, nc + 1] = value
 
 
-@njit(**_OPTS)
-def _row(U, V, U2, V2, i, w, c):  # pragma: no cover  (compiled)
-    """Row ``i`` (padded index) of U2, V2 from U, V: the vectorized inner loop.
+#: What :func:`stencil_kind` returns: which specialised loop computes a row.
+GENERIC, ONES, CROSS = 0, 1, 2
 
-    Every row is a contiguous 1-D view and the loop index starts at 0, so the compiler sees
-    non-negative, unit-stride accesses and no aliasing it cannot check once per row.
+
+@njit(**_OPTS)
+def stencil_kind(w):  # pragma: no cover  (compiled)
+    """ONES when every neighbour weight is 1 (the school's stencil), CROSS when the edge
+    neighbours weigh 1 and the corners 0 (``laplace5``), else GENERIC.
+
+    Decided on the weights' values, so any stencil that has them gets the faster loop and the
+    callers' signatures stay the same. The loops differ only by multiplications by 1, which are
+    exact: the sums are the same terms in the same order, hence the same bits.
     """
-    nc = U.shape[1] - 2
+    ones = w[1] == 1 and w[3] == 1 and w[5] == 1 and w[7] == 1
+    if ones and w[0] == 1 and w[2] == 1 and w[6] == 1 and w[8] == 1:
+        return ONES
+    if ones and w[0] == 0 and w[2] == 0 and w[6] == 0 and w[8] == 0:
+        return CROSS
+    return GENERIC
+
+
+@njit(**_OPTS)
+def _lines_generic(um, u0, up, vm, v0, vp, uo, vo, w, c):  # pragma: no cover  (compiled)
+    nc = uo.shape[0] - 2
     w0, w1, w2, w3, w4, w5, w6, w7, w8 = w[0], w[1], w[2], w[3], w[4], w[5], w[6], w[7], w[8]
     du, dv, f, fk, dt, one = c[0], c[1], c[2], c[3], c[4], c[5]
-    um, u0, up = U[i - 1], U[i], U[i + 1]
-    vm, v0, vp = V[i - 1], V[i], V[i + 1]
-    uo, vo = U2[i], V2[i]
     for j in range(nc):
         lu = (w0 * um[j] + w1 * um[j + 1] + w2 * um[j + 2]
               + w3 * u0[j] + w4 * u0[j + 1] + w5 * u0[j + 2]
@@ -91,40 +104,123 @@ def _row(U, V, U2, V2, i, w, c):  # pragma: no cover  (compiled)
 
 
 @njit(**_OPTS)
-def _cell(U, V, U2, V2, i, j, w, c, d):  # pragma: no cover  (compiled)
-    """Cell (i, j) (padded indices) with the school-border correction ``lap += d * x``."""
-    lu = (w[0] * U[i - 1, j - 1] + w[1] * U[i - 1, j] + w[2] * U[i - 1, j + 1]
-          + w[3] * U[i, j - 1] + w[4] * U[i, j] + w[5] * U[i, j + 1]
-          + w[6] * U[i + 1, j - 1] + w[7] * U[i + 1, j] + w[8] * U[i + 1, j + 1])
-    lv = (w[0] * V[i - 1, j - 1] + w[1] * V[i - 1, j] + w[2] * V[i - 1, j + 1]
-          + w[3] * V[i, j - 1] + w[4] * V[i, j] + w[5] * V[i, j + 1]
-          + w[6] * V[i + 1, j - 1] + w[7] * V[i + 1, j] + w[8] * V[i + 1, j + 1])
-    uc = U[i, j]
-    vc = V[i, j]
+def _lines_ones(um, u0, up, vm, v0, vp, uo, vo, w, c):  # pragma: no cover  (compiled)
+    """:func:`_lines_generic` with the eight neighbour weights equal to 1: ``1 * x`` is ``x``
+    exactly, so dropping the multiplication keeps every sum, in the same order, bit for bit."""
+    nc = uo.shape[0] - 2
+    w4 = w[4]
+    du, dv, f, fk, dt, one = c[0], c[1], c[2], c[3], c[4], c[5]
+    for j in range(nc):
+        lu = (um[j] + um[j + 1] + um[j + 2]
+              + u0[j] + w4 * u0[j + 1] + u0[j + 2]
+              + up[j] + up[j + 1] + up[j + 2])
+        lv = (vm[j] + vm[j + 1] + vm[j + 2]
+              + v0[j] + w4 * v0[j + 1] + v0[j + 2]
+              + vp[j] + vp[j + 1] + vp[j + 2])
+        uc = u0[j + 1]
+        vc = v0[j + 1]
+        uvv = uc * vc * vc
+        uo[j + 1] = uc + dt * (du * lu - uvv + f * (one - uc))
+        vo[j + 1] = vc + dt * (dv * lv + uvv - fk * vc)
+
+
+@njit(**_OPTS)
+def _lines_cross(um, u0, up, vm, v0, vp, uo, vo, w, c):  # pragma: no cover  (compiled)
+    """``laplace5``: the unit weights dropped as in :func:`_lines_ones`. The zero-weight
+    corner terms stay: ``0 * x`` is not always a no-op (``-0``, ``inf``, NaN), and dropping
+    them could change a signed zero or hide a blow-up."""
+    nc = uo.shape[0] - 2
+    z, w4 = w[0], w[4]
+    du, dv, f, fk, dt, one = c[0], c[1], c[2], c[3], c[4], c[5]
+    for j in range(nc):
+        lu = (z * um[j] + um[j + 1] + z * um[j + 2]
+              + u0[j] + w4 * u0[j + 1] + u0[j + 2]
+              + z * up[j] + up[j + 1] + z * up[j + 2])
+        lv = (z * vm[j] + vm[j + 1] + z * vm[j + 2]
+              + v0[j] + w4 * v0[j + 1] + v0[j + 2]
+              + z * vp[j] + vp[j + 1] + z * vp[j + 2])
+        uc = u0[j + 1]
+        vc = v0[j + 1]
+        uvv = uc * vc * vc
+        uo[j + 1] = uc + dt * (du * lu - uvv + f * (one - uc))
+        vo[j + 1] = vc + dt * (dv * lv + uvv - fk * vc)
+
+
+@njit(**_OPTS)
+def row_lines(um, u0, up, vm, v0, vp, uo, vo, w, c, kind):  # pragma: no cover  (compiled)
+    """Interior of one output row pair (uo, vo) from the three padded input rows of U and V
+    (above, same, below): the vectorized inner loop, specialised by ``kind``
+    (:func:`stencil_kind`). Rows are 1-D, so a caller may take them from anywhere (a field, a
+    ring buffer of a temporal-blocking wavefront)."""
+    if kind == ONES:
+        _lines_ones(um, u0, up, vm, v0, vp, uo, vo, w, c)
+    elif kind == CROSS:
+        _lines_cross(um, u0, up, vm, v0, vp, uo, vo, w, c)
+    else:
+        _lines_generic(um, u0, up, vm, v0, vp, uo, vo, w, c)
+
+
+@njit(**_OPTS)
+def _row(U, V, U2, V2, i, w, c):  # pragma: no cover  (compiled)
+    """Row ``i`` (padded index) of U2, V2 from U, V: the vectorized inner loop.
+
+    Every row is a contiguous 1-D view and the loop index starts at 0, so the compiler sees
+    non-negative, unit-stride accesses and no aliasing it cannot check once per row.
+    """
+    row_lines(U[i - 1], U[i], U[i + 1], V[i - 1], V[i], V[i + 1], U2[i], V2[i], w, c,
+              stencil_kind(w))
+
+
+@njit(**_OPTS)
+def cell_lines(um, u0, up, vm, v0, vp, uo, vo, j, w, c, d):  # pragma: no cover  (compiled)
+    """Cell ``j`` (padded index) of the row pair, with the school-border correction
+    ``lap += d * x``; the generic sum, which equals every specialised one bit for bit."""
+    lu = (w[0] * um[j - 1] + w[1] * um[j] + w[2] * um[j + 1]
+          + w[3] * u0[j - 1] + w[4] * u0[j] + w[5] * u0[j + 1]
+          + w[6] * up[j - 1] + w[7] * up[j] + w[8] * up[j + 1])
+    lv = (w[0] * vm[j - 1] + w[1] * vm[j] + w[2] * vm[j + 1]
+          + w[3] * v0[j - 1] + w[4] * v0[j] + w[5] * v0[j + 1]
+          + w[6] * vp[j - 1] + w[7] * vp[j] + w[8] * vp[j + 1])
+    uc = u0[j]
+    vc = v0[j]
     lu = lu + d * uc
     lv = lv + d * vc
     uvv = uc * vc * vc
-    U2[i, j] = uc + c[4] * (c[0] * lu - uvv + c[2] * (c[5] - uc))
-    V2[i, j] = vc + c[4] * (c[1] * lv + uvv - c[3] * vc)
+    uo[j] = uc + c[4] * (c[0] * lu - uvv + c[2] * (c[5] - uc))
+    vo[j] = vc + c[4] * (c[1] * lv + uvv - c[3] * vc)
+
+
+@njit(**_OPTS)
+def _cell(U, V, U2, V2, i, j, w, c, d):  # pragma: no cover  (compiled)
+    """Cell (i, j) (padded indices) with the school-border correction ``lap += d * x``."""
+    cell_lines(U[i - 1], U[i], U[i + 1], V[i - 1], V[i], V[i + 1], U2[i], V2[i], j, w, c, d)
+
+
+@njit(**_OPTS)
+def edges_lines(um, u0, up, vm, v0, vp, uo, vo, i, nr, w, c, top, bottom, left,
+                right):  # pragma: no cover  (compiled)
+    """Redo the cells of grid row ``i`` (padded index, ``nr`` rows) that carry a school-border
+    correction (strips of :class:`~grayscott.physics.borders.Deficit`; empty: none)."""
+    nc = uo.shape[0] - 2
+    if i == 1 and top.size:
+        for j in range(1, nc + 1):
+            cell_lines(um, u0, up, vm, v0, vp, uo, vo, j, w, c, top[j - 1])
+    elif i == nr and bottom.size:
+        for j in range(1, nc + 1):
+            cell_lines(um, u0, up, vm, v0, vp, uo, vo, j, w, c, bottom[j - 1])
+    elif 1 < i < nr:
+        if left.size:
+            cell_lines(um, u0, up, vm, v0, vp, uo, vo, 1, w, c, left[i - 2])
+        if right.size:
+            cell_lines(um, u0, up, vm, v0, vp, uo, vo, nc, w, c, right[i - 2])
 
 
 @njit(**_OPTS)
 def _edges(U, V, U2, V2, i, w, c, top, bottom, left, right):  # pragma: no cover  (compiled)
     """Redo the cells of row ``i`` that carry a school-border correction (strips of
     :class:`~grayscott.physics.borders.Deficit`; empty strips mean no correction)."""
-    nr = U.shape[0] - 2
-    nc = U.shape[1] - 2
-    if i == 1 and top.size:
-        for j in range(1, nc + 1):
-            _cell(U, V, U2, V2, i, j, w, c, top[j - 1])
-    elif i == nr and bottom.size:
-        for j in range(1, nc + 1):
-            _cell(U, V, U2, V2, i, j, w, c, bottom[j - 1])
-    elif 1 < i < nr:
-        if left.size:
-            _cell(U, V, U2, V2, i, 1, w, c, left[i - 2])
-        if right.size:
-            _cell(U, V, U2, V2, i, nc, w, c, right[i - 2])
+    edges_lines(U[i - 1], U[i], U[i + 1], V[i - 1], V[i], V[i + 1], U2[i], V2[i], i,
+                U.shape[0] - 2, w, c, top, bottom, left, right)
 
 
 @njit(**_OPTS)

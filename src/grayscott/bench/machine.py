@@ -111,6 +111,21 @@ def last_level_cache_bytes() -> int | None:
     return None
 
 
+@cache
+def cache_bytes(level: int) -> int | None:
+    """Size of the level-``level`` data (or unified) cache of one core, from sysfs, or None.
+
+    (Temporal blocking sizes its per-thread buffers to the L2 this gives.)"""
+    base = Path("/sys/devices/system/cpu/cpu0/cache")
+    with contextlib.suppress(OSError, ValueError):
+        for index in sorted(base.glob("index*")):
+            if (index / "type").read_text().strip() == "Instruction":
+                continue
+            if int((index / "level").read_text()) == level:
+                return _parse_size((index / "size").read_text())
+    return None
+
+
 def memory_bytes() -> int | None:
     with contextlib.suppress(ValueError, OSError, AttributeError):
         return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")

@@ -1,0 +1,251 @@
+"""``numba-blocked``: temporal blocking, ``k`` time steps per pass over memory.
+
+``numba-parallel`` reads u, v and writes u', v' once per step (16 bytes per cell in float32), so
+memory bandwidth caps it. Here each thread owns a band of rows and sweeps it once per *pass* with
+a wavefront over ``m <= k`` time levels:
+
+* level 0 is the state in memory, level ``m`` is written to the second buffer pair, and each
+  level in between lives in a ring of 3 padded rows per field (``RU``, ``RV``: a few hundred KiB
+  per thread, sized to stay in the core's L2);
+* at wavefront position ``s``, level ``t`` computes its row ``s - t + 1`` from level ``t - 1``'s
+  rows ``r - 1, r, r + 1``: the newest of them was computed a moment before in the same position,
+  the other two are still in the ring (a row is overwritten three rows later);
+* a band owning output rows ``[a, b)`` computes level ``t`` on ``[a - (m - t), b + (m - t))``:
+  the rows its neighbours also compute (the halo a pyramid needs), so bands never wait for each
+  other within a pass; the redundant work is ``m (m - 1)`` rows per band and pass.
+
+Every row of every level is computed by :func:`~.numba_kernels.row_lines` and
+:func:`~.numba_kernels.edges_lines`, the very arithmetic of ``numba`` (same terms, same order, no
+fastmath), from the same input values: the result is that of ``numba`` bit for bit, whatever
+``k``, the bands, the threads, and however the steps fall into passes (``nsteps = q k + r``: q
+passes of k and one of r). Border rules apply per level: the ghost rows of a fixed or school
+border are constant (read from the state's own ghost rows), a periodic row wraps around (a band
+computes rows beyond the grid as the wrapped ones, so no exchange is needed), ghost columns are
+set on each ring row as it is computed, and the school's deficit correction is redone on edge
+cells of every level exactly as ``numba`` does on each step.
+
+``k`` and the bands are chosen from the grid width and the L2 size (:func:`choose_blocking`);
+``blocking=`` and ``bands=`` (the CLI's ``--blocking``) override them. :attr:`provenance` says
+which were used and why.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+from numba import njit, prange
+
+from ..physics import Problem
+from . import numba_kernels as K
+from .base import Capabilities, Option, integer
+from .numba_parallel import NumbaParallelBackend
+
+_OPTS = K._OPTS
+
+#: Largest k chosen automatically: past it the kernel is compute-bound on the machines measured
+#: (BENCHMARKS.md, the k sweep), so a larger k only adds redundant halo rows and ring size.
+K_MAX = 8
+#: Fraction of the L2 the rings of one thread may fill (the rest: the streamed rows in and out).
+RING_L2_SHARE = 0.5
+#: A band should be at least this many times taller than its halo rows (k - 1 on each side).
+BAND_HALO_RATIO = 4
+#: Assumed per-core L2 when the OS does not tell (bytes).
+DEFAULT_L2 = 1 << 20
+
+
+# -- the compiled wavefront -------------------------------------------------------------------
+
+
+@njit(**_OPTS)
+def _level_row(X, R, t, x, nr, periodic, slot_off, wrap_off):  # pragma: no cover  (compiled)
+    """Row ``x`` (padded index, may lie beyond the grid when periodic) of time level ``t``:
+    the field X for level 0, else ring ``R[t - 1]``. Outside a non-periodic grid every level's
+    ghost row is the constant one of X (filled by the ghost fill at the start of the pass)."""
+    if t == 0:
+        if periodic:
+            return X[(x - 1 + wrap_off) % nr + 1]
+        return X[x]
+    if not periodic and (x == 0 or x == nr + 1):
+        return X[x]
+    return R[t - 1, (x + slot_off) % 3]
+
+
+@njit(**_OPTS)
+def _band(U, V, U2, V2, RU, RV, w, c, kind, border, ghost_u, ghost_v, top, bottom, left, right,
+          a, b, m):  # pragma: no cover  (compiled)
+    """Advance the output rows ``[a, b)`` by ``m`` steps: U2, V2 rows a..b-1 get level m."""
+    nr = U.shape[0] - 2
+    nc = U.shape[1] - 2
+    periodic = border == K.PERIODIC
+    slot_off = 3 * (m + 1)  # rows reach down to a - m >= 1 - m: keeps slot indices >= 0
+    wrap_off = nr * (m // nr + 1)
+    first = a - (m - 1)
+    if not periodic and first < 1:
+        first = 1
+    for s in range(first, b + m - 1):
+        for t in range(1, m + 1):
+            r = s - t + 1  # level t's row at this wavefront position
+            lo = a - (m - t)
+            hi = b + (m - t)
+            if not periodic:
+                lo = max(lo, 1)
+                hi = min(hi, nr + 1)
+            if r < lo:
+                break  # higher levels are further behind
+            if r >= hi:
+                continue
+            um = _level_row(U, RU, t - 1, r - 1, nr, periodic, slot_off, wrap_off)
+            u0 = _level_row(U, RU, t - 1, r, nr, periodic, slot_off, wrap_off)
+            up = _level_row(U, RU, t - 1, r + 1, nr, periodic, slot_off, wrap_off)
+            vm = _level_row(V, RV, t - 1, r - 1, nr, periodic, slot_off, wrap_off)
+            v0 = _level_row(V, RV, t - 1, r, nr, periodic, slot_off, wrap_off)
+            vp = _level_row(V, RV, t - 1, r + 1, nr, periodic, slot_off, wrap_off)
+            if t == m:
+                uo = U2[r]
+                vo = V2[r]
+            else:
+                uo = RU[t - 1, (r + slot_off) % 3]
+                vo = RV[t - 1, (r + slot_off) % 3]
+            K.row_lines(um, u0, up, vm, v0, vp, uo, vo, w, c, kind)
+            if not periodic:
+                K.edges_lines(um, u0, up, vm, v0, vp, uo, vo, r, nr, w, c, top, bottom, left,
+                              right)
+            if t < m:  # the ghost columns the next level reads
+                if periodic:
+                    uo[0] = uo[nc]
+                    uo[nc + 1] = uo[1]
+                    vo[0] = vo[nc]
+                    vo[nc + 1] = vo[1]
+                else:
+                    uo[0] = ghost_u
+                    uo[nc + 1] = ghost_u
+                    vo[0] = ghost_v
+                    vo[nc + 1] = ghost_v
+
+
+@njit(parallel=True, **_OPTS)
+def _pass(U, V, U2, V2, RU, RV, w, c, kind, border, ghost_u, ghost_v, top, bottom, left, right,
+          starts, m):  # pragma: no cover  (compiled)
+    for i in prange(starts.size - 1):  # static schedule: one band per thread when bands=threads
+        _band(U, V, U2, V2, RU[i], RV[i], w, c, kind, border, ghost_u, ghost_v, top, bottom,
+              left, right, starts[i], starts[i + 1], m)
+
+
+@njit(**_OPTS)
+def advance_blocked(U, V, U2, V2, RU, RV, w, c, border, ghost_u, ghost_v, top, bottom, left,
+                    right, starts, k, nsteps):  # pragma: no cover  (compiled)
+    """``nsteps`` steps in passes of ``k`` (the last one shorter); ``starts``: the bands' first
+    rows and the end row. Returns 1 if the state ends in (U2, V2), as :func:`K.advance`."""
+    kind = K.stencil_kind(w)
+    passes = 0
+    done = 0
+    while done < nsteps:
+        m = min(k, nsteps - done)
+        K.fill_ghosts(U, border, ghost_u)
+        K.fill_ghosts(V, border, ghost_v)
+        _pass(U, V, U2, V2, RU, RV, w, c, kind, border, ghost_u, ghost_v, top, bottom, left,
+              right, starts, m)
+        U, U2 = U2, U
+        V, V2 = V2, V
+        done += m
+        passes += 1
+    return passes % 2
+
+
+# -- choosing k and the bands -----------------------------------------------------------------
+
+
+def l2_bytes() -> int | None:
+    """The L2 (data or unified) one core sees, from sysfs; None where unknown."""
+    from ..bench.machine import cache_bytes
+
+    return cache_bytes(2)
+
+
+def ring_bytes(ncol: int, itemsize: int, k: int) -> int:
+    """Bytes of one thread's rings: k - 1 levels x 3 rows x 2 fields of ncol + 2 values."""
+    return max(k - 1, 0) * 3 * 2 * (ncol + 2) * itemsize
+
+
+def choose_blocking(shape: tuple[int, int], itemsize: int, threads: int,
+                    l2: int | None = None) -> dict[str, Any]:
+    """k and the band count for this grid, and why (the model in BENCHMARKS.md).
+
+    k: the largest k <= :data:`K_MAX` whose rings fit in :data:`RING_L2_SHARE` of the L2 and
+    whose halo (k - 1 rows per side) stays under 1 / :data:`BAND_HALO_RATIO` of a band.
+    Bands: one per thread (each thread streams its own contiguous rows), fewer on a grid too
+    short to give every thread a band taller than its halo.
+    """
+    nr, nc = shape
+    l2 = l2 or l2_bytes() or DEFAULT_L2
+    bands = max(1, min(threads, nr))
+    k = 1
+    for cand in range(2, K_MAX + 1):
+        if ring_bytes(nc, itemsize, cand) > RING_L2_SHARE * l2:
+            break
+        if BAND_HALO_RATIO * 2 * (cand - 1) > nr // bands:
+            break
+        k = cand
+    return {"blocking": k, "bands": bands, "l2_bytes": l2,
+            "ring_bytes_per_thread": ring_bytes(nc, itemsize, k)}
+
+
+def band_starts(nrow: int, bands: int) -> np.ndarray:
+    """First padded row of each band and the end row: as equal as rows allow."""
+    edges = np.linspace(0, nrow, bands + 1).round().astype(np.int64)
+    return edges + 1
+
+
+# -- the backend ------------------------------------------------------------------------------
+
+
+class NumbaBlockedBackend(NumbaParallelBackend):
+    name = "numba-blocked"
+    # A pass reads k rows of halo, not the 1-cell ghost ring a halo exchange refreshes per step.
+    capabilities = Capabilities(decomposable=False)
+    options = {
+        **NumbaParallelBackend.options,
+        "blocking": Option("time steps per pass over memory, k (default: from the grid width "
+                           "and the L2 size)", integer(1)),
+        "bands": Option("bands of rows swept in parallel (default: one per thread)",
+                        integer(1)),
+    }
+
+    def __init__(self, problem: Problem, **options: Any) -> None:
+        super().__init__(problem, **options)
+        auto = choose_blocking(problem.shape, problem.dtype.itemsize, self._threads)
+        self.k = self.config.get("blocking", auto["blocking"])
+        self.bands = min(self.config.get("bands", auto["bands"]), problem.nbrow)
+        self._provenance = {
+            "blocking": self.k, "bands": self.bands,
+            "blocking_chosen_by": "user" if "blocking" in self.config else "model",
+            "bands_chosen_by": "user" if "bands" in self.config else "model",
+            "l2_bytes": auto["l2_bytes"],
+            "ring_bytes_per_thread": ring_bytes(problem.nbcol, problem.dtype.itemsize, self.k),
+        }
+        self.starts = band_starts(problem.nbrow, self.bands)
+        ring = (self.bands, max(self.k - 1, 1), 3, problem.nbcol + 2)
+        self.RU = np.zeros(ring, problem.dtype)
+        self.RV = np.zeros(ring, problem.dtype)
+
+    @property
+    def provenance(self) -> dict[str, Any]:
+        """How the run was blocked: k, bands, who chose them, the L2 and ring sizes."""
+        return dict(self._provenance)
+
+    def describe(self) -> str:
+        """One line for reports: ``k=8, 2 bands``."""
+        return f"k={self.k}, {self.bands} band{'s' if self.bands > 1 else ''}"
+
+    def _run(self, nsteps: int) -> None:
+        import numba
+
+        numba.set_num_threads(self._threads)
+        swapped = advance_blocked(self.U, self.V, self.U2, self.V2, self.RU, self.RV, self.w,
+                                  self.c, self.border, self.ghost_u, self.ghost_v, *self.strips,
+                                  self.starts, self.k, nsteps)
+        if swapped:
+            self.U, self.U2 = self.U2, self.U
+            self.V, self.V2 = self.V2, self.V
+

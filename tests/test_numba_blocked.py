@@ -1,0 +1,182 @@
+"""``numba-blocked``: temporal blocking must give ``numba``'s bits, whatever k, bands, threads.
+
+The generic backend tests (test_backends.py) already run it against the float64 reference;
+here: bit-for-bit agreement with ``numba`` on every stencil x border x dtype with step counts
+that do not fall into whole passes, grids shorter than the halo, the specialised row loops
+against the generic one, the k/band model, the options and what is reported.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from conftest import noisy_state, small_problem
+from grayscott import backends
+from grayscott.errors import GrayScottError
+from grayscott.physics import BORDERS, DTYPES, STENCILS
+
+CUSTOM = np.array([[0.1, 0.2, 0.05], [0.3, 0.0, 0.15], [0.0, 0.25, 0.1]])
+ALL_STENCILS = [*STENCILS, CUSTOM]
+
+
+@pytest.fixture(scope="module")
+def numba():
+    return pytest.importorskip("numba", reason="numba is not installed: "
+                                               "pip install 'grayscott[numba]'")
+
+
+def run_backend(name, problem, u, v, steps, **options):
+    b = backends.create(name, problem, **options)
+    b.set_state(u, v)
+    for n in steps:
+        b.advance(n)
+    return b.get_state()
+
+
+def assert_bits_equal(ours, theirs):
+    for a, b in zip(ours, theirs, strict=True):
+        assert a.dtype == b.dtype
+        # Bits, not values: a -0 for a +0 would fail here.
+        np.testing.assert_array_equal(a.view(np.uint8), b.view(np.uint8))
+
+
+# (blocking, bands, threads): one band, bands > threads, k > rows, k = 1 (a plain step).
+LAYOUTS = [(3, 1, 1), (4, 3, 2), (16, 2, 2), (1, 2, 2)]
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("border", BORDERS)
+@pytest.mark.parametrize("stencil", ALL_STENCILS, ids=[*STENCILS, "custom"])
+def test_bitwise_equal_to_numba(numba, stencil, border, dtype):
+    """11 steps as 4 + 0 + 7: passes of k and a shorter last one, across calls."""
+    problem = small_problem((13, 11), stencil=stencil, border=border, dtype=dtype)
+    u, v = noisy_state(problem.shape, seed=7)
+    expected = run_backend("numba", problem, u, v, [11])
+    most = numba.config.NUMBA_NUM_THREADS
+    for k, bands, threads in LAYOUTS:
+        got = run_backend("numba-blocked", problem, u, v, [4, 0, 7], blocking=k, bands=bands,
+                          threads=min(threads, most))
+        assert_bits_equal(got, expected)
+
+
+@pytest.mark.parametrize("border", BORDERS)
+@pytest.mark.parametrize("shape", [(3, 5), (40, 6)], ids=["3-rows", "40-rows"])
+def test_short_and_tall_grids(numba, border, shape):
+    """3 rows (smaller than every halo: periodic rows wrap several times), and many bands of a
+    few rows each on a taller grid, with a k that does not divide the steps."""
+    problem = small_problem(shape, stencil="laplace9", border=border, dtype="float64")
+    u, v = noisy_state(problem.shape, seed=11)
+    expected = run_backend("numba", problem, u, v, [23])
+    for k, bands in ((5, 1), (7, 6), (2, 40)):
+        got = run_backend("numba-blocked", problem, u, v, [23], blocking=k, bands=bands)
+        assert_bits_equal(got, expected)
+
+
+def test_the_school_initial_state_at_a_realistic_width(numba):
+    """The default setup (school stencil and border, float32) on rows as wide as a
+    frame's, many steps: the fronts and zero regions of a real run, not just noise."""
+    from grayscott.physics import make_initial, make_problem
+
+    problem = make_problem((24, 300))
+    u, v = make_initial("school", problem.shape)
+    expected = run_backend("numba", problem, u, v, [150])
+    got = run_backend("numba-blocked", problem, u, v, [150])
+    assert_bits_equal(got, expected)
+    assert np.any(got[1] != v)  # something happened
+
+
+# -- the specialised row loops ---------------------------------------------------------------
+
+
+def _rows(dtype, special):
+    rng = np.random.default_rng(0)
+    rows = [rng.uniform(-1, 1, 37).astype(dtype) for _ in range(6)]
+    if special:  # values where x * 1 == x must still hold bit for bit, and 0 * x is not 0
+        for r in rows:
+            r[[3, 9, 20]] = [-0.0, np.inf, np.nan]
+    return rows
+
+
+@pytest.mark.parametrize("special", [False, True], ids=["finite", "inf-nan-negzero"])
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("stencil", ["school", "laplace5"])
+def test_specialised_loops_equal_the_generic_loop(numba, stencil, dtype, special):
+    from grayscott.backends import numba_kernels as K
+    from grayscott.physics import get_stencil
+
+    w = np.array(get_stencil(stencil).weights.ravel(), dtype=dtype)
+    c = K.constants(0.16, 0.08, 0.035, 0.06, 0.9, dtype)
+    kind = K.stencil_kind(w)
+    assert kind == (K.ONES if stencil == "school" else K.CROSS)
+    rows = _rows(dtype, special)
+    out = []
+    for k in (kind, K.GENERIC):
+        uo, vo = np.zeros(37, dtype), np.zeros(37, dtype)
+        K.row_lines(*rows, uo, vo, w, c, k)
+        out.append((uo, vo))
+    assert_bits_equal(*out)
+
+
+def test_stencil_kind(numba):
+    from grayscott.backends import numba_kernels as K
+    from grayscott.physics import get_stencil
+
+    kinds = {name: K.stencil_kind(np.array(get_stencil(name).weights.ravel(), np.float32))
+             for name in STENCILS}
+    assert kinds == {"school": K.ONES, "laplace5": K.CROSS, "laplace9": K.GENERIC}
+    assert K.stencil_kind(CUSTOM.ravel().astype(np.float64)) == K.GENERIC
+    almost = np.ones(9)
+    almost[4], almost[8] = -8, 1 + 2 ** -40
+    assert K.stencil_kind(almost) == K.GENERIC
+
+
+# -- choosing k and the bands ----------------------------------------------------------------
+
+
+def test_model_fits_rings_in_l2_and_halos_in_bands(numba):
+    from grayscott.backends import numba_blocked as B
+
+    wide = B.choose_blocking((1080, 1920), 4, 2, l2=2 << 20)
+    assert wide["bands"] == 2
+    assert 2 <= wide["blocking"] <= B.K_MAX
+    assert wide["ring_bytes_per_thread"] <= B.RING_L2_SHARE * (2 << 20)
+    # A smaller L2 or wider rows: fewer levels fit.
+    small = B.choose_blocking((1080, 1920), 4, 2, l2=256 << 10)
+    assert small["blocking"] < wide["blocking"]
+    assert small["ring_bytes_per_thread"] <= B.RING_L2_SHARE * (256 << 10)
+    assert B.choose_blocking((1080, 1920), 8, 2, l2=256 << 10)["blocking"] <= small["blocking"]
+    # No room for even two levels: k = 1 (a plain step per pass).
+    assert B.choose_blocking((100, 100_000), 8, 2, l2=256 << 10)["blocking"] == 1
+    # A short grid: the halo must stay small beside each band.
+    short = B.choose_blocking((20, 64), 4, 2, l2=2 << 20)
+    assert B.BAND_HALO_RATIO * 2 * (short["blocking"] - 1) <= 20 // short["bands"]
+    assert B.choose_blocking((2000, 64), 4, 16, l2=2 << 20)["bands"] == 16
+    assert B.choose_blocking((5, 64), 4, 16, l2=2 << 20)["bands"] == 5
+
+
+def test_band_starts_cover_the_rows_once(numba):
+    from grayscott.backends import numba_blocked as B
+
+    for nrow, bands in ((10, 3), (7, 7), (1080, 2), (5, 1)):
+        s = B.band_starts(nrow, bands)
+        assert s[0] == 1 and s[-1] == nrow + 1 and len(s) == bands + 1
+        assert np.all(np.diff(s) >= 1) and np.diff(s).max() - np.diff(s).min() <= 1
+
+
+def test_options_and_provenance(numba):
+    problem = small_problem((30, 20))
+    auto = backends.create("numba-blocked", problem)
+    prov = auto.provenance
+    assert prov["blocking_chosen_by"] == "model" and prov["bands_chosen_by"] == "model"
+    assert prov["blocking"] == auto.k >= 1 and prov["bands"] == auto.bands >= 1
+    assert auto.threads == numba.config.NUMBA_NUM_THREADS
+    mine = backends.create("numba-blocked", problem, blocking=5, bands=3, threads=1)
+    assert (mine.k, mine.bands, mine.threads) == (5, 3, 1)
+    assert mine.provenance["blocking_chosen_by"] == "user"
+    assert mine.describe() == "k=5, 3 bands"
+    assert backends.create("numba-blocked", problem, bands=99).bands == 30  # one row each
+    for key, bad in (("blocking", 0), ("blocking", 1.5), ("bands", 0), ("bands", True)):
+        with pytest.raises(GrayScottError, match=key):
+            backends.create("numba-blocked", problem, **{key: bad})
+    assert not backends.capabilities("numba-blocked").decomposable
