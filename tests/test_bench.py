@@ -353,3 +353,21 @@ def test_check_output(tmp_path):
     assert rep.check_output(tmp_path / "x.json", "--json") == Path(tmp_path / "x.json")
     with pytest.raises(GrayScottError, match="directory"):
         rep.check_output(tmp_path, "--json")
+
+
+def test_one_clock_and_one_version_lookup_for_every_output():
+    """Reports and run files take their date and versions from grayscott.provenance."""
+    import datetime as dt
+    from importlib import metadata
+
+    from grayscott import provenance
+    from grayscott.bench import machine
+
+    meta = machine.collect_metadata()
+    assert dt.datetime.fromisoformat(meta["date"]).tzinfo is not None
+    assert meta["libraries"] == provenance.library_versions()
+    assert meta["libraries"]["numpy"] == metadata.version("numpy") == np.__version__
+    assert provenance.library_versions(["numpy", "surely-not-installed-xyz"]) == {
+        "numpy": np.__version__}
+    attrs = provenance.file_versions("numpy")
+    assert attrs["numpy_version"] == np.__version__ and "hdf5_version" in attrs

@@ -6,18 +6,15 @@ Everything here degrades to None rather than failing: a benchmark must run on an
 from __future__ import annotations
 
 import contextlib
-import datetime as _dt
 import os
 import platform
 import re
 import subprocess
 from functools import cache
-from importlib import metadata
 from pathlib import Path
 
-#: Distributions whose versions matter to the numbers (reported when installed).
-LIBRARIES: tuple[str, ...] = ("numpy", "numba", "llvmlite", "jax", "jaxlib", "h5py", "click",
-                              "tqdm", "matplotlib")
+from ..provenance import library_versions, now_utc
+
 #: Environment variables that change how many threads a backend uses.
 THREAD_ENV: tuple[str, ...] = ("NUMBA_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS",
                                "OPENBLAS_NUM_THREADS", "XLA_FLAGS", "JAX_PLATFORMS",
@@ -138,14 +135,6 @@ def available_memory_bytes() -> int | None:
     return None
 
 
-def library_versions() -> dict[str, str]:
-    out = {}
-    for dist in LIBRARIES:
-        with contextlib.suppress(metadata.PackageNotFoundError):
-            out[dist] = metadata.version(dist)
-    return out
-
-
 @cache
 def git_commit() -> dict[str, object] | None:
     """Commit of the source tree the package runs from (editable installs), else None."""
@@ -164,10 +153,6 @@ def package_version() -> str:
     from .. import __version__
 
     return __version__
-
-
-def now_utc() -> str:
-    return _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds")
 
 
 def collect_metadata() -> dict[str, object]:
