@@ -387,3 +387,260 @@ def test_device_bandwidth_is_measured_on_a_gpu():
         pytest.skip(f"backend cupy {backends.info('cupy').reason}")
     bw = measure_device_bandwidth(256 << 20, repeat=3)
     assert bw is not None and 1e11 < bw.bytes_per_s < 1e14  # 100 GB/s .. 100 TB/s
+
+
+# -- the backend's Python side on a fake CuPy (no GPU) ---------------------------------------
+
+
+class FakeCuda:
+    """Just enough of CuPy for :class:`CupyBackend`, on the CPU: "device" arrays are NumPy
+    arrays, the kernel is the host build of the same source, graphs replay recorded launches.
+
+    Streams are adversarial: the compute stream runs its work at once (an infinitely fast GPU)
+    while the copy stream defers its copies until something waits for them (a slow bus). A
+    frame copied from a buffer that the next block overwrites, or a missing wait between the
+    streams, shows up as a wrong frame.
+    """
+
+    memcpyDeviceToHost = 2
+
+    def __init__(self, host_kernels_dir) -> None:
+        self.dir = host_kernels_dir
+        self.streams: dict[int, FakeCuda.Stream] = {}
+        self.current: list[FakeCuda.Stream] = []
+        self.launches = 0
+        fake = self
+
+        class Array:
+            def __init__(self, a: np.ndarray) -> None:
+                self.a = a
+                self.shape, self.dtype, self.nbytes = a.shape, a.dtype, a.nbytes
+                self.data = MemPtr(a)
+
+            def set(self, x) -> None:
+                fake.stream().submit(lambda: np.copyto(self.a, x))
+
+            def get(self, stream=None):
+                (stream or fake.stream()).synchronize()
+                return self.a.copy()
+
+        class MemPtr:
+            def __init__(self, a: np.ndarray) -> None:
+                self.ptr = a.ctypes.data
+
+            def copy_from_device_async(self, src, size, stream) -> None:
+                dst = self.ptr
+                stream.submit(lambda: ctypes.memmove(dst, src.ptr, size))
+
+        class Stream:
+            def __init__(self, non_blocking=False, eager=None) -> None:
+                # The first stream made is the compute stream (eager), the next the copy one.
+                self.eager = eager if eager is not None else not fake.streams
+                self.queue: list = []
+                self.capture: list | None = None
+                self.ptr = id(self)
+                fake.streams[self.ptr] = self
+
+            def submit(self, op) -> None:
+                if self.capture is not None:
+                    self.capture.append(op)
+                elif self.eager:
+                    op()
+                else:
+                    self.queue.append(op)
+
+            def synchronize(self) -> None:
+                while self.queue:
+                    self.queue.pop(0)()
+
+            def run_until(self, event) -> None:
+                while not event.done and self.queue:
+                    self.queue.pop(0)()
+
+            def wait_event(self, event) -> None:
+                self.submit(lambda: event.stream.run_until(event) if event.stream else None)
+
+            def begin_capture(self) -> None:
+                self.capture = []
+
+            def end_capture(self):
+                ops, self.capture = self.capture, None
+                return Graph(ops)
+
+            def __enter__(self):
+                fake.current.append(self)
+                return self
+
+            def __exit__(self, *exc) -> None:
+                fake.current.pop()
+
+        class Graph:
+            def __init__(self, ops) -> None:
+                self.ops = ops
+
+            def launch(self, stream) -> None:
+                for op in self.ops:
+                    stream.submit(op)
+
+        class Event:
+            def __init__(self, disable_timing=False) -> None:
+                self.done, self.stream = True, None
+
+            def record(self, stream) -> None:
+                self.done, self.stream = False, stream
+                stream.submit(lambda: setattr(self, "done", True))
+
+            def synchronize(self) -> None:
+                if self.stream is not None:
+                    self.stream.run_until(self)
+
+        class Kernel:
+            def __init__(self, lib, rows: int) -> None:
+                self.lib, self.rows = lib, rows
+
+            def __call__(self, grid, block, args) -> None:
+                U, V, U2, V2, P, nr, nc, border, has_deficit = args
+                assert grid[0] * block[0] >= nc and grid[1] * self.rows >= nr
+                ptrs = [x.data.ptr for x in (U, V, U2, V2, P)]
+                ints = [int(x) for x in (nr, nc, border, has_deficit)]
+
+                def launch() -> None:
+                    fake.launches += 1
+                    self.lib.gs_step_grid(*ptrs, *ints, block[0], self.rows)
+
+                fake.stream().submit(launch)
+
+        class RawModule:
+            def __init__(self, code, options) -> None:
+                defs = [o for o in options if o.startswith("-D")]
+                assert "--fmad=false" in options
+                name = "_".join(d[2:].replace("=", "") for d in defs)
+                src, lib = self_dir / "gs.c", self_dir / f"gs_{name}.so"
+                src.write_text(code, encoding="utf-8")
+                if not lib.exists():
+                    subprocess.run([CC, "-O2", "-std=c99", "-ffp-contract=off", "-shared",
+                                    "-fPIC", *defs, "-o", str(lib), str(src)], check=True)
+                self.lib = ctypes.CDLL(str(lib))
+                p, i = ctypes.c_void_p, ctypes.c_int
+                self.lib.gs_step_grid.argtypes = [p, p, p, p, p, i, i, i, i, i, i]
+                self.rows = int(next(d for d in defs if d.startswith("-DGS_ROWS="))[10:])
+
+            def get_function(self, name):
+                assert name == "gs_step"
+                return Kernel(self.lib, self.rows)
+
+        self_dir = host_kernels_dir
+        self.Array, self.RawModule = Array, RawModule
+        self.cuda = type("cuda", (), {})()
+        self.cuda.Stream, self.cuda.Event = Stream, Event
+        self.cuda.Device = lambda: type("Device", (), {"synchronize": lambda self: None})()
+        self.cuda.alloc_pinned_memory = bytearray
+        self.cuda.runtime = type("runtime", (), {})()
+        self.cuda.runtime.getDeviceCount = lambda: 1
+        self.cuda.runtime.memcpyDeviceToHost = self.memcpyDeviceToHost
+        self.cuda.runtime.memcpyAsync = self._memcpy_async
+        self.default = Stream(eager=True)
+        self.streams.clear()
+
+    def stream(self):
+        return self.current[-1] if self.current else self.default
+
+    def _memcpy_async(self, dst, src, size, kind, stream_ptr) -> None:
+        assert kind == self.memcpyDeviceToHost
+        self.streams[stream_ptr].submit(lambda: ctypes.memmove(dst, src, size))
+
+    def asarray(self, x):
+        return self.Array(np.array(x))
+
+    def zeros(self, shape, dtype):
+        return self.Array(np.zeros(shape, dtype))
+
+    def empty(self, shape, dtype):
+        return self.Array(np.full(shape, np.nan, dtype))  # garbage that shows if read
+
+
+@pytest.fixture(scope="module")
+def fake_cupy_dir(tmp_path_factory):
+    """Where the fake's kernels are built, once per module."""
+    if CC is None:
+        pytest.skip("no C compiler (cc) to build the kernel source for the host")
+    return tmp_path_factory.mktemp("fake-cupy")
+
+
+@pytest.fixture
+def fake_cupy(monkeypatch, fake_cupy_dir):
+    fake = FakeCuda(fake_cupy_dir)
+    monkeypatch.setattr(cb, "cupy_module", lambda: fake)
+    monkeypatch.setattr(cb, "unavailable_reason", lambda: "")
+    cb._kernel.cache_clear()
+    yield fake
+    cb._kernel.cache_clear()
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("border", BORDERS)
+def test_backend_on_fake_cupy_equals_numba(fake_cupy, numba, border, dtype):
+    """Graphs from either pair of buffers, leftover single steps, the state across calls."""
+    problem = small_problem((13, 21), stencil="laplace9", border=border, dtype=dtype)
+    u, v = noisy_state(problem.shape)
+    b = cb.CupyBackend(problem, chunk=4, rows=3, block=32)
+    b.set_state(u, v)
+    b.compile()
+    launches = fake_cupy.launches
+    for n in (5, 6, 1, 8):  # 4+1 | 4+2 from the other pair | 1 | 2 graphs
+        b.advance(n)
+    assert fake_cupy.launches - launches == 20
+    for g, w in zip(b.get_state(), numba_state(problem, u, v, 20), strict=True):
+        assert_bitwise(g, w)
+    b.set_state(u, v)  # a new state starts from the first pair again
+    b.advance(3)
+    for g, w in zip(b.get_state(), numba_state(problem, u, v, 3), strict=True):
+        assert_bitwise(g, w)
+
+
+def test_frames_on_fake_cupy_are_those_of_their_step(fake_cupy, numba):
+    """Frames requested one after the other and waited for late (the copy stream is slow,
+    the compute stream races ahead): each is V of its own step, in order."""
+    problem = small_problem((11, 17), dtype="float32")
+    u, v = noisy_state(problem.shape)
+    b = cb.CupyBackend(problem, chunk=2)
+    b.set_state(u, v)
+    ref = backends.create("numba", problem)
+    ref.set_state(u, v)
+    handles, want = [], []
+    for n in (2, 3, 2, 4, 2):
+        b.advance(n)
+        handles.append(b.request_v())
+        ref.advance(n)
+        want.append(ref.get_v())
+    assert not handles[-1].done()  # still on its way: nothing waited for it
+    # The first three reused the two slots: taken aside before their buffers were reused.
+    for h, w in zip(handles, want, strict=True):
+        assert_bitwise(h.result(), w)
+    assert_bitwise(b.get_v(), ref.get_v())
+
+
+def test_fake_cupy_catches_a_frame_copied_without_its_snapshot(fake_cupy, monkeypatch):
+    """The fake is strict enough: copying the frame straight from V (no device snapshot)
+    gives a wrong frame once the next block has run before the slow copy."""
+    problem = small_problem((11, 17), dtype="float32")
+    u, v = noisy_state(problem.shape)
+    b = cb.CupyBackend(problem, chunk=2)
+    b.set_state(u, v)
+    b.advance(2)
+    want = b.get_v()
+    b._snaps = [b.fields[0][1], b.fields[0][1]]  # "snapshot" = V itself (a no-op copy)
+    handle = b.request_v()
+    b.advance(2)  # overwrites fields[0] before the deferred copy runs
+    assert not np.array_equal(handle.result(), want)
+
+
+def test_cupy_options_are_checked(fake_cupy):
+    from grayscott.errors import GrayScottError
+
+    problem = small_problem()
+    for bad in ({"chunk": 3}, {"block": 48}, {"rows": 0}, {"rows": 65}):
+        with pytest.raises(GrayScottError):
+            cb.CupyBackend(problem, **bad)
+    with pytest.raises(GrayScottError, match="rows"):
+        cb.launch_shape(small_problem((70000 * 8 + 1, 3)), 1, 128)
