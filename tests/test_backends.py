@@ -327,3 +327,19 @@ def test_python_backend_warns_on_big_runs():
 
 def test_lively_parameters_are_stable():
     make_problem(params=LIVELY)
+
+
+def test_cli_lists_what_each_backend_declares(capsys):
+    from grayscott.cli import main
+
+    assert main(["backends"]) == 0
+    out = capsys.readouterr().out
+    for name in backends.available():
+        line = backends.describe(name)
+        assert line in out
+        caps = backends.capabilities(name)
+        assert ("asynchronous" in line) == (not caps.synchronous)
+        assert ("slow rung" in line) == (caps.cell_steps_per_second is not None)
+    assert "cpu; synchronous; slow rung" in backends.describe("python")
+    assert "decomposable" in backends.describe("numpy") and "options" not in backends.describe(
+        "numpy")
