@@ -57,8 +57,7 @@ def draw_map(v: np.ndarray, feed: np.ndarray, kill: np.ndarray, ax: Any = None,
     finite = v[np.isfinite(v)]
     vmax = float(finite.max()) if finite.size else 1.0
     image = np.ma.masked_invalid(mosaic(v))
-    colours = plt.get_cmap(cmap).copy()
-    colours.set_bad("white")
+    colours = plt.get_cmap(cmap).with_extremes(bad="white")  # the gaps between tiles
     ax.imshow(image, cmap=colours, vmin=0.0, vmax=max(vmax, 1e-6), extent=(0, m, 0, n),
               interpolation="nearest", aspect=v.shape[2] / v.shape[3])
     ax.set_xticks(np.arange(m) + 0.5, _labels(kill), rotation=90 if m > 8 else 0)
