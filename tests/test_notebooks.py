@@ -1,10 +1,14 @@
-"""The school's six notebooks: every solution notebook runs top to bottom on a small grid, and the
-tutorials are exactly what ``notebooks/make_tutorials.py`` makes of the solutions."""
+"""The school's six notebooks: every solution notebook runs top to bottom on a small grid (its
+closing ladder on the school's grid, for a few steps) and leaves no file where it ran, the tutorials
+are exactly what ``notebooks/make_tutorials.py`` makes of the solutions, and a tutorial check fails
+for a plausible wrong answer."""
 
 from __future__ import annotations
 
+import copy
 import importlib.util
 import json
+import re
 import sys
 from pathlib import Path
 
@@ -21,7 +25,8 @@ NAMES = ["1_Optimization", "2_Numpy", "3_Python_Implementation", "4_Numba_Implem
 #: Modules a notebook needs beyond the base install and the video extra.
 NEEDS = {"4_Numba_Implementation": "numba", "5_JAX": "jax", "6_JAX_Implementation": "jax"}
 #: Injected after each notebook's parameters cell, as papermill would: a small, short run.
-SMALL = "NBROW, NBCOL = 64, 64\nNSTEPS = 320\nNBIMAGE, NBEXTRASTEP = 10, 32"
+#: The closing ladder always runs the school's 1080 x 1920; here for 3 steps per timing.
+SMALL = "NBROW, NBCOL = 64, 64\nNSTEPS = 320\nNBIMAGE, NBEXTRASTEP = 10, 32\nLADDER_STEPS = 3"
 CELL_TIMEOUT = 300
 
 
@@ -79,11 +84,87 @@ def test_solution_notebook_runs(name, tmp_path, kernel_name):
     client = nbclient.NotebookClient(nb, timeout=CELL_TIMEOUT, kernel_name=kernel_name,
                                      resources={"metadata": {"path": str(tmp_path)}})
     client.execute()  # raises CellExecutionError, with the cell and traceback, on any error
+    assert list(tmp_path.iterdir()) == [], "the notebook left files where it ran"
     images = [o for c in nb.cells if c.cell_type == "code" for o in c.outputs
               if o.output_type == "display_data" and "image/png" in o.get("data", {})]
     assert images, "the notebook ends with an image of the result"
     last_code = [c for c in nb.cells if c.cell_type == "code"][-1]
     assert any("image/png" in o.get("data", {}) for o in last_code.outputs)
+    # The closing ladder: numpy-school measured as the baseline, shown beside the school's table.
+    ladder = [c for c in nb.cells if c.cell_type == "code" and "show_ladder(rates)" in c.source]
+    assert len(ladder) == 1, "one closing ladder cell"
+    text = "".join(o.get("text", "") for o in ladder[0].outputs if o.output_type == "stream")
+    assert "numpy-school" in text and "AMD EPYC 7313" in text and "x1.0   NumPy" in text
+    assert any("image/png" in o.get("data", {}) for o in ladder[0].outputs), "the ladder chart"
+
+
+# ---------------------------------------------------------------- checks that can fail
+
+#: (notebook, exercise cell id, a plausible wrong answer put in place of the stub's `raise`,
+#: what the check must say). The wrong answers compute the right values the wrong way, or
+#: nearly the right value, so only a check that looks at the approach catches them.
+WRONG_ANSWERS = [
+    ("1_Optimization", "nb1-09",
+     "best = 1000 * min(timeit.repeat(lambda: naive_step(u, v), number=1, repeat=3))  # in ms",
+     "times the check's own timing"),
+    ("1_Optimization", "nb1-23", "naive_rows(u, v, u2, v2, range(nr))  # no threads at all",
+     "no two calls of naive_rows ran at the same time"),
+    ("2_Numpy", "nb2-16",
+     "inside = np.zeros((nbrow, nbcol), dtype=bool)\n"
+     "for i in range(nbrow):\n"
+     "    for j in range(nbcol):\n"
+     "        inside[i, j] = (i - nbrow / 2) ** 2 + (j - nbcol / 2) ** 2 < radius**2",
+     "must not loop in Python"),
+    ("4_Numba_Implementation", "nb4-11", "step_prange = step_loop  # still one thread",
+     "parallel option"),
+    ("6_JAX_Implementation", "nb6-11",
+     "w = np.ones((3, 3), np.float32)\nw[1, 1] = 0\nreturn correlate3x3(X, jnp.asarray(w))",
+     "neighbours_3x3 multiplies"),
+]
+STUB = re.compile(r"^(?P<indent>[ \t]*)raise NotImplementedError\(.*\)$", re.M)
+
+
+def _with_wrong_answer(name, cell_id, wrong):
+    """The solution notebook up to the check after `cell_id`, whose exercise is the tutorial's
+    stub filled with `wrong`; returns (notebook, id of the check cell)."""
+    solution, tutorial = _read("solutions", name), _read("tutorial", name)
+    stub = next(c for c in tutorial.cells if c.id == cell_id).source
+    (match,) = STUB.finditer(stub)
+    filled = "\n".join(match["indent"] + line for line in wrong.splitlines())
+    ids = [c.id for c in solution.cells]
+    at = ids.index(cell_id)
+    check = next(c for c in solution.cells[at + 1:] if "check" in _tags(c))
+    nb = copy.deepcopy(solution)
+    nb.cells = nb.cells[:ids.index(check.id) + 1]
+    nb.cells[at].source = stub[:match.start()] + filled + stub[match.end():]
+    return nb, check.id
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(("name", "cell_id", "wrong", "message"),
+                         [pytest.param(*w, id=f"{w[0]}-{w[1]}",
+                                       marks=_param(w[0]).marks) for w in WRONG_ANSWERS])
+def test_a_wrong_answer_fails_its_check(name, cell_id, wrong, message, tmp_path, kernel_name):
+    nb, check_id = _with_wrong_answer(name, cell_id, wrong)
+    where = [i for i, c in enumerate(nb.cells) if "parameters" in _tags(c)]
+    nb.cells.insert(where[0] + 1, nbformat.v4.new_code_cell(SMALL))
+    client = nbclient.NotebookClient(nb, timeout=CELL_TIMEOUT, kernel_name=kernel_name,
+                                     resources={"metadata": {"path": str(tmp_path)}})
+    with pytest.raises(nbclient.exceptions.CellExecutionError) as failure:
+        client.execute()
+    failed = [c.id for c in nb.cells if c.cell_type == "code"
+              and any(o.output_type == "error" for o in c.outputs)]
+    assert failed == [check_id], "the wrong answer must pass everything up to its check"
+    assert failure.value.ename == "AssertionError" and message in str(failure.value)
+
+
+def test_the_wrong_answers_fill_a_tutorial_stub():
+    for name, cell_id, wrong, _ in WRONG_ANSWERS:
+        nb, check_id = _with_wrong_answer(name, cell_id, wrong)
+        filled = next(c for c in nb.cells if c.id == cell_id)
+        assert "NotImplementedError" not in filled.source and wrong.splitlines()[0] in \
+            filled.source
+        assert "BEGIN SOLUTION" not in filled.source and nb.cells[-1].id == check_id
 
 
 # ---------------------------------------------------------------- one source of truth
