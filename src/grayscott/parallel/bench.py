@@ -1,0 +1,161 @@
+"""Strong and weak scaling over MPI ranks, with the time in halo exchange and in gathering.
+
+``grayscott bench --ranks N`` launches ``mpiexec -n k python -m grayscott.parallel.bench`` for
+k = 1 .. N (the ``mpiexec`` beside the Python running it, else the one on PATH), once with the
+grid fixed (strong scaling) and once with the grid grown with the ranks (weak scaling: every
+rank keeps a ``rows x cols`` block), and prints one table. Each launch prints one JSON line:
+
+* ``step_s``: wall seconds per step, the slowest rank's (what the run waits for);
+* ``halo_s``: seconds per step in the halo exchange (border rule, packing, messages and the
+  wait for the neighbours), the slowest rank's;
+* ``gather_s``: seconds to gather one frame of V to rank 0 (what ``run`` does per frame);
+* ``halo_bytes``: bytes a rank sends per step (the largest).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from ..errors import GrayScottError
+
+
+def measure(backend: str, shape: tuple[int, int], steps: int, repeat: int, dtype: str,
+            threads: int | None, dims: tuple[int, int] | None, weak: bool) -> dict[str, Any] | None:
+    """Time ``backend`` on this communicator (collective); the result on rank 0, else None."""
+    import numpy as np
+    from mpi4py import MPI
+
+    from ..physics import make_initial, make_problem
+    from .decomposition import choose_dims
+    from .distributed import DistributedBackend
+
+    comm = MPI.COMM_WORLD
+    if weak:  # every rank keeps a block of `shape`
+        p, q = choose_dims(comm.size, (shape[0] * comm.size, shape[1] * comm.size), dims)
+        dims, shape = (p, q), (shape[0] * p, shape[1] * q)
+    problem = make_problem(shape, dtype=dtype)
+    be = DistributedBackend(problem, backend, comm=comm, dims=dims, threads=threads)
+    be.set_state(*make_initial("school", shape))
+    be.compile()
+    be.advance(max(1, steps // 4))  # warm caches and the messages' paths
+    best = None
+    for _ in range(repeat):
+        halo0 = be.halo.seconds
+        comm.Barrier()
+        t0 = time.perf_counter()
+        be.advance(steps)
+        wall = time.perf_counter() - t0
+        halo = be.halo.seconds - halo0
+        wall, halo = comm.allreduce(wall, op=MPI.MAX), comm.allreduce(halo, op=MPI.MAX)
+        if best is None or wall < best[0]:
+            best = (wall, halo)
+    gather = []
+    for _ in range(max(3, repeat)):
+        comm.Barrier()
+        g0 = be.gather_seconds
+        be.get_v()
+        gather.append(comm.allreduce(be.gather_seconds - g0, op=MPI.MAX))
+    nbytes = comm.allreduce(be.halo.bytes_per_call, op=MPI.MAX)
+    if comm.rank != 0:
+        return None
+    wall, halo = best
+    return {"ranks": comm.size, "dims": list(be.block.dims), "shape": list(shape),
+            "backend": backend, "threads": be.threads, "dtype": dtype, "steps": steps,
+            "step_s": wall / steps, "halo_s": halo / steps, "gather_s": float(np.median(gather)),
+            "halo_bytes": nbytes, "mode": "weak" if weak else "strong",
+            "cell_steps_per_s": shape[0] * shape[1] * steps / wall}
+
+
+def mpiexec() -> str:
+    """The ``mpiexec`` of this environment (the mpich wheel puts it beside python)."""
+    here = Path(sys.executable).parent / "mpiexec"
+    found = str(here) if here.exists() else shutil.which("mpiexec")
+    if not found:
+        raise GrayScottError("--ranks needs mpiexec: pip install 'grayscott[mpi]'")
+    return found
+
+
+def launch(ranks: int, args: list[str], timeout: float = 600) -> dict[str, Any]:
+    cmd = [mpiexec(), "-n", str(ranks), sys.executable, "-m", "grayscott.parallel.bench", *args]
+    env = {**os.environ, "GRAYSCOTT_MPI": "1"}
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, env=env)
+    lines = [ln for ln in proc.stdout.splitlines() if ln.startswith("{")]
+    if proc.returncode or not lines:
+        last = (proc.stderr.strip().splitlines() or ["no output"])[-1]
+        raise GrayScottError(f"the {ranks}-rank benchmark failed (exit {proc.returncode}): {last}")
+    return json.loads(lines[-1])
+
+
+def scaling(max_ranks: int, backend: str, shape: tuple[int, int], steps: int, repeat: int,
+            dtype: str, threads: int | None = None) -> list[dict[str, Any]]:
+    """Strong then weak scaling for 1 .. max_ranks ranks (one mpiexec each)."""
+    base = ["--backend", backend, "--rows", str(shape[0]), "--cols", str(shape[1]),
+            "--steps", str(steps), "--repeat", str(repeat), "--dtype", dtype]
+    if threads:
+        base += ["--threads", str(threads)]
+    rows = []
+    for mode in ("strong", "weak"):
+        for k in range(1, max_ranks + 1):
+            rows.append(launch(k, base + (["--weak"] if mode == "weak" else [])))
+    return rows
+
+
+def format_table(rows: list[dict[str, Any]]) -> str:
+    """Strong and weak scaling, efficiency against the 1-rank row of the same mode."""
+    out = ["mode    ranks  dims  grid          ms/step  Mcell/s  eff.  halo ms/step (%)  "
+           "halo KB/step  gather ms/frame"]
+    ref = {r["mode"]: r for r in rows if r["ranks"] == 1}
+    for r in rows:
+        one = ref.get(r["mode"])
+        if one is None:
+            eff = float("nan")
+        elif r["mode"] == "strong":
+            eff = one["step_s"] / (r["ranks"] * r["step_s"])
+        else:
+            eff = one["step_s"] / r["step_s"]
+        grid = f"{r['shape'][0]}x{r['shape'][1]}"
+        share = 100 * r["halo_s"] / r["step_s"]
+        dims = f"{r['dims'][0]}x{r['dims'][1]}"
+        out.append(f"{r['mode']:<7} {r['ranks']:>5}  {dims:<4}  {grid:<12}  "
+                   f"{r['step_s'] * 1e3:>7.3f}  {r['cell_steps_per_s'] / 1e6:>7.1f}  "
+                   f"{eff:>4.2f}  {r['halo_s'] * 1e3:>7.3f} ({share:>4.1f})"
+                   f"  {r['halo_bytes'] / 1e3:>12.1f}  {r['gather_s'] * 1e3:>15.3f}")
+    return "\n".join(out)
+
+
+def main(argv: list[str] | None = None) -> int:
+    from .decomposition import parse_dims
+
+    ap = argparse.ArgumentParser(prog="python -m grayscott.parallel.bench",
+                                 description="One scaling measurement; run under mpiexec.")
+    ap.add_argument("--backend", default="numba")
+    ap.add_argument("--rows", type=int, default=1080)
+    ap.add_argument("--cols", type=int, default=1920)
+    ap.add_argument("--steps", type=int, default=100)
+    ap.add_argument("--repeat", type=int, default=3)
+    ap.add_argument("--dtype", default="float32")
+    ap.add_argument("--threads", type=int, default=None)
+    ap.add_argument("--dims", default=None)
+    ap.add_argument("--weak", action="store_true", help="rows x cols per rank, not in all")
+    a = ap.parse_args(argv)
+    try:
+        result = measure(a.backend, (a.rows, a.cols), a.steps, a.repeat, a.dtype, a.threads,
+                         parse_dims(a.dims), a.weak)
+    except GrayScottError as exc:
+        print(f"grayscott bench: error: {exc}", file=sys.stderr)
+        return 2
+    if result is not None:
+        print(json.dumps(result), flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

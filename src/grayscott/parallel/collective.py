@@ -1,0 +1,107 @@
+"""Errors and stop requests every rank agrees on, so that no rank is left waiting.
+
+Three tools:
+
+* :func:`mpi_main` runs the command line on every rank. Rank 0 talks; the others keep quiet
+  (stdout dropped, stderr held back). When a rank fails, it waits a moment in a non-blocking
+  barrier: if every rank fails too (the same bad option, a blow-up found by an allreduce...),
+  they all exit with the same code and only rank 0's line is shown. If the others do not come
+  (they are computing, or waiting for it in a halo exchange), the failing rank shows its line
+  and calls ``MPI_Abort`` with its exit code, which ends every rank at once.
+* :func:`on_root` runs something only rank 0 can do (create the output file) and raises its
+  error, if any, on every rank.
+* :func:`agree` is the per-frame allreduce: any rank's stop signal or non-finite field stops
+  all ranks after the same frame.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import os
+import sys
+import time
+import traceback
+from collections.abc import Callable, Sequence
+from typing import Any, TypeVar
+
+from ..errors import GrayScottError
+
+T = TypeVar("T")
+
+#: How long a failing rank waits for the others to fail too before it aborts them (seconds).
+AGREE_SECONDS = float(os.environ.get("GRAYSCOTT_MPI_AGREE_SECONDS", "2"))
+ROOT = 0
+
+
+def mpi_main(main: Callable[[Sequence[str] | None], int], argv: Sequence[str] | None = None,
+             comm: Any = None) -> int:
+    """``main(argv)`` on every rank of ``comm`` (default: the world), never hanging."""
+    from . import world
+
+    comm = comm if comm is not None else world()
+    rank = comm.Get_rank()
+    # Duplicated now, while every rank is here: Dup is collective, and the failure path must
+    # not wait for ranks that may never come.
+    errors = comm.Dup()
+    held = io.StringIO()
+    with contextlib.ExitStack() as quiet:
+        if rank != ROOT:
+            devnull = quiet.enter_context(open(os.devnull, "w"))  # noqa: SIM115
+            quiet.enter_context(contextlib.redirect_stdout(devnull))
+            quiet.enter_context(contextlib.redirect_stderr(held))
+        try:
+            code = main(argv)
+        except SystemExit as exc:
+            code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
+        except BaseException:  # a bug: keep its traceback, and do not leave the others waiting
+            traceback.print_exc()
+            code = 1
+    if code == 0:
+        return 0
+    if _all_fail(errors):
+        return code
+    if rank != ROOT:
+        lines = held.getvalue().rstrip().splitlines()
+        sys.stderr.write("\n".join(f"[rank {rank}] {line}" for line in lines[-20:]) + "\n")
+    sys.stderr.flush()
+    comm.Abort(code)
+    return code  # pragma: no cover  (Abort does not return)
+
+
+def _all_fail(errors: Any) -> bool:
+    """Whether every rank reaches this point within :data:`AGREE_SECONDS` (a non-blocking
+    barrier on ``errors``, a communicator of its own, so it cannot match any other message)."""
+    request = errors.Ibarrier()
+    deadline = time.monotonic() + AGREE_SECONDS
+    while not request.Test():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.005)
+    return True
+
+
+def on_root(comm: Any, fn: Callable[[], T]) -> T | None:
+    """``fn()`` on rank 0 only; its :class:`GrayScottError` is raised on every rank. Returns
+    its result on rank 0, None elsewhere."""
+    result, error = None, None
+    if comm.Get_rank() == ROOT:
+        try:
+            result = fn()
+        except GrayScottError as exc:
+            error = exc
+    error = comm.bcast(error, root=ROOT)
+    if error is not None:
+        raise error
+    return result
+
+
+def agree(comm: Any, stop_signum: int | None, finite: bool = True) -> tuple[int | None, bool]:
+    """One allreduce per frame: (the stop signal any rank received, whether every rank's fields
+    are finite). Every rank gets the same answer, so all stop after the same frame."""
+    import numpy as np
+    from mpi4py import MPI
+
+    flags = np.array([stop_signum or 0, int(not finite)], dtype=np.int64)
+    comm.Allreduce(MPI.IN_PLACE, flags, op=MPI.MAX)
+    return (int(flags[0]) or None), not flags[1]

@@ -1,0 +1,258 @@
+"""The ordinary :class:`~grayscott.backends.base.Backend` interface over the ranks of a
+communicator: every rank holds one block and advances it with a CPU backend.
+
+``set_state`` takes the global state on rank 0 (other ranks may pass None) and scatters it;
+``advance`` runs the steps, each one preceded by a halo exchange; ``get_state`` and ``get_v``
+gather to rank 0 and return None elsewhere. Every method is collective: all ranks call it.
+
+Results equal the one-process run bit for bit: each cell is computed by the same kernel, with
+the same operations in the same order, from the same neighbour values; only where the ghost
+values come from changes. The school border's centre correction (``deficit``) is built per
+block with :func:`~grayscott.physics.deficit`'s side flags, so only cells on the global border
+get one.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import time
+from typing import Any
+
+import numpy as np
+
+from .. import backends
+from ..backends.base import Backend, Capabilities
+from ..errors import GrayScottError
+from ..physics import Problem, deficit
+from .decomposition import Block, blocks, decompose
+from .halo import HaloExchange
+
+#: Backends that can advance one block: padded NumPy state whose ghost ring the step only reads.
+DECOMPOSABLE = ("numpy", "numpy-school", "numba", "numba-parallel")
+ROOT = 0
+
+
+def check_decomposable(name: str) -> str:
+    backends.info(name)  # unknown name: the registry's one-line error
+    if name not in DECOMPOSABLE:
+        raise GrayScottError(
+            f"backend {name!r} cannot run decomposed under MPI (its step fills or owns its "
+            f"ghost ring itself); use one of: {', '.join(DECOMPOSABLE)}")
+    return name
+
+
+class DistributedBackend(Backend):
+    """``backend`` on every rank of ``comm``, each on its block of ``problem``'s grid."""
+
+    name = "mpi"
+    capabilities = Capabilities(decomposable=False)
+
+    def __init__(self, problem: Problem, backend: str = "numpy", comm: Any = None,
+                 dims: tuple[int, int] | None = None, threads: int | None = None) -> None:
+        super().__init__(problem)
+        from . import world
+
+        check_decomposable(backend)
+        self.inner_name = backend
+        self.comm = comm if comm is not None else world()
+        self.cart, self.block = decompose(self.comm, problem.shape,
+                                          problem.border == "periodic", dims)
+        self.rank = self.cart.Get_rank()
+        self.size = self.cart.Get_size()
+        self.local_problem = dataclasses.replace(problem, shape=self.block.shape)
+        if backend == "numba-parallel" and threads is None:
+            threads = _threads_per_rank(self.cart)
+        self.inner = backends.create(backend, self.local_problem, threads=threads)
+        self.halo = HaloExchange(self.cart, self.block, problem.border, problem.dtype)
+        self.stepper = (_NumbaStepper if backend.startswith("numba") else _NumpyStepper)(
+            self.inner, self.block, self.halo)
+        self._slices = blocks(problem.shape, self.block.dims)
+        self._counts = [(r.stop - r.start) * (c.stop - c.start) for r, c in self._slices]
+        self._displs = list(np.cumsum([0] + self._counts[:-1]))
+        #: Seconds spent gathering frames and states to rank 0 (scatter included).
+        self.gather_seconds = 0.0
+        self.gathers = 0
+
+    # -- description -------------------------------------------------------------------------
+
+    @property
+    def threads(self) -> int:
+        return self.inner.threads
+
+    @property
+    def is_root(self) -> bool:
+        return self.rank == ROOT
+
+    def describe(self) -> str:
+        p, q = self.block.dims
+        return f"{self.size} MPI ranks as {p}x{q}, {self.inner_name} on each"
+
+    def compile(self) -> None:
+        self.stepper.compile()
+
+    # -- the interface, collective -----------------------------------------------------------
+
+    def set_state(self, u: np.ndarray | None, v: np.ndarray | None) -> None:
+        """Scatter the global U, V of rank 0 (the other ranks' arguments are ignored)."""
+        error = None
+        if self.is_root:
+            u, v = np.asarray(u), np.asarray(v)
+            if u.shape != self.problem.shape or v.shape != self.problem.shape:
+                error = (f"state must have shape {self.problem.shape}, got {u.shape} and "
+                         f"{v.shape}")
+        error = self.cart.bcast(error, root=ROOT)
+        if error:
+            raise ValueError(error)
+        dt = self.problem.dtype
+        ub = self._scatter(u.astype(dt, copy=False) if self.is_root else None)
+        vb = self._scatter(v.astype(dt, copy=False) if self.is_root else None)
+        self.inner.set_state(ub, vb)
+        self._loaded = True
+
+    def _set_state(self, u: np.ndarray, v: np.ndarray) -> None:  # pragma: no cover
+        raise AssertionError("set_state is collective and overridden")
+
+    def _advance(self, nsteps: int) -> None:
+        self.stepper.advance(nsteps)
+
+    def get_state(self) -> tuple[np.ndarray | None, np.ndarray | None]:
+        """U and V on rank 0, (None, None) on the others."""
+        self.require_state("get_state")
+        u, v = self.inner.get_state()
+        return self._gather(u), self._gather(v)
+
+    def get_v(self) -> np.ndarray | None:
+        """V on rank 0, None on the others."""
+        self.require_state("get_v")
+        return self._gather(self.inner.get_v())
+
+    def _get_state(self) -> tuple[np.ndarray, np.ndarray]:  # pragma: no cover
+        raise AssertionError("get_state is collective and overridden")
+
+    def all_finite(self) -> bool:
+        """Whether V is finite on every rank (one allreduce, no gather)."""
+        from mpi4py import MPI
+
+        ok = bool(np.isfinite(self.inner.V[1:-1, 1:-1]).all())
+        return bool(self.cart.allreduce(ok, op=MPI.LAND))
+
+    def timings(self) -> dict[str, float]:
+        return {"halo_seconds": self.halo.seconds, "halo_calls": self.halo.calls,
+                "halo_bytes_per_step": self.halo.bytes_per_call,
+                "gather_seconds": self.gather_seconds, "gathers": self.gathers}
+
+    # -- scatter and gather ------------------------------------------------------------------
+
+    def _mpi_type(self) -> Any:
+        from mpi4py.util.dtlib import from_numpy_dtype
+
+        return from_numpy_dtype(self.problem.dtype)
+
+    def _scatter(self, x: np.ndarray | None) -> np.ndarray:
+        t0 = time.perf_counter()
+        mine = np.empty(self.block.shape, self.problem.dtype)
+        send = None
+        if self.is_root:
+            flat = (np.ascontiguousarray(x).ravel() if self.block.dims[1] == 1 else
+                    np.concatenate([x[s].ravel() for s in self._slices]))
+            send = [flat, self._counts, self._displs, self._mpi_type()]
+        self.cart.Scatterv(send, mine, root=ROOT)
+        self.gather_seconds += time.perf_counter() - t0
+        return mine
+
+    def _gather(self, mine: np.ndarray) -> np.ndarray | None:
+        """The global field on rank 0 from every rank's block (None elsewhere)."""
+        t0 = time.perf_counter()
+        out = flat = None
+        if self.is_root:
+            out = np.empty(self.problem.shape, self.problem.dtype)
+            # Blocks that are runs of whole rows arrive in place; others need one copy each.
+            flat = out.reshape(-1) if self.block.dims[1] == 1 else np.empty(out.size, out.dtype)
+        recv = [flat, self._counts, self._displs, self._mpi_type()] if self.is_root else None
+        self.cart.Gatherv(np.ascontiguousarray(mine), recv, root=ROOT)
+        if self.is_root and self.block.dims[1] != 1:
+            for s, n, d in zip(self._slices, self._counts, self._displs, strict=True):
+                out[s] = flat[d:d + n].reshape(s[0].stop - s[0].start, s[1].stop - s[1].start)
+        self.gather_seconds += time.perf_counter() - t0
+        self.gathers += 1
+        return out
+
+
+def _threads_per_rank(comm: Any) -> int:
+    """numba-parallel's default under MPI: the cores shared by the ranks on this node."""
+    from mpi4py import MPI
+
+    from ..backends.numba_parallel import max_threads
+
+    local = comm.Split_type(MPI.COMM_TYPE_SHARED)
+    try:
+        return max(1, min(max_threads(), (os.cpu_count() or 1) // local.Get_size()))
+    finally:
+        local.Free()
+
+
+def _block_deficit(inner: Backend, block: Block) -> Any:
+    p = inner.problem
+    d = deficit(p.stencil, p.border, block.shape, block.sides)
+    return None if d is None else d.astype(p.dtype)
+
+
+class _NumpyStepper:
+    """``numpy`` and ``numpy-school``: their own loops, with the ghost fill replaced by the
+    exchange (their steps call ``self.fill_ghosts()`` before each step and read the ring only)."""
+
+    def __init__(self, inner: Any, block: Block, halo: HaloExchange) -> None:
+        self.inner = inner
+        inner.deficit = _block_deficit(inner, block)
+        inner.fill_ghosts = lambda: halo.fill(inner.U, inner.V)
+
+    def compile(self) -> None:
+        self.inner.compile()
+
+    def advance(self, nsteps: int) -> None:
+        self.inner.advance(nsteps)
+
+
+class _NumbaStepper:
+    """``numba`` and ``numba-parallel``: one exchange, then the compiled rows of one step
+    (the kernels' ``advance`` fills the ring itself, so it is not used here)."""
+
+    def __init__(self, inner: Any, block: Block, halo: HaloExchange) -> None:
+        from ..backends import numba_kernels as K
+
+        self.inner = inner
+        self.halo = halo
+        d = _block_deficit(inner, block)
+        empty = np.zeros(0, inner.problem.dtype)
+        self.strips = (empty,) * 4 if d is None else (d.top, d.bottom, d.left, d.right)
+        self.parallel = inner.name == "numba-parallel"
+        self.kernel = K._step_parallel if self.parallel else K.step_rows
+
+    def _step(self, U: np.ndarray, V: np.ndarray, U2: np.ndarray, V2: np.ndarray) -> None:
+        inner = self.inner
+        if self.parallel:
+            self.kernel(U, V, U2, V2, inner.w, inner.c, *self.strips)
+        else:
+            self.kernel(U, V, U2, V2, inner.w, inner.c, *self.strips, 1, U.shape[0] - 1)
+
+    def compile(self) -> None:
+        """Compile (or load from the cache) the step for this dtype, on a throwaway block."""
+        z = np.zeros((5, 5), self.inner.problem.dtype)
+        self._set_threads()
+        self._step(z, z.copy(), z.copy(), z.copy())
+
+    def _set_threads(self) -> None:
+        if self.parallel:
+            import numba
+
+            numba.set_num_threads(self.inner.threads)
+
+    def advance(self, nsteps: int) -> None:
+        inner = self.inner
+        self._set_threads()
+        for _ in range(nsteps):
+            self.halo.fill(inner.U, inner.V)
+            self._step(inner.U, inner.V, inner.U2, inner.V2)
+            inner.U, inner.U2 = inner.U2, inner.U
+            inner.V, inner.V2 = inner.V2, inner.V
