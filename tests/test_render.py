@@ -3,7 +3,6 @@ colour scales, frame ranges, and a clear one-line error for every mistake."""
 
 from __future__ import annotations
 
-import importlib
 import subprocess
 import sys
 
@@ -15,9 +14,7 @@ import grayscott as gs
 from grayscott.cli import main
 from grayscott.errors import GrayScottError
 from grayscott.views import colormap_lut, frame_to_index, parse_frames, render
-
-# The module itself (its name is shadowed by the function in grayscott.views).
-render_mod = importlib.import_module("grayscott.views.render")
+from grayscott.views import rendering as render_mod
 
 pytest.importorskip("matplotlib")
 Image = pytest.importorskip("PIL.Image")
@@ -184,6 +181,107 @@ def test_other_colour_map(run_file, tmp_path):
     np.testing.assert_array_equal(np.array(palette).reshape(256, 3), colormap_lut("viridis_r"))
 
 
+# ---------------------------------------------------------------- frames given in memory
+
+
+def _folder_bytes(folder):
+    return {p.name: p.read_bytes() for p in sorted(folder.glob("*.png"))}
+
+
+def test_frames_in_memory_render_as_the_file_does(run_file, frames, tmp_path):
+    """An array, a list and a generator of the file's frames give the file's PNGs, byte for
+    byte (same scale, same names); a generator with the global scale is read once."""
+    from_file = render(run_file, tmp_path / "file", progress=False)
+    want = _folder_bytes(tmp_path / "file")
+    consumed = []
+
+    def generate():
+        for x in frames:
+            consumed.append(1)
+            yield x
+
+    for name, source in [("array", frames), ("list", list(frames)), ("gen", generate())]:
+        result = render(source, tmp_path / name, progress=False)
+        assert (result.frames, result.first, result.last) == (NBIMAGE, 0, NBIMAGE - 1)
+        assert (result.vmin, result.vmax) == (from_file.vmin, from_file.vmax)
+        assert _folder_bytes(tmp_path / name) == want, name
+    assert len(consumed) == NBIMAGE  # gathered once, not iterated twice
+
+
+def test_a_generator_is_streamed_when_the_scale_is_known(frames, tmp_path):
+    """With vmin and vmax (or the per-frame scale) nothing is gathered: frame i is drawn
+    before frame i + 1 is asked for, and a range without negative numbers is honoured."""
+    drawn = []
+
+    def generate():
+        for i, x in enumerate(frames):
+            assert len(drawn) >= (i - 1) // 2, "frames were gathered before drawing"
+            yield x
+
+    real = render_mod.frame_to_index
+
+    def spy(x, *args, **kwargs):
+        drawn.append(1)
+        return real(x, *args, **kwargs)
+
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(render_mod, "frame_to_index", spy)
+        result = render(generate(), tmp_path / "g.gif", vmin=0.0, vmax=0.5, frames="1::2",
+                        progress=False)
+    assert (result.frames, result.first, result.last) == (3, 1, 5) and len(drawn) == 3
+    result = render(iter(frames), tmp_path / "f", scale="frame", frames="-2:", progress=False)
+    assert _pngs(tmp_path / "f") == ["frame_00004.png", "frame_00005.png"]
+
+
+def test_one_frame_and_bad_frames_given(frames, tmp_path):
+    assert render(frames[2], tmp_path / "one", progress=False).frames == 1
+    assert _pngs(tmp_path / "one") == ["frame_00000.png"]
+    bad = [
+        (frames[0][0], "shape"),  # 1-D
+        ([frames[0], frames[1][:, :-1]], "frame 1 is float32 of shape"),
+        (iter([frames[0], np.array([["a", "b"]])]), "frame 1"),
+        ([], "no frame given"),
+        (42, "render takes an HDF5 file, an array of frames or an iterable"),
+    ]
+    for n, (source, message) in enumerate(bad):
+        with pytest.raises(GrayScottError, match=message):
+            render(source, tmp_path / f"bad{n}.gif", vmin=0, vmax=1, progress=False)
+        assert not (tmp_path / f"bad{n}.gif").exists()
+
+
+def test_the_writers_share_one_interface(frames, tmp_path):
+    """Each writer takes (path, lut, fps, count), write(index, image), and as a context manager
+    closes on success and leaves nothing under the output's name on error."""
+    from grayscott.views import WRITERS, FrameWriter
+
+    lut = colormap_lut()
+    image = frame_to_index(frames[-1], 0.0, 0.5)
+    for kind, suffix in [("folder", ""), ("gif", ".gif"), ("mp4", ".mp4")]:
+        cls = WRITERS[kind]
+        assert issubclass(cls, FrameWriter) and render_mod.output_kind(f"x{suffix}") == kind
+        with cls(tmp_path / f"ok{suffix}", lut, 10.0, 2) as w:
+            w.write(0, image)
+            w.write(1, image)
+        assert (tmp_path / f"ok{suffix}").exists()
+        with pytest.raises(KeyError), cls(tmp_path / f"no{suffix}", lut, 10.0, 2) as w:
+            w.write(0, image)
+            raise KeyError("boom")
+        if kind != "folder":  # a folder keeps the complete PNGs written before the error
+            assert not (tmp_path / f"no{suffix}").exists()
+    assert not list(tmp_path.glob(".*partial*"))
+
+
+def test_the_module_is_not_shadowed_by_the_function():
+    import importlib
+
+    import grayscott.views
+
+    assert callable(grayscott.views.render)
+    assert importlib.import_module("grayscott.views.rendering").render is grayscott.views.render
+    with pytest.raises(ModuleNotFoundError):
+        importlib.import_module("grayscott.views.render")
+
+
 def test_parse_frames():
     assert parse_frames(None) == slice(None)
     assert parse_frames("2:7:2") == slice(2, 7, 2)
@@ -208,8 +306,8 @@ def test_incomplete_run_renders_the_frames_written(run_file, tmp_path):
     path = tmp_path / "killed.h5"
     path.write_bytes(run_file.read_bytes())
     with h5py.File(path, "a") as f:  # as a run killed hard after 3 frames leaves it
-        f.attrs["completed"] = np.int8(0)
-        f.attrs["frames_written"] = 3
+        f["status"][()] = b"running"
+        f["frames_written"][()] = 3
     assert render(path, tmp_path / "k.gif", progress=False).frames == 3
 
 

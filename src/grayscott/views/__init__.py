@@ -1,12 +1,13 @@
-"""Views of a run: images and video of the frames of an HDF5 file. No physics here.
+"""Views of a run: images and video of its frames, from an HDF5 file or given in memory.
+No physics here.
 
 The heavy dependencies (matplotlib for colour maps, Pillow, imageio with imageio-ffmpeg) are the
-``video`` extra and are imported only when something is rendered.
-
-``render`` here is the function; the module is ``grayscott.views.render`` in ``sys.modules``.
+``video`` extra and are imported only when something is rendered. The function is
+:func:`render`; its module is :mod:`grayscott.views.rendering`, the writers of the three kinds
+of output are in :mod:`grayscott.views.writers`.
 """
 
-from .render import (
+from .rendering import (
     DEFAULT_CMAP,
     DEFAULT_FPS,
     RenderResult,
@@ -14,15 +15,15 @@ from .render import (
     colormap_lut,
     frame_range,
     frame_to_index,
-    frame_to_rgb,
     open_frames,
     output_kind,
     parse_frames,
     render,
 )
+from .writers import WRITERS, FrameWriter
 
 __all__ = [
-    "DEFAULT_CMAP", "DEFAULT_FPS", "RenderResult", "check_render_output", "colormap_lut",
-    "frame_range", "frame_to_index", "frame_to_rgb", "open_frames", "output_kind", "parse_frames",
+    "DEFAULT_CMAP", "DEFAULT_FPS", "WRITERS", "FrameWriter", "RenderResult", "check_render_output",
+    "colormap_lut", "frame_range", "frame_to_index", "open_frames", "output_kind", "parse_frames",
     "render",
 ]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from .render import DEFAULT_CMAP, DEFAULT_FPS, SCALES, RenderResult
+from .rendering import DEFAULT_CMAP, DEFAULT_FPS, SCALES, RenderResult
 
 
 def _summary(source: str, result: RenderResult, fps: float, cmap: str) -> str:
@@ -45,7 +45,7 @@ def render_cmd(file: str, output: str, cmap: str, scale: str, vmin: float | None
     Frames are read one at a time, so any length of run fits in memory.
     Needs the video extra: pip install 'grayscott[video]'.
     """
-    from .render import render
+    from .rendering import render
 
     result = render(file, output, cmap=cmap, scale=scale, vmin=vmin, vmax=vmax, fps=fps,
                     frames=frames, upscale=upscale, overwrite=overwrite, progress=not quiet)
@@ -55,14 +55,14 @@ def render_cmd(file: str, output: str, cmap: str, scale: str, vmin: float | None
 
 def check_video(video: str, overwrite: bool, output: str) -> None:
     """Before a run with ``--video``: refuse now what would fail after the run."""
-    from .render import check_render_output
+    from .rendering import check_render_output
 
     check_render_output(video, overwrite, output)
 
 
 def render_video(output: str, video: str, overwrite: bool, quiet: bool) -> RenderResult:
     """After a run with ``--video``: render its file with the default settings."""
-    from .render import render
+    from .rendering import render
 
     result = render(output, video, overwrite=overwrite, progress=not quiet)
     if not quiet:

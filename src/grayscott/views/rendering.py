@@ -1,13 +1,17 @@
-"""Images and video of a run: the frames of an HDF5 file as a PNG folder, a GIF or an MP4.
+"""Images and video of a run: frames, from an HDF5 file or given in memory, as a PNG folder, a
+GIF or an MP4.
 
-* Frames are read from the file one at a time (a 1000-frame full-HD run is 8.3 GB), so memory
-  stays at a few frames whatever the length of the run.
+* Frames come from a run's HDF5 file, read one at a time (a 1000-frame full-HD run is 8.3 GB), or
+  are given directly: an array of frames, a list, or any iterable of 2-D arrays (a simulation's
+  frames as they are computed). Memory stays at a few frames whatever the length of the run,
+  except for a one-shot iterable that needs two passes (see :func:`render`).
 * A frame is mapped to 256 levels between ``vmin`` and ``vmax`` (one scale for the whole run by
   default, found in a first pass over the frames; or one per frame; or given), then through the
   256-entry table of a matplotlib colour map. A frame is therefore a palette image: PNG and GIF
   store it as such, with no quantisation; MP4 gets it as RGB.
-* MP4 goes through imageio and the ffmpeg that the imageio-ffmpeg wheel carries (H.264, yuv420p,
-  which every player reads); GIF through Pillow, written frame by frame.
+* The writers (:mod:`.writers`) share one interface; MP4 goes through imageio and the ffmpeg
+  that the imageio-ffmpeg wheel carries (H.264, yuv420p, which every player reads); GIF through
+  Pillow, written frame by frame.
 
 matplotlib, Pillow, imageio and imageio-ffmpeg are the ``video`` extra; they are imported here
 only when a frame is drawn, so ``import grayscott`` and ``grayscott run`` never need them.
@@ -17,9 +21,10 @@ from __future__ import annotations
 
 import contextlib
 import importlib.util
+import itertools
 import os
 import time
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -27,27 +32,20 @@ from typing import Any
 import numpy as np
 
 from ..errors import GrayScottError
+from ..io.hdf5 import DATASET, frames_available
 from ..io.paths import check_writable_file
 from ..progress import progress_bar
+from .writers import WRITERS
 
 DEFAULT_CMAP = "inferno"
 DEFAULT_FPS = 25.0
 SCALES: tuple[str, ...] = ("global", "frame")
-KINDS: tuple[str, ...] = ("folder", "gif", "mp4")
-DATASET = "matrix"
-FRAME_GLOB = "frame_*.png"
+KINDS: tuple[str, ...] = tuple(WRITERS)
 VIDEO_EXTRA = "pip install 'grayscott[video]'"
 
-#: Python modules each kind of output needs, and the names pip knows them by.
-_NEEDS: dict[str, tuple[str, ...]] = {
-    "folder": ("matplotlib", "PIL"),
-    "gif": ("matplotlib", "PIL"),
-    "mp4": ("matplotlib", "imageio", "imageio_ffmpeg"),
-}
+#: The names pip knows the needed modules by.
 _PIP_NAME = {"PIL": "pillow", "imageio_ffmpeg": "imageio-ffmpeg"}
 _IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".webp", ".tif", ".tiff", ".bmp"}
-#: GIF delays are whole hundredths of a second and players clamp very short ones.
-_GIF_MAX_FPS = 50.0
 
 
 @dataclass
@@ -55,7 +53,7 @@ class RenderResult:
     output: Path
     kind: str  # "folder", "gif" or "mp4"
     frames: int  # images written
-    first: int  # index in the file of the first frame rendered
+    first: int  # index in the source of the first frame rendered
     last: int  # ... and of the last one
     width: int  # pixels of one image (after upscaling and, for MP4, padding to even)
     height: int
@@ -87,10 +85,11 @@ def output_kind(output: str | os.PathLike) -> str:
 
 def require_extra(kind: str) -> None:
     """Refuse with one line when the part of the ``video`` extra that ``kind`` needs is absent."""
-    missing = [m for m in _NEEDS[kind] if importlib.util.find_spec(m) is None]
+    writer = WRITERS[kind]
+    missing = [m for m in writer.needs if importlib.util.find_spec(m) is None]
     if missing:
         names = ", ".join(_PIP_NAME.get(m, m) for m in missing)
-        what = {"folder": "PNG frames", "gif": "a GIF", "mp4": "an MP4"}[kind]
+        what = writer.what
         raise GrayScottError(f"rendering {what} needs {names}: {VIDEO_EXTRA}")
 
 
@@ -192,19 +191,6 @@ def frame_range(x: np.ndarray) -> tuple[float, float]:
     return float(x[finite].min()), float(x[finite].max())
 
 
-def frame_to_rgb(x: np.ndarray, cmap: str | np.ndarray = DEFAULT_CMAP,
-                 vmin: float | None = None, vmax: float | None = None,
-                 upscale: int = 1) -> np.ndarray:
-    """One frame as an RGB image (uint8, shape (rows, cols, 3)); the scale defaults to the
-    frame's own range. ``cmap`` is a colour map name or a table from :func:`colormap_lut`."""
-    lut = colormap_lut(cmap) if isinstance(cmap, str) else cmap
-    if vmin is None or vmax is None:
-        lo, hi = frame_range(np.asarray(x))
-        vmin = lo if vmin is None else vmin
-        vmax = hi if vmax is None else vmax
-    return lut[frame_to_index(x, vmin, vmax, upscale)]
-
-
 # ---------------------------------------------------------------- the source file
 
 
@@ -239,121 +225,84 @@ def open_frames(source: str | os.PathLike) -> Iterator[Any]:
         yield ds
 
 
-def usable_frames(ds: Any) -> int:
-    """Frames actually written: a run killed hard leaves ``matrix`` at full length with
-    ``frames_written`` telling how many frames hold data."""
-    n = int(ds.shape[0])
-    attrs = ds.file.attrs
-    if "frames_written" in attrs and not int(attrs.get("completed", 1)):
-        n = min(n, int(attrs["frames_written"]))
-    return n
+
+# ---------------------------------------------------------------- frames given in memory
+
+#: What ``render`` takes as its source, besides a path.
+FramesLike = np.ndarray | Iterable[np.ndarray]
 
 
-# ---------------------------------------------------------------- writers
+def _is_path(source: Any) -> bool:
+    return isinstance(source, str | os.PathLike)
 
 
-class _FolderWriter:
-    """One palette PNG per frame, named after the frame's index in the file."""
-
-    def __init__(self, path: Path, lut: np.ndarray, nframes_in_file: int) -> None:
-        path.mkdir(parents=True, exist_ok=True)
-        for old in path.glob(FRAME_GLOB):  # only reached with --overwrite (or an empty folder)
-            old.unlink()
-        self.path = path
-        self.palette = lut.tobytes()
-        self.width = max(5, len(str(nframes_in_file - 1)))
-
-    def write(self, index: int, idx: np.ndarray) -> None:
-        from PIL import Image
-
-        im = Image.fromarray(idx)
-        im.putpalette(self.palette)
-        im.save(self.path / f"frame_{index:0{self.width}d}.png", compress_level=3)
-
-    def close(self) -> None:
-        pass
-
-    def abort(self) -> None:
-        pass
+def _random_access(frames: Any) -> Any:
+    """``frames`` as something with ``len()`` and ``[i]`` (an array, an h5py dataset, a list):
+    a 3-D array-like is its own frames, a 2-D one is one frame; None for a one-shot iterable."""
+    ndim = getattr(frames, "ndim", None)
+    if ndim is not None and hasattr(frames, "shape"):
+        if ndim == 3:
+            return frames
+        if ndim == 2:
+            return [frames]
+        raise GrayScottError(f"frames must be one 2-D frame or an array of shape (frames, rows, "
+                             f"cols), got shape {tuple(frames.shape)}")
+    if isinstance(frames, list | tuple):
+        return frames
+    if isinstance(frames, Iterable):
+        return None
+    raise GrayScottError(f"render takes an HDF5 file, an array of frames or an iterable of 2-D "
+                         f"frames, got {type(frames).__name__}")
 
 
-class _PartialFile:
-    """Write to a hidden sibling and rename at the end: no half-written video under the name."""
-
-    def __init__(self, path: Path) -> None:
-        self.path = path
-        self.partial = path.with_name(f".{path.stem}.partial{path.suffix}")
-
-    def commit(self) -> None:
-        os.replace(self.partial, self.path)
-
-    def abort(self) -> None:
-        with contextlib.suppress(OSError):
-            self.partial.unlink()
+def _frame(x: Any, index: int, shape: tuple[int, ...] | None) -> np.ndarray:
+    """Frame ``index`` as a NumPy array, refused unless it is 2-D numbers of ``shape``."""
+    a = np.asarray(x)
+    if a.ndim != 2 or a.dtype.kind not in "fiub" or (shape is not None and a.shape != shape):
+        want = f"numbers of shape {shape}" if shape is not None else "a 2-D array of numbers"
+        raise GrayScottError(f"frame {index} is {a.dtype} of shape {a.shape}; each frame must "
+                             f"be {want}")
+    return a
 
 
-class _GifWriter(_PartialFile):
-    """An animated GIF written frame by frame (Pillow's own writer keeps every frame in memory).
-    The colour map is the GIF's one global palette, so no frame is quantised."""
+@contextlib.contextmanager
+def _source(source: str | os.PathLike | FramesLike, sl: slice, two_passes: bool,
+            ) -> Iterator[tuple[Any, Iterable[int] | None, Iterator[tuple[int, Any]], str]]:
+    """Open the source: (frames with ``[i]`` or None, indices selected (None: not known in
+    advance), an iterator of (index, frame), a name for messages).
 
-    def __init__(self, path: Path, lut: np.ndarray, fps: float) -> None:
-        super().__init__(path)
-        self.palette = lut.tobytes()
-        self.delay_ms = 10 * max(2, round(100.0 / fps))  # whole hundredths of a second
-        self.fp = open(self.partial, "wb")  # noqa: SIM115  (closed in close/abort)
-        self.started = False
-
-    def write(self, index: int, idx: np.ndarray) -> None:
-        from PIL import GifImagePlugin, Image
-
-        im = Image.fromarray(idx)
-        im.putpalette(self.palette)
-        if not self.started:
-            header, _ = GifImagePlugin.getheader(im, info={"loop": 0})
-            for chunk in header:
-                self.fp.write(chunk)
-            self.started = True
-        for chunk in GifImagePlugin.getdata(im, duration=self.delay_ms):
-            self.fp.write(chunk)
-
-    def close(self) -> None:
-        self.fp.write(b";")  # GIF trailer
-        self.fp.close()
-        self.commit()
-
-    def abort(self) -> None:
-        self.fp.close()
-        super().abort()
+    A one-shot iterable is streamed when it can be; it is gathered into a list when it needs
+    two passes (``two_passes``: the global scale) or the range counts from its end.
+    """
+    if _is_path(source):
+        with open_frames(source) as ds:
+            n = frames_available(ds.file)
+            if n == 0:
+                raise GrayScottError(f"{str(source)!r} holds no frame")
+            yield ds, *_select(ds, n, sl, repr(str(source))), repr(str(source))
+        return
+    frames = _random_access(source)
+    label = "the frames given"
+    if frames is None:
+        from_end = any(x is not None and x < 0 for x in (sl.start, sl.stop))
+        if two_passes or from_end:
+            frames = list(source)  # type: ignore[arg-type]
+        else:
+            stream = itertools.islice(enumerate(source), sl.start, sl.stop, sl.step)  # type: ignore[arg-type]
+            yield None, None, stream, label
+            return
+    if len(frames) == 0:
+        raise GrayScottError("no frame given")
+    yield frames, *_select(frames, len(frames), sl, label), label
 
 
-class _Mp4Writer(_PartialFile):
-    """H.264 in MP4 through imageio's ffmpeg plugin. yuv420p needs even sizes: an odd last row
-    or column is repeated once rather than letting ffmpeg rescale the picture."""
-
-    def __init__(self, path: Path, lut: np.ndarray, fps: float) -> None:
-        super().__init__(path)
-        import imageio.v2 as iio
-
-        self.lut = lut
-        self.writer = iio.get_writer(
-            self.partial, format="FFMPEG", mode="I", fps=fps, codec="libx264",
-            pixelformat="yuv420p", quality=7, macro_block_size=2, ffmpeg_log_level="error",
-            output_params=["-preset", "veryfast", "-movflags", "+faststart"])
-
-    def write(self, index: int, idx: np.ndarray) -> None:
-        h, w = idx.shape
-        if h % 2 or w % 2:
-            idx = np.pad(idx, ((0, h % 2), (0, w % 2)), mode="edge")
-        self.writer.append_data(self.lut[idx])
-
-    def close(self) -> None:
-        self.writer.close()
-        self.commit()
-
-    def abort(self) -> None:
-        with contextlib.suppress(Exception):
-            self.writer.close()
-        super().abort()
+def _select(frames: Any, n: int, sl: slice, label: str,
+            ) -> tuple[range, Iterator[tuple[int, Any]]]:
+    indices = range(n)[sl]
+    if len(indices) == 0:
+        raise GrayScottError(f"frame range {_describe(sl)!r} selects no frame of the {n} "
+                             f"frames (0..{n - 1}) of {label}")
+    return indices, ((i, frames[i]) for i in indices)
 
 
 # ---------------------------------------------------------------- render
@@ -367,18 +316,25 @@ def _check_number(name: str, value: Any, minimum: float, integer: bool = False) 
         raise GrayScottError(f"{name} must be {need} >= {minimum:g}, got {value!r}")
 
 
-def render(source: str | os.PathLike, output: str | os.PathLike, *, cmap: str = DEFAULT_CMAP,
-           scale: str = "global", vmin: float | None = None, vmax: float | None = None,
-           fps: float = DEFAULT_FPS, frames: str | slice | None = None, upscale: int = 1,
-           overwrite: bool = False, progress: bool = True) -> RenderResult:
-    """Render the frames of ``source`` (the school's HDF5 layout) to ``output``.
+def render(source: str | os.PathLike | FramesLike, output: str | os.PathLike, *,
+           cmap: str = DEFAULT_CMAP, scale: str = "global", vmin: float | None = None,
+           vmax: float | None = None, fps: float = DEFAULT_FPS,
+           frames: str | slice | None = None, upscale: int = 1, overwrite: bool = False,
+           progress: bool = True) -> RenderResult:
+    """Render frames to ``output``: those of ``source``, a run's HDF5 file (the school's layout),
+    or frames given directly: an array of shape (frames, rows, cols) (or one 2-D frame), a list,
+    or any iterable of 2-D arrays, such as ``Simulation.frames(...)``.
 
     ``output`` is a folder (created if needed; one ``frame_NNNNN.png`` per frame, numbered as in
-    the file), a ``.gif`` or a ``.mp4``. ``scale="global"`` maps one range, the min and max of
+    the source), a ``.gif`` or a ``.mp4``. ``scale="global"`` maps one range, the min and max of
     V over the frames rendered, to the colour map for the whole run, so the growth of the
     pattern shows; ``"frame"`` rescales each frame to its own range. ``vmin``/``vmax`` fix the
     range (either may be given alone). ``frames`` is a range such as ``"0:100"``, ``"::2"`` or
     ``"-1"``. ``upscale`` repeats each cell as an N x N block (for small grids).
+
+    A one-shot iterable is streamed, frame by frame, when ``scale="frame"`` or both ``vmin`` and
+    ``vmax`` are given (and the range does not count from the end); otherwise its frames are
+    gathered in memory first, since the global scale needs a pass over them before drawing.
     """
     t0 = time.perf_counter()
     if scale not in SCALES:
@@ -396,26 +352,21 @@ def render(source: str | os.PathLike, output: str | os.PathLike, *, cmap: str = 
         raise GrayScottError(f"fps must be > 0, got {fps!r}")
     _check_number("upscale", upscale, 1, integer=True)
     sl = parse_frames(frames)
-    path, kind = check_render_output(output, overwrite, source)
-    if kind == "gif" and fps > _GIF_MAX_FPS:
-        raise GrayScottError(f"a GIF plays at most {_GIF_MAX_FPS:g} frames per second (its "
-                             f"delays are hundredths of a second); got --fps {fps:g}")
+    path, kind = check_render_output(output, overwrite, source if _is_path(source) else None)
+    writer_cls = WRITERS[kind]
+    if writer_cls.max_fps is not None and fps > writer_cls.max_fps:
+        raise GrayScottError(f"{writer_cls.what} plays at most {writer_cls.max_fps:g} frames per "
+                             f"second; got --fps {fps:g}")
     lut = colormap_lut(cmap)
+    two_passes = scale == "global" and (vmin is None or vmax is None)
 
-    with open_frames(source) as ds:
-        n = usable_frames(ds)
-        if n == 0:
-            raise GrayScottError(f"{str(source)!r} holds no frame")
-        indices = range(n)[sl]
-        if len(indices) == 0:
-            raise GrayScottError(f"frame range {_describe(sl)!r} selects no frame; "
-                                 f"{str(source)!r} has {n} frames (0..{n - 1})")
+    with _source(source, sl, two_passes) as (every, indices, selected, label):
         lo, hi = vmin, vmax
-        if scale == "global" and (lo is None or hi is None):
+        if two_passes:
             lo_seen, hi_seen = np.inf, -np.inf
             bar = progress_bar(len(indices), progress, desc="scale", leave=False)
             for i in indices:
-                a, b = frame_range(ds[i])
+                a, b = frame_range(_frame(every[i], i, None))
                 lo_seen, hi_seen = min(lo_seen, a), max(hi_seen, b)
                 if bar is not None:
                     bar.update(1)
@@ -424,30 +375,27 @@ def render(source: str | os.PathLike, output: str | os.PathLike, *, cmap: str = 
             lo = lo_seen if lo is None else lo
             hi = hi_seen if hi is None else hi
 
-        nr, nc = (int(s) * upscale for s in ds.shape[1:])
-        if kind == "mp4":
-            nr, nc = nr + nr % 2, nc + nc % 2
-        if kind == "folder":
-            writer: Any = _FolderWriter(path, lut, int(ds.shape[0]))
-        elif kind == "gif":
-            writer = _GifWriter(path, lut, fps)
-        else:
-            writer = _Mp4Writer(path, lut, fps)
-        bar = progress_bar(len(indices), progress, desc="render", leave=False)
+        first = next(selected, None)
+        if first is None:  # only a stream gets here: the others refused an empty selection
+            raise GrayScottError(f"frame range {_describe(sl)!r} selects no frame of {label}")
+        shape = _frame(first[1], first[0], None).shape
+        count = None if every is None else len(every)
+        bar = progress_bar(None if indices is None else len(indices), progress, desc="render",
+                           leave=False)
+        written = 0
         try:
-            for i in indices:
-                x = ds[i]
-                a, b = frame_range(x) if scale == "frame" else (lo, hi)
-                writer.write(i, frame_to_index(x, a, b, upscale))
-                if bar is not None:
-                    bar.update(1)
-            writer.close()
-        except BaseException:
-            writer.abort()
-            raise
+            with writer_cls(path, lut, fps, count) as writer:
+                for i, x in itertools.chain([first], selected):
+                    x = _frame(x, i, shape)
+                    a, b = frame_range(x) if scale == "frame" else (lo, hi)
+                    writer.write(i, frame_to_index(x, a, b, upscale))
+                    written, last = written + 1, i
+                    if bar is not None:
+                        bar.update(1)
         finally:
             if bar is not None:
                 bar.close()
-    return RenderResult(path, kind, len(indices), indices[0], indices[-1], nc, nr,
+    height, width = writer_cls.size(shape[0] * upscale, shape[1] * upscale)
+    return RenderResult(path, kind, written, first[0], last, width, height,
                         None if scale == "frame" else lo, None if scale == "frame" else hi,
                         time.perf_counter() - t0)
