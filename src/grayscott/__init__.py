@@ -5,6 +5,7 @@ Quick use::
     import grayscott as gs
     problem = gs.make_problem((256, 256))                 # the school's defaults, float32
     gs.run(problem, "out.h5", nbimage=10, backend="numpy")  # the school's HDF5 file
+    gs.resume("out.h5", nbimage=20)                       # continue it (bit for bit)
     sim = gs.Simulation(problem, backend="numpy")
     for v in sim.frames(nbimage=3, nbextrastep=32): ...   # frames in memory
 """
@@ -12,7 +13,7 @@ Quick use::
 from importlib.metadata import PackageNotFoundError, version
 
 from . import backends
-from .driver import RunResult, Simulation, run
+from .driver import RunResult, Simulation, resume, run
 from .errors import BackendUnavailable, BlowUpError, GrayScottError, UnstableError
 from .physics import Parameters, Problem, Stencil, get_stencil, make_initial, make_problem
 
@@ -24,5 +25,5 @@ except PackageNotFoundError:  # running from a source tree without installing
 __all__ = [
     "BackendUnavailable", "BlowUpError", "GrayScottError", "Parameters", "Problem", "RunResult",
     "Simulation", "Stencil", "UnstableError", "__version__", "backends", "get_stencil",
-    "make_initial", "make_problem", "run",
+    "make_initial", "make_problem", "resume", "run",
 ]

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime as _dt
+import os
 import platform
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -134,6 +135,40 @@ def _status(exc: BaseException) -> str:
     return f"failed: {type(exc).__name__}: {exc}"[:150]
 
 
+def _frames(sim: Simulation, observers: Sequence[Observer], ctx: RunContext,
+            needs_v: bool) -> Iterator[tuple[int, Any]]:
+    """Yield ``(i, handle or None)`` for each frame, the backend's state being frame ``i``'s
+    unless the frame was computed ahead (see below).
+
+    A backend whose ``advance`` returns before the work is done (a GPU) runs one block ahead
+    (:func:`grayscott.backends.frames.frames_ahead`): the next block computes while frame ``i``
+    travels to the host and the observers handle it; never where an observer wants the state
+    of frame ``i`` (a checkpoint, a stop), so those see exactly that state.
+    """
+    from .backends.frames import ReadyFrame, frames_ahead
+
+    backend = sim.backend
+    count = ctx.nbimage - ctx.first_frame
+
+    def wants_state(i: int) -> bool:
+        ctx.frame = i
+        return any(o.wants_state(ctx) for o in observers)
+
+    def advance() -> None:
+        sim.advance(ctx.nbextrastep)
+
+    caps = getattr(backend, "capabilities", None)
+    request = getattr(backend, "request_v", None)
+    if needs_v and request is not None and caps is not None and not caps.synchronous:
+        for k, v in frames_ahead(advance, request, count,
+                                 ahead=lambda k: not wants_state(ctx.first_frame + k)):
+            yield ctx.first_frame + k, ReadyFrame(v)
+        return
+    for i in range(ctx.first_frame, ctx.nbimage):
+        advance()
+        yield i, None
+
+
 def drive(sim: Simulation, observers: Sequence[Observer], ctx: RunContext) -> Outcome:
     """Advance ``sim`` from frame ``ctx.first_frame`` to ``ctx.nbimage``, calling the
     observers at each frame, then finish them (reverse order) whatever happened.
@@ -145,17 +180,20 @@ def drive(sim: Simulation, observers: Sequence[Observer], ctx: RunContext) -> Ou
     needs_v = any(o.needs_v for o in observers)
     started: list[Observer] = []
     error: BaseException | None = None
+    ctx.frame = ctx.first_frame - 1
+    ctx.steps_start = sim.steps_done
     try:
         for o in observers:
             o.start(ctx)
             started.append(o)
         ctx.t_start = time.perf_counter()
-        for i in range(ctx.first_frame, ctx.nbimage):
-            sim.advance(ctx.nbextrastep)
+        for i, handle in _frames(sim, observers, ctx, needs_v):
             ctx.frame = i
             ctx.u = ctx.v = None
             if any(o.wants_state(ctx) for o in observers):
                 ctx.u, ctx.v = sim.backend.get_state()
+            elif handle is not None:
+                ctx.v = handle.result()
             elif needs_v:
                 ctx.v = sim.backend.get_v()
             for o in observers:
@@ -325,7 +363,7 @@ def run(problem: Problem, output: str | Path = "output.h5", nbimage: int = 1000,
         runfile = RunFile.create(temporary_path(path), nbimage=nbimage,
                                  nbextrastep=nbextrastep, dt=p.dt, shape=problem.shape,
                                  output_dtype=out_dtype, state_dtype=problem.dtype,
-                                 attrs=attrs, steps_before=steps_done)
+                                 attrs=attrs, steps_before=steps_done, name=path)
         # The starting state is the first checkpoint: a run killed before its first frame can
         # be resumed too.
         try:
@@ -335,8 +373,11 @@ def run(problem: Problem, output: str | Path = "output.h5", nbimage: int = 1000,
             runfile.close()
             runfile.path.unlink()
             raise
-        writer = HDF5Writer(runfile, out_dtype, publish_to=path, keep_old=existed,
-                            flush_every=flush_every)
+        if not existed:  # nothing to protect: the file takes its name now, readers see it
+            os.replace(runfile.path, path)
+            runfile.path = path
+        writer = HDF5Writer(runfile, out_dtype, publish_to=path if existed else None,
+                            keep_old=existed, flush_every=flush_every)
         checkpointer = Checkpointer(runfile, checkpoint_every, steps_done, nbextrastep)
         ctx = RunContext(sim, nbimage, nbextrastep)
         return _loop(sim, ctx, writer, checkpointer, progress, on_frame, observers, video_obs,

@@ -109,6 +109,16 @@ def is_disk_full(exc: BaseException) -> bool:
     return "no space left" in text or "errno = 28" in text or "disk quota" in text
 
 
+def file_error(exc: BaseException, path: str | os.PathLike) -> GrayScottError:
+    """One line for an error HDF5 or the OS gave while writing ``path`` (HDF5's own text spans
+    several lines and names internals)."""
+    if is_disk_full(exc):
+        return DiskFullError(f"the disk is full: cannot write {str(path)!r}")
+    lines = str(exc).splitlines()
+    text = getattr(exc, "strerror", None) or (lines[0] if lines else type(exc).__name__)
+    return GrayScottError(f"cannot write {str(path)!r}: {text}")
+
+
 def _early_dataset(group: h5py.Group, name: str, shape: tuple[int, ...], dtype: np.dtype,
                    chunks: tuple[int, ...] | None, maxshape: tuple[int | None, ...] | None = None,
                    fill: float | None = None) -> h5py.Dataset:
@@ -132,7 +142,7 @@ def _early_dataset(group: h5py.Group, name: str, shape: tuple[int, ...], dtype: 
     return group[name]
 
 
-def _reserve(path: Path) -> None:
+def _reserve(path: Path, name: Path | None = None) -> None:
     """Take the disk space of the whole file now (the frames' chunks are holes until written)."""
     if not RESERVE_SPACE or not hasattr(os, "posix_fallocate"):
         return
@@ -141,7 +151,7 @@ def _reserve(path: Path) -> None:
         os.posix_fallocate(fd, 0, os.fstat(fd).st_size)
     except OSError as exc:
         if is_disk_full(exc):
-            raise DiskFullError(f"the disk has no room for {str(path)!r} "
+            raise DiskFullError(f"the disk has no room for {str(name or path)!r} "
                                 f"({os.fstat(fd).st_size / 1e9:.3g} GB)") from None
         # EOPNOTSUPP, EINVAL...: this file system cannot reserve; frames take space as written
     finally:
@@ -167,13 +177,20 @@ class RunFile:
     def create(cls, path: str | os.PathLike, *, nbimage: int, nbextrastep: int, dt: float,
                shape: tuple[int, int], output_dtype: np.dtype | str = "float32",
                state_dtype: np.dtype | str = "float64", attrs: dict[str, Any] | None = None,
-               steps_before: int = 0) -> RunFile:
+               steps_before: int = 0, name: str | os.PathLike | None = None) -> RunFile:
+        """Make the file at ``path`` (``name``: the output it becomes, for messages)."""
         path = Path(path)
+        display = Path(name or path)
         out_dtype, st_dtype = np.dtype(output_dtype), np.dtype(state_dtype)
         nr, nc = shape
         # No HDF5 file lock: readers open the file while the run writes it (OutputLock keeps
         # writers out); the default (earliest) format has no "open for write" mark to go stale.
-        f = h5py.File(path, "w", locking=False)
+        # rdcc_nbytes=0: a frame goes to the file when written, so a write the disk refuses
+        # fails there and leaves nothing in a cache that a later flush or close would retry.
+        try:
+            f = h5py.File(path, "w", locking=False, rdcc_nbytes=0)
+        except (OSError, RuntimeError) as exc:
+            raise file_error(exc, display) from None
         try:
             for name, values in (("frame", np.arange(nbimage)), ("row", np.arange(nr)),
                                  ("col", np.arange(nc))):
@@ -203,9 +220,10 @@ class RunFile:
             for name, dtype, value in (("frames_written", "int64", 0),
                                        ("steps_done", "int64", steps_before),
                                        ("wall_seconds", "float64", 0.0),
-                                       ("final_state_saved", "int8", 0)):
-                _early_dataset(f, name, (), np.dtype(dtype), None, fill=value)
-            _early_dataset(f, "status", (), np.dtype(f"S{STATUS_BYTES}"), None, fill=b"running")
+                                       ("final_state_saved", "int8", 0),
+                                       ("status", f"S{STATUS_BYTES}", b"running")):
+                # written, not a fill value (h5py garbles a string fill value)
+                _early_dataset(f, name, (), np.dtype(dtype), None)[()] = value
             ck = f.create_group("checkpoint")
             ck.attrs["description"] = ("two slots of the state, written in turn; index = "
                                        "[slot, frames, steps] names the last whole one")
@@ -220,18 +238,24 @@ class RunFile:
             run = cls(f, path)
             run._write_coords(0, nbimage, nbextrastep, dt, steps_before)
             f.flush()
-            _reserve(path)
-        except BaseException:
-            f.close()
+            _reserve(path, display)
+        except BaseException as exc:
+            with contextlib.suppress(Exception):
+                f.close()
             with contextlib.suppress(OSError):
                 path.unlink()
+            if isinstance(exc, OSError | RuntimeError) and not isinstance(exc, GrayScottError):
+                raise file_error(exc, display) from None
             raise
         return run
 
     @classmethod
     def open(cls, path: str | os.PathLike) -> RunFile:
         path = Path(path)
-        return cls(h5py.File(path, "r+", locking=False), path)
+        try:
+            return cls(h5py.File(path, "r+", locking=False, rdcc_nbytes=0), path)
+        except (OSError, RuntimeError) as exc:
+            raise file_error(exc, path) from None
 
     def _write_coords(self, start: int, stop: int, nbextrastep: int, dt: float,
                       steps_before: int) -> None:

@@ -66,9 +66,14 @@ class RunContext:
         """Frames computed so far (the one in hand included), counting a resume's earlier ones."""
         return self.frame + 1
 
+    #: Steps behind the state when the loop started.
+    steps_start: int = 0
+
     @property
     def steps_done(self) -> int:
-        return self.sim.steps_done
+        """Steps behind frame :attr:`frame` (the backend may already be a block further,
+        see :func:`grayscott.driver.drive`)."""
+        return self.steps_start + (self.frame + 1 - self.first_frame) * self.nbextrastep
 
     @property
     def wall_seconds(self) -> float:

@@ -32,14 +32,14 @@ class Checkpointer(Observer):
         return self.every > 0 and ctx.frames_done % self.every == 0
 
     def _matches(self, ctx: RunContext, frames: int) -> bool:
-        """The state in hand is the state after ``frames`` frames."""
-        return ctx.steps_done == self.steps_before + frames * self.nbextrastep
+        """The backend's state is the state after ``frames`` frames."""
+        return ctx.sim.steps_done == self.steps_before + frames * self.nbextrastep
 
     def frame(self, ctx: RunContext) -> None:
         if ctx.u is None or not ctx.is_root or not self.wants_state(ctx):
             return
         frames = ctx.shared.get("frames_written", ctx.frames_done)
-        if frames == ctx.frames_done and _finite(ctx.u, ctx.v):
+        if frames == ctx.frames_done and self._matches(ctx, frames) and _finite(ctx.u, ctx.v):
             self.runfile.write_checkpoint(ctx.u, ctx.v, frames, ctx.steps_done)
             self.last = frames
 

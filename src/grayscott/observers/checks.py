@@ -59,6 +59,10 @@ class StopSignal(Observer):
             self._previous = {s: signal.signal(s, self._handler)
                               for s in (signal.SIGINT, signal.SIGTERM)}
 
+    def wants_state(self, ctx: RunContext) -> bool:
+        # The run stops at this frame: keep the state of this very frame (no block ahead).
+        return self.signum is not None
+
     def frame(self, ctx: RunContext) -> None:
         if self.signum is not None:
             raise Interrupted(self.signum)

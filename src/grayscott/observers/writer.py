@@ -60,7 +60,7 @@ class HDF5Writer(Observer):
             self.runfile.write_frame(ctx.frame, ctx.v.astype(self.output_dtype, copy=False))
             self.runfile.commit(ctx.frames_done, ctx.steps_done,
                                 self.wall_before + ctx.wall_seconds, flush)
-        except OSError as exc:
+        except (OSError, RuntimeError) as exc:  # h5py raises either for a refused write
             if not is_disk_full(exc):
                 raise
             self.disk_full = True
@@ -87,7 +87,7 @@ class HDF5Writer(Observer):
             if not self.disk_full:
                 self.runfile.commit(self.frames_written, ctx.steps_done,
                                     self.wall_before + ctx.wall_seconds)
-        except OSError as exc:
+        except (OSError, RuntimeError) as exc:
             if not is_disk_full(exc):
                 raise
             self.disk_full = True
@@ -97,7 +97,7 @@ class HDF5Writer(Observer):
             shrink = None if completed or self.disk_full else self.frames_written
             try:
                 self.runfile.close(shrink)
-            except OSError as exc:
+            except (OSError, RuntimeError) as exc:
                 if not is_disk_full(exc):
                     raise
             if self.publish_to is not None:
