@@ -644,3 +644,29 @@ def test_cupy_options_are_checked(fake_cupy):
             cb.CupyBackend(problem, **bad)
     with pytest.raises(GrayScottError, match="rows"):
         cb.launch_shape(small_problem((70000 * 8 + 1, 3)), 1, 128)
+
+
+def test_markdown_report_keeps_the_hand_written_gpu_section(tmp_path):
+    """BENCHMARKS.md's GPU section is measured elsewhere (scripts/gpu-check.sh): rewriting the
+    CPU report with `bench --markdown` must not drop it."""
+    from grayscott.bench import report as rep
+    from grayscott.bench import runner
+
+    cells = 1080 * 1920
+    result = _gpu_result("numpy")
+    result.platform = "cpu"
+    host = _bandwidth(cells * 16 * 100.0)
+    runner.finish([result], host, "float32")
+    report = runner.BenchReport(grid=(1080, 1920), dtype="float32", steps=10, repeat=1,
+                                warmup=1, bandwidth=host, results=[result], skipped=[],
+                                metadata={})
+    path = tmp_path / "BENCHMARKS.md"
+    path.write_text("# old report\n\nold figures\n\n" + rep.KEPT_MARKER + "\n\n## GPU\n\nH200\n")
+    rep.write_markdown(report, path)
+    rep.write_markdown(report, path)  # twice: still one copy
+    text = path.read_text()
+    assert "old figures" not in text and text.startswith("# Benchmarks")
+    assert text.count(rep.KEPT_MARKER) == 1 and text.endswith("## GPU\n\nH200\n")
+    fresh = tmp_path / "new.md"
+    rep.write_markdown(report, fresh)
+    assert rep.KEPT_MARKER not in fresh.read_text()

@@ -302,14 +302,31 @@ def _relative(target: str | os.PathLike[str] | None, document: Path) -> str | No
     return Path(os.path.relpath(Path(target).resolve(), document.resolve().parent)).as_posix()
 
 
+#: In a Markdown report, everything from this line on is written by hand (figures measured
+#: elsewhere: a GPU, the output costs) and kept when the report is written again.
+KEPT_MARKER = "<!-- Written by hand below: `grayscott bench --markdown` keeps it. -->"
+
+
+def kept_sections(path: Path) -> str:
+    """The hand-written tail of an existing report (from :data:`KEPT_MARKER` on), or ''."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError):
+        return ""
+    at = text.find(KEPT_MARKER)
+    return "" if at < 0 else text[at:]
+
+
 def write_markdown(report: BenchReport, path: str | os.PathLike[str],
                    plot_path: str | os.PathLike[str] | None = None,
                    command: str | None = None,
                    json_path: str | os.PathLike[str] | None = None) -> None:
-    """Write :func:`to_markdown`, linking the chart and the JSON relative to the document."""
+    """Write :func:`to_markdown`, linking the chart and the JSON relative to the document, and
+    keep the hand-written sections of the file it replaces (:data:`KEPT_MARKER`)."""
     p = Path(path)
-    _write(p, to_markdown(report, _relative(plot_path, p), command, _relative(json_path, p)),
-           "Markdown")
+    text = to_markdown(report, _relative(plot_path, p), command, _relative(json_path, p))
+    kept = kept_sections(p)
+    _write(p, text + ("\n" + kept if kept else ""), "Markdown")
 
 
 # -- plot -----------------------------------------------------------------------------------
