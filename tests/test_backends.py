@@ -277,6 +277,9 @@ def test_declarations_are_consistent(name):
     assert b.platform in cls.capabilities.devices
     assert b.threads >= 1
     assert backends.describe(name)
+    assert isinstance(b.provenance, dict) and isinstance(b.describe(), str)
+    assert all(f"{k}={v}" in b.describe() for k, v in b.provenance.items()) or (
+        type(b).describe is not Backend.describe)  # a backend may say it in its own words
 
 
 def test_undeclared_options_are_refused_naming_who_takes_them():

@@ -196,8 +196,7 @@ def test_loop_options_are_checked(name):
     """Options left out come from the platform's tuning; bad values are refused by name."""
     b = backends.create(name, small_problem())
     tuned = {**_jax_common._DEFAULT_TUNING, **b.tuning.get(b.platform, {})}
-    assert (b.ghosts, b.school_edges, b.chunk) == (
-        tuned["ghosts"], tuned["school_edges"], tuned["chunk"])
+    assert b.provenance == {k: tuned[k] for k in ("ghosts", "school_edges", "chunk")}
     for bad, message in [({"ghosts": "wrap"}, "ghosts must be one of"),
                          ({"school_edges": 1}, "school_edges must be one of"),
                          ({"chunk": -1}, "chunk must be an integer >= 0")]:

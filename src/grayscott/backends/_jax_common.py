@@ -290,6 +290,11 @@ class JaxBackend(Backend):
         return str(self.device.platform)
 
     @property
+    def provenance(self) -> dict[str, Any]:
+        """The loop options in use (from the platform's tuning unless given)."""
+        return {"ghosts": self.ghosts, "school_edges": self.school_edges, "chunk": self.chunk}
+
+    @property
     def threads(self) -> int:
         if self.device.platform == "cpu":
             return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (

@@ -42,7 +42,9 @@ arguments, so every backend refuses the same mistakes with the same message):
     optional: V alone, when that is cheaper than both fields.
 
 Optional hooks: :meth:`~Backend.compile` (do the JIT work before timing), :meth:`~Backend.threads`
-and :meth:`~Backend.platform` (what the instance actually uses), :meth:`~Backend.warning`.
+and :meth:`~Backend.platform` (what the instance actually uses), :attr:`~Backend.provenance`
+(what it chose for this problem: tuned or autotuned settings, shown by ``bench``),
+:meth:`~Backend.warning`.
 """
 
 from __future__ import annotations
@@ -228,6 +230,16 @@ class Backend(ABC):
     def platform(self) -> str:
         """Where this instance runs: "cpu", or the accelerator's platform ("gpu", "tpu")."""
         return self.capabilities.devices[0]
+
+    @property
+    def provenance(self) -> dict[str, Any]:
+        """What this instance chose for its problem (options after defaults, tuning tables or
+        autotuning), for reports and run files; ``{}`` when it chooses nothing."""
+        return {}
+
+    def describe(self) -> str:
+        """:attr:`provenance` in one short line for reports (``''`` when there is none)."""
+        return ", ".join(f"{k}={v}" for k, v in self.provenance.items())
 
     def warning(self, nsteps: int) -> str | None:
         """A line to show before running ``nsteps`` steps, or None: a slow rung (one that
