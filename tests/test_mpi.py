@@ -64,7 +64,7 @@ def test_parse_dims() -> None:
     assert parse_dims("0X4") == (0, 4)
     assert parse_dims(None) is None
     for bad in ("2", "2x", "axb", "-1x2", "1x2x3"):
-        with pytest.raises(GrayScottError, match="--mpi-dims"):
+        with pytest.raises(GrayScottError, match="GRAYSCOTT_MPI_DIMS"):
             parse_dims(bad)
 
 
@@ -94,3 +94,100 @@ def test_a_failing_rank_ends_every_rank(which: str) -> None:
     # one line, from the failing rank (rank 0 speaks for all when all fail)
     assert len(lines) == 1, proc.stderr
     assert f"injected fault on rank {0 if which == 'all' else which}" in lines[0]
+
+
+# -- the command line under mpiexec ----------------------------------------------------------
+
+GRAYSCOTT = [sys.executable, "-m", "grayscott"]
+
+
+def _serial(*args: str) -> None:
+    subprocess.run([*GRAYSCOTT, *args], check=True, capture_output=True, timeout=120)
+
+
+def _same(a: Path, b: Path, names: tuple[str, ...] = ("matrix", "u_final", "v_final", "step")
+          ) -> None:
+    import h5py
+
+    with h5py.File(a) as fa, h5py.File(b) as fb:
+        for name in names:
+            assert fa[name].shape == fb[name].shape, name
+            assert fa[name][...].tobytes() == fb[name][...].tobytes(), name
+
+
+@needs_mpi
+@pytest.mark.parametrize(("ranks", "extra"), [
+    (4, ["--backend", "numba"]),
+    (3, ["--backend", "numpy-school", "--border", "periodic", "--stencil", "laplace9",
+         "--dtype", "float64", "--initial", "noise"]),
+])
+def test_run_under_mpiexec_writes_the_one_process_matrix(tmp_path: Path, ranks: int,
+                                                        extra: list[str]) -> None:
+    if "numba" in extra and importlib.util.find_spec("numba") is None:
+        pytest.skip("needs numba")
+    args = ["run", "-q", "-r", "64", "-c", "96", "-n", "4", "-e", "32", *extra]
+    _serial(*args, "-o", str(tmp_path / "one.h5"))
+    proc = mpiexec(ranks, *GRAYSCOTT, *args, "-o", str(tmp_path / "many.h5"))
+    assert proc.returncode == 0, proc.stderr
+    _same(tmp_path / "one.h5", tmp_path / "many.h5")
+    import h5py
+
+    with h5py.File(tmp_path / "many.h5") as f:
+        assert int(f.attrs["mpi_ranks"]) == ranks
+
+
+@needs_mpi
+def test_resume_on_another_number_of_ranks(tmp_path: Path) -> None:
+    args = ["-q", "-r", "40", "-c", "52", "-e", "16", "--backend", "numpy", "--border", "fixed"]
+    part = tmp_path / "part.h5"
+    proc = mpiexec(2, *GRAYSCOTT, "run", *args, "-n", "2", "-o", str(part))
+    assert proc.returncode == 0, proc.stderr
+    proc = mpiexec(3, *GRAYSCOTT, "resume", "-q", "-n", "5", str(part))
+    assert proc.returncode == 0, proc.stderr
+    _serial("run", *args, "-n", "5", "-o", str(tmp_path / "whole.h5"))
+    _same(part, tmp_path / "whole.h5")
+
+
+@needs_mpi
+def test_sigterm_stops_every_rank_after_the_same_frame(tmp_path: Path) -> None:
+    import signal
+    import time
+
+    import h5py
+
+    out = tmp_path / "s.h5"
+    args = ["-q", "-r", "48", "-c", "48", "-e", "50", "--backend", "numpy"]
+    env = {**os.environ, "GRAYSCOTT_MPI": "1"}
+    proc = subprocess.Popen([_mpiexec(), "-n", "2", *GRAYSCOTT, "run", *args, "-n", "100000",
+                             "-o", str(out)], env=env, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 60
+    while not out.exists() and time.monotonic() < deadline:
+        time.sleep(0.1)
+    time.sleep(0.5)
+    proc.send_signal(signal.SIGTERM)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 128 + signal.SIGTERM, err
+    assert err.count("stopped by SIGTERM") == 1, err  # rank 0 speaks for all
+    with h5py.File(out) as f:
+        written = int(f["frames_written"][()])
+        assert 0 < written < 100000
+        assert f["matrix"].shape[0] == written
+    # the state saved is that frame's on every rank: one process continues it bit for bit
+    _serial("resume", "-q", "-n", str(written + 2), str(out))
+    _serial("run", *args, "-n", str(written + 2), "-o", str(tmp_path / "ref.h5"))
+    _same(out, tmp_path / "ref.h5")
+
+
+@needs_mpi
+@pytest.mark.parametrize(("extra", "code", "message"), [
+    (["--backend", "jax"], 2, "cannot run decomposed"),
+    (["-o", "/nonexistent-dir/x.h5"], 2, "does not exist"),
+    (["-t", "60", "--allow-unstable"], 3, "blew up"),
+])
+def test_errors_under_mpiexec_are_one_line(tmp_path: Path, extra: list[str], code: int,
+                                           message: str) -> None:
+    proc = mpiexec(2, *GRAYSCOTT, "run", "-q", "-r", "32", "-c", "32", "-n", "3", "-e", "10",
+                   "--backend", "numpy", "-o", str(tmp_path / "x.h5"), *extra, timeout=60)
+    assert proc.returncode == code, proc.stderr
+    lines = [ln for ln in proc.stderr.splitlines() if ln.strip()]
+    assert len(lines) == 1 and message in lines[0], proc.stderr

@@ -90,7 +90,10 @@ def run_cmd(nbimage: int, nbextrastep: int, nbrow: int, nbcol: int, killrate: fl
     Every frame is flushed and the state saved as it goes, so a run that is killed keeps its
     frames and `grayscott resume` continues it; `grayscott info` reads the file meanwhile.
     """
-    from .driver import Simulation, run
+    from .driver import Simulation
+    from .parallel.run import runner
+
+    run = runner("run")  # decomposed over the ranks when started by mpiexec
 
     extra = {}
     if preset is not None:
@@ -115,6 +118,8 @@ def run_cmd(nbimage: int, nbextrastep: int, nbrow: int, nbcol: int, killrate: fl
                    f"border {border}, initial {initial}")
         click.echo(f"           Du={Du:g} Dv={Dv:g} F={feedrate:g} k={killrate:g} dt={deltat:g}"
                    f" -> {output}")
+        if hasattr(sim.backend, "describe"):  # MPI: ranks and layout
+            click.echo(f"           {sim.backend.describe()}")
         warning = sim.backend.warning(nbimage * nbextrastep)
         if warning:
             click.echo(f"grayscott: warning: {warning}", err=True)
@@ -188,6 +193,12 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def entry() -> None:
+    from .parallel import launched
+
+    if launched():  # under mpiexec or srun: every rank runs the command, rank 0 speaks
+        from .parallel.collective import mpi_main
+
+        sys.exit(mpi_main(main))
     sys.exit(main())
 
 

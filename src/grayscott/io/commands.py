@@ -44,7 +44,10 @@ def resume_cmd(file: str, nbimage: int | None, backend: str | None, threads: int
     extend it). Frames after the saved state are computed again; on the same backend the file
     ends bit for bit as the run that never stopped.
     """
-    from ..driver import plan_resume, resume
+    from ..driver import plan_resume
+    from ..parallel.run import runner
+
+    resume = runner("resume")  # on any number of ranks when started by mpiexec
 
     plan = plan_resume(file, nbimage, backend, threads, checkpoint_every)
     if plan.first_frame >= plan.nbimage and plan.frames_written >= plan.nbimage \

@@ -82,18 +82,31 @@ def _all_fail(errors: Any) -> bool:
 
 
 def on_root(comm: Any, fn: Callable[[], T]) -> T | None:
-    """``fn()`` on rank 0 only; its :class:`GrayScottError` is raised on every rank. Returns
-    its result on rank 0, None elsewhere."""
+    """``fn()`` on rank 0 only; its error, if any, is raised on every rank (so the others do
+    not go on to wait for rank 0 in a collective). Returns its result on rank 0, None
+    elsewhere."""
     result, error = None, None
     if comm.Get_rank() == ROOT:
         try:
             result = fn()
-        except GrayScottError as exc:
+        except Exception as exc:  # noqa: BLE001  (re-raised below, on every rank)
             error = exc
-    error = comm.bcast(error, root=ROOT)
+    error = comm.bcast(_picklable(error), root=ROOT)
     if error is not None:
         raise error
     return result
+
+
+def _picklable(exc: Exception | None) -> Exception | None:
+    import pickle
+
+    if exc is None:
+        return None
+    try:
+        pickle.loads(pickle.dumps(exc))
+    except Exception:  # noqa: BLE001
+        return GrayScottError(str(exc))
+    return exc
 
 
 def agree(comm: Any, stop_signum: int | None, finite: bool = True) -> tuple[int | None, bool]:

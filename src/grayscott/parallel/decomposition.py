@@ -27,7 +27,8 @@ def split(n: int, parts: int) -> list[tuple[int, int]]:
 
 
 def parse_dims(text: str | None) -> tuple[int, int] | None:
-    """``"2x3"`` -> (2, 3) (rank rows x rank columns); ``0`` lets MPI choose that factor."""
+    """``"2x3"`` -> (2, 3) (rank rows x rank columns); ``0`` lets MPI choose that factor.
+    The command line reads it from ``GRAYSCOTT_MPI_DIMS``."""
     if text is None or text == "":
         return None
     parts = text.lower().split("x")
@@ -36,8 +37,8 @@ def parse_dims(text: str | None) -> tuple[int, int] | None:
     except ValueError:
         dims = ()
     if len(dims) != 2 or min(dims) < 0:
-        raise GrayScottError(f"--mpi-dims must look like 2x3 (rank rows x rank columns, 0 to let "
-                             f"MPI choose), got {text!r}")
+        raise GrayScottError(f"GRAYSCOTT_MPI_DIMS must look like 2x3 (rank rows x rank columns, "
+                             f"0 to let MPI choose), got {text!r}")
     return dims  # type: ignore[return-value]
 
 
@@ -52,16 +53,16 @@ def choose_dims(size: int, shape: tuple[int, int],
     want = list(dims) if dims is not None else [0, 0]
     fixed = [d for d in want if d]
     if any(d < 0 for d in want) or (fixed and size % _prod(fixed)):
-        raise GrayScottError(f"--mpi-dims {want[0]}x{want[1]} does not fit {size} ranks")
+        raise GrayScottError(f"rank layout {want[0]}x{want[1]} does not fit {size} ranks")
     if len(fixed) == 2 and _prod(fixed) != size:
-        raise GrayScottError(f"--mpi-dims {want[0]}x{want[1]} is {_prod(fixed)} ranks, "
+        raise GrayScottError(f"rank layout {want[0]}x{want[1]} is {_prod(fixed)} ranks, "
                              f"the run has {size}")
     p, q = MPI.Compute_dims(size, want)
     nr, nc = shape
     if nr // p < MIN_SIZE or nc // q < MIN_SIZE:
         raise GrayScottError(
             f"{size} ranks as {p}x{q} cut the {nr}x{nc} grid into blocks smaller than "
-            f"{MIN_SIZE}x{MIN_SIZE}; use fewer ranks or another --mpi-dims")
+            f"{MIN_SIZE}x{MIN_SIZE}; use fewer ranks or another layout (GRAYSCOTT_MPI_DIMS)")
     return p, q
 
 

@@ -37,8 +37,9 @@ def check_decomposable(name: str) -> str:
     backends.info(name)  # unknown name: the registry's one-line error
     if name not in DECOMPOSABLE:
         raise GrayScottError(
-            f"backend {name!r} cannot run decomposed under MPI (its step fills or owns its "
-            f"ghost ring itself); use one of: {', '.join(DECOMPOSABLE)}")
+            f"backend {name!r} cannot run decomposed under MPI (its state is not padded NumPy "
+            f"fields whose ghost ring a halo exchange can fill); use one of: "
+            f"{', '.join(DECOMPOSABLE)}")
     return name
 
 
