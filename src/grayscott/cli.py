@@ -118,7 +118,7 @@ def run_cmd(nbimage: int, nbextrastep: int, nbrow: int, nbcol: int, killrate: fl
                    f"border {border}, initial {initial}")
         click.echo(f"           Du={Du:g} Dv={Dv:g} F={feedrate:g} k={killrate:g} dt={deltat:g}"
                    f" -> {output}")
-        if hasattr(sim.backend, "describe"):  # MPI: ranks and layout
+        if sim.backend.describe():  # what the backend chose (MPI: ranks and layout)
             click.echo(f"           {sim.backend.describe()}")
         warning = sim.backend.warning(nbimage * nbextrastep)
         if warning:

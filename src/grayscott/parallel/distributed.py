@@ -85,6 +85,12 @@ class DistributedBackend(Backend):
     def is_root(self) -> bool:
         return self.rank == ROOT
 
+    @property
+    def provenance(self) -> dict[str, Any]:
+        p, q = self.block.dims
+        inner = getattr(self.inner, "provenance", {})
+        return {"mpi_ranks": self.size, "mpi_dims": f"{p}x{q}", **inner}
+
     def describe(self) -> str:
         p, q = self.block.dims
         return f"{self.size} MPI ranks as {p}x{q}, {self.inner_name} on each"
