@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import ctypes
 import importlib.util
+import re
 import shutil
 import subprocess
 
@@ -191,7 +192,7 @@ def test_nvcc_builds_the_kernel_without_fma(ptx, dtype):
     assert "fma." not in code
     # The check can fail: left to itself, nvcc contracts the same source into FMAs.
     assert "fma." in ptx[dtype, True]
-    assert ("f64" in code) == (dtype == "float64")
+    assert bool(re.search(r"\.f64\b", code)) == (dtype == "float64")  # double arithmetic
 
 
 # -- availability ----------------------------------------------------------------------------

@@ -31,10 +31,12 @@
 #define GS_DEVICE __device__ __forceinline__
 #define GS_RESTRICT __restrict__
 #define GS_LDG(p) __ldg(p)
+#define GS_UNROLL _Pragma("unroll")
 #else
 #define GS_DEVICE static inline
 #define GS_RESTRICT restrict
 #define GS_LDG(p) (*(p))
+#define GS_UNROLL
 #endif
 
 #ifndef GS_REAL
@@ -103,7 +105,7 @@ GS_DEVICE void gs_thread(const real* GS_RESTRICT U, const real* GS_RESTRICT V,
 {
     real w[9], k[6], gu, gv;
     real ua0, ua1, ua2, ub0, ub1, ub2, va0, va1, va2, vb0, vb1, vb2;
-    int i, i1, n;
+    int r, n;
     if (j >= nc || i0 >= nr)
         return;
     for (n = 0; n < 9; ++n)
@@ -112,7 +114,6 @@ GS_DEVICE void gs_thread(const real* GS_RESTRICT U, const real* GS_RESTRICT V,
         k[n] = GS_LDG(P + 9 + n);
     gu = GS_LDG(P + 15);
     gv = GS_LDG(P + 16);
-    i1 = i0 + rows < nr ? i0 + rows : nr;
     ua0 = gs_load(U, i0 - 1, j - 1, nr, nc, border, gu);
     ua1 = gs_load(U, i0 - 1, j, nr, nc, border, gu);
     ua2 = gs_load(U, i0 - 1, j + 1, nr, nc, border, gu);
@@ -125,7 +126,13 @@ GS_DEVICE void gs_thread(const real* GS_RESTRICT U, const real* GS_RESTRICT V,
     vb0 = gs_load(V, i0, j - 1, nr, nc, border, gv);
     vb1 = gs_load(V, i0, j, nr, nc, border, gv);
     vb2 = gs_load(V, i0, j + 1, nr, nc, border, gv);
-    for (i = i0; i < i1; ++i) {
+    /* rows is a compile-time constant in the kernel: unrolled, the loads of later rows can be
+     * issued early (more memory requests in flight per thread). */
+    GS_UNROLL
+    for (r = 0; r < rows; ++r) {
+        int i = i0 + r;
+        if (i >= nr) /* the last block of rows may be partial: read nothing past it */
+            break;
         real uc0 = gs_load(U, i + 1, j - 1, nr, nc, border, gu);
         real uc1 = gs_load(U, i + 1, j, nr, nc, border, gu);
         real uc2 = gs_load(U, i + 1, j + 1, nr, nc, border, gu);
