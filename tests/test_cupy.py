@@ -636,6 +636,12 @@ def test_fake_cupy_catches_a_frame_copied_without_its_snapshot(fake_cupy, monkey
     assert not np.array_equal(handle.result(), want)
 
 
+def test_cupy_reports_its_launch_settings(fake_cupy):
+    b = cb.CupyBackend(small_problem(), rows=4, chunk=0)
+    assert b.provenance == {"rows": 4, "block": cb.CupyBackend.block, "chunk": 0}
+    assert b.platform == "gpu" and not b.capabilities.synchronous
+
+
 def test_cupy_options_are_checked(fake_cupy):
     from grayscott.errors import GrayScottError
 

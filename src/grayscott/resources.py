@@ -16,7 +16,8 @@ from .errors import GrayScottError
 #: slice expressions allocate about ten; JAX keeps the donated pair, its output and XLA's
 #: fused temporaries). Unknown backends count as the largest.
 BACKEND_FIELDS = {"python": 4, "numpy-school": 12, "numpy": 7, "numba": 4, "numba-parallel": 4,
-                  "jax": 6, "jax-3x3": 6}
+                  "jax": 6, "jax-3x3": 6,
+                  "cupy": 2}  # its fields are on the GPU; the host holds 2 pinned frame buffers
 #: The interpreter, NumPy, h5py and a backend's libraries, before any field (measured: about
 #: 120 MB with numba, 250 MB with jax).
 BASELINE_BYTES = 300 * 2**20

@@ -228,6 +228,11 @@ class CupyBackend(Backend):
         return "gpu"
 
     @property
+    def provenance(self) -> dict[str, Any]:
+        """The launch shape and graph length in use (bench reports them beside the rate)."""
+        return {"rows": self.rows, "block": self.block, "chunk": self.chunk}
+
+    @property
     def kernel(self) -> Any:
         return _kernel(self.problem.dtype.name, self.rows)
 
