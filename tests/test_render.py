@@ -249,6 +249,13 @@ def test_one_frame_and_bad_frames_given(frames, tmp_path):
         assert not (tmp_path / f"bad{n}.gif").exists()
 
 
+def test_images_too_large_are_refused_before_drawing(frames, tmp_path):
+    side = render_mod.MAX_IMAGE_SIDE
+    with pytest.raises(GrayScottError, match=f"at most {side} pixels a side"):
+        render(np.zeros((2, 3, side // 2 + 1)), tmp_path / "big.gif", upscale=2, progress=False)
+    assert not list(tmp_path.iterdir())
+
+
 def test_the_writers_share_one_interface(frames, tmp_path):
     """Each writer takes (path, lut, fps, count), write(index, image), and as a context manager
     closes on success and leaves nothing under the output's name on error."""

@@ -42,6 +42,9 @@ DEFAULT_FPS = 25.0
 SCALES: tuple[str, ...] = ("global", "frame")
 KINDS: tuple[str, ...] = tuple(WRITERS)
 VIDEO_EXTRA = "pip install 'grayscott[video]'"
+#: Largest image side ``upscale`` may make (video encoders and viewers stop near there, and one
+#: such image is already a quarter of a gigapixel).
+MAX_IMAGE_SIDE = 16384
 
 #: The names pip knows the needed modules by.
 _PIP_NAME = {"PIL": "pillow", "imageio_ffmpeg": "imageio-ffmpeg"}
@@ -361,12 +364,21 @@ def render(source: str | os.PathLike | FramesLike, output: str | os.PathLike, *,
     two_passes = scale == "global" and (vmin is None or vmax is None)
 
     with _source(source, sl, two_passes) as (every, indices, selected, label):
+        first = next(selected, None)
+        if first is None:  # only a stream gets here: the others refused an empty selection
+            raise GrayScottError(f"frame range {_describe(sl)!r} selects no frame of {label}")
+        shape = _frame(first[1], first[0], None).shape
+        if max(shape) * upscale > MAX_IMAGE_SIDE:
+            raise GrayScottError(
+                f"--upscale {upscale} makes {shape[1] * upscale}x{shape[0] * upscale} images; at "
+                f"most {MAX_IMAGE_SIDE} pixels a side (--upscale "
+                f"{max(MAX_IMAGE_SIDE // max(shape), 1)} or less here)")
         lo, hi = vmin, vmax
         if two_passes:
             lo_seen, hi_seen = np.inf, -np.inf
             bar = progress_bar(len(indices), progress, desc="scale", leave=False)
             for i in indices:
-                a, b = frame_range(_frame(every[i], i, None))
+                a, b = frame_range(_frame(every[i], i, shape))
                 lo_seen, hi_seen = min(lo_seen, a), max(hi_seen, b)
                 if bar is not None:
                     bar.update(1)
@@ -375,10 +387,6 @@ def render(source: str | os.PathLike | FramesLike, output: str | os.PathLike, *,
             lo = lo_seen if lo is None else lo
             hi = hi_seen if hi is None else hi
 
-        first = next(selected, None)
-        if first is None:  # only a stream gets here: the others refused an empty selection
-            raise GrayScottError(f"frame range {_describe(sl)!r} selects no frame of {label}")
-        shape = _frame(first[1], first[0], None).shape
         count = None if every is None else len(every)
         bar = progress_bar(None if indices is None else len(indices), progress, desc="render",
                            leave=False)
