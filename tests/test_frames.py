@@ -181,3 +181,61 @@ def test_jax_loop_donates_its_state(name):
     U, V = b.U, b.V
     b.advance(3)
     assert U.is_deleted() and V.is_deleted()
+
+
+# -- the driver's loop -----------------------------------------------------------------------
+
+
+class AsyncNumpy(backends.info("numpy").load()):
+    """numpy declared asynchronous: the driver runs it one block ahead of the frame."""
+
+    name = "async-numpy"
+    capabilities = backends.Capabilities(synchronous=False)
+
+    def synchronize(self) -> None:
+        pass
+
+
+class Recorder:
+    """Keeps every frame's V and state; wants the state at the frames in ``late``, but only
+    when asked a second time (as a stop signal arriving after the loop chose to run ahead)."""
+
+    needs_v = True
+
+    def __init__(self, late=()) -> None:
+        self.late, self.asked, self.v, self.u = set(late), {}, {}, {}
+
+    def wants_state(self, ctx) -> bool:
+        n = self.asked[ctx.frame] = self.asked.get(ctx.frame, 0) + 1
+        return ctx.frame in self.late and n > 1
+
+    def start(self, ctx) -> None:
+        pass
+
+    def frame(self, ctx) -> None:
+        self.v[ctx.frame] = ctx.v.copy()
+        self.u[ctx.frame] = None if ctx.u is None else ctx.u.copy()
+
+    def finish(self, ctx) -> None:
+        pass
+
+
+@pytest.mark.parametrize("late", [(), (2,), (0, 3)])
+def test_driver_frames_ahead_are_the_frames_of_their_step(late):
+    from grayscott.driver import Simulation, drive
+    from grayscott.observers import RunContext
+
+    problem = small_problem((9, 11))
+    u, v = noisy_state(problem.shape)
+    rec = Recorder(late)
+    sim = Simulation(problem, AsyncNumpy(problem), state=(u, v))
+    drive(sim, [rec], RunContext(sim, 5, 3))
+    want = plain_frames(problem, u, v, 5, 3)
+    for i in range(5):
+        assert np.array_equal(rec.v[i], want[i]), f"frame {i}"
+        # A state is handed over only when it is the frame's own (not a block further).
+        if rec.u[i] is not None:
+            ref = backends.create("numpy", problem)
+            ref.set_state(u, v)
+            ref.advance(3 * (i + 1))
+            assert np.array_equal(rec.u[i], ref.get_state()[0])

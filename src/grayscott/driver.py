@@ -190,7 +190,9 @@ def drive(sim: Simulation, observers: Sequence[Observer], ctx: RunContext) -> Ou
         for i, handle in _frames(sim, observers, ctx, needs_v):
             ctx.frame = i
             ctx.u = ctx.v = None
-            if any(o.wants_state(ctx) for o in observers):
+            # The backend holds frame i's state unless it already runs the next block; then
+            # a late wish for the state (a stop signal since) gets V alone, never the next's.
+            if sim.steps_done == ctx.steps_done and any(o.wants_state(ctx) for o in observers):
                 ctx.u, ctx.v = sim.backend.get_state()
             elif handle is not None:
                 ctx.v = handle.result()
