@@ -209,8 +209,9 @@ class CupyBackend(Backend):
         shape, dtype = problem.shape, problem.dtype
         self.P = cp.asarray(P)
         self.ints = tuple(np.int32(x) for x in (*shape, border, has_deficit))
-        #: fields[pair] = [U, V]; the state is in fields[self.cur].
-        self.fields = [[cp.zeros(shape, dtype) for _ in range(2)] for _ in range(2)]
+        #: fields[pair] = [U, V]; the state is in fields[self.cur]. Left unset: a step writes
+        #: every cell of its output pair and set_state the first.
+        self.fields = [[cp.empty(shape, dtype) for _ in range(2)] for _ in range(2)]
         self.cur = 0
         self._graphs: dict[int, Any] = {}
         self._nbytes = self.fields[0][1].nbytes
@@ -222,6 +223,9 @@ class CupyBackend(Backend):
         self._copied = [cp.cuda.Event(disable_timing=True) for _ in range(2)]
         self._handles: list[CupyFrame | None] = [None, None]
         self._frames = 0
+        # cp.asarray ran on the legacy default stream, which our non-blocking streams do not
+        # wait for: let it finish before they use P.
+        cp.cuda.Device().synchronize()
 
     @property
     def platform(self) -> str:
