@@ -538,6 +538,8 @@ class FakeCuda:
         self.cuda.alloc_pinned_memory = bytearray
         self.cuda.runtime = type("runtime", (), {})()
         self.cuda.runtime.getDeviceCount = lambda: 1
+        self.cuda.runtime.memGetInfo = lambda: (self.free, 80 << 30)
+        self.free = 80 << 30
         self.cuda.runtime.memcpyDeviceToHost = self.memcpyDeviceToHost
         self.cuda.runtime.memcpyAsync = self._memcpy_async
         self.default = Stream(eager=True)
@@ -640,6 +642,16 @@ def test_cupy_reports_its_launch_settings(fake_cupy):
     b = cb.CupyBackend(small_problem(), rows=4, chunk=0)
     assert b.provenance == {"rows": 4, "block": cb.CupyBackend.block, "chunk": 0}
     assert b.platform == "gpu" and not b.capabilities.synchronous
+
+
+def test_cupy_refuses_a_grid_beyond_the_gpu_memory(fake_cupy):
+    from grayscott.errors import GrayScottError
+
+    fake_cupy.free = 6 * 11 * 13 * 8 - 1  # one byte short of 6 float64 fields of 11x13
+    with pytest.raises(GrayScottError, match=r"needs .* GiB on the GPU"):
+        cb.CupyBackend(small_problem((11, 13), dtype="float64"))
+    fake_cupy.free += 1
+    cb.CupyBackend(small_problem((11, 13), dtype="float64"))
 
 
 def test_cupy_options_are_checked(fake_cupy):

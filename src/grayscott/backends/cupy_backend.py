@@ -106,6 +106,20 @@ def launch_shape(problem: Problem, rows: int, block: int) -> tuple[tuple[int, in
     return (-(-nc // block), gy, 1), (block, 1, 1)
 
 
+#: Field-sized device arrays the backend holds: two pairs of fields and two frame snapshots.
+DEVICE_FIELDS = 6
+
+
+def check_device_memory(problem: Problem, free_bytes: int) -> None:
+    """Refuse, with the numbers, a grid whose fields do not fit in the GPU's free memory."""
+    need = DEVICE_FIELDS * problem.nbrow * problem.nbcol * problem.dtype.itemsize
+    if need > free_bytes:
+        raise GrayScottError(
+            f"backend 'cupy': {problem.nbrow}x{problem.nbcol} {problem.dtype.name} needs "
+            f"{need / 2**30:.2f} GiB on the GPU ({DEVICE_FIELDS} fields), {free_bytes / 2**30:.2f}"
+            " GiB are free; use a smaller grid or float32")
+
+
 @functools.cache
 def cupy_module() -> Any:
     import cupy
@@ -203,6 +217,7 @@ class CupyBackend(Backend):
         self.chunk = self.config.get("chunk", type(self).chunk)
         self.grid, self.threads_per_block = launch_shape(problem, self.rows, self.block)
         P, border, has_deficit = kernel_parameters(problem)
+        check_device_memory(problem, cp.cuda.runtime.memGetInfo()[0])
         self.device = cp.cuda.Device()
         self.stream = cp.cuda.Stream(non_blocking=True)
         self.copy_stream = cp.cuda.Stream(non_blocking=True)
