@@ -689,3 +689,14 @@ def test_markdown_report_keeps_the_hand_written_gpu_section(tmp_path):
     fresh = tmp_path / "new.md"
     rep.write_markdown(report, fresh)
     assert rep.KEPT_MARKER not in fresh.read_text()
+
+
+def test_gpu_check_script_parses():
+    """scripts/gpu-check.sh is run once, on a lent GPU machine: at least it must parse."""
+    from pathlib import Path
+
+    bash = shutil.which("bash")
+    if bash is None:
+        pytest.skip("no bash")
+    script = Path(__file__).resolve().parent.parent / "scripts" / "gpu-check.sh"
+    assert subprocess.run([bash, "-n", str(script)], capture_output=True).returncode == 0
