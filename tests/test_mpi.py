@@ -191,3 +191,17 @@ def test_errors_under_mpiexec_are_one_line(tmp_path: Path, extra: list[str], cod
     assert proc.returncode == code, proc.stderr
     lines = [ln for ln in proc.stderr.splitlines() if ln.strip()]
     assert len(lines) == 1 and message in lines[0], proc.stderr
+
+
+@needs_mpi
+def test_bench_under_mpiexec_reports_halo_and_gather(tmp_path: Path) -> None:
+    import json
+
+    out = tmp_path / "b.json"
+    proc = mpiexec(2, *GRAYSCOTT, "bench", "-b", "numpy", "-r", "48", "-c", "40", "-s", "5",
+                   "--repeat", "1", "--json", str(out))
+    assert proc.returncode == 0, proc.stderr
+    (row,) = json.loads(out.read_text())
+    assert row["ranks"] == 2 and row["dims"] == [2, 1]
+    assert row["halo_bytes"] == 2 * 4 * 40  # one neighbour: U and V, one row of 40 float32
+    assert 0 < row["halo_s"] <= row["step_s"] and row["gather_s"] > 0

@@ -52,15 +52,25 @@ def _grid_options(steps: int, steps_help: str) -> Callable[[F], F]:
 @click.option("--plot", "plot_path", type=click.Path(dir_okay=False), default=None,
               help="Draw the ladder as a bar chart (PNG, SVG...; needs matplotlib).")
 @click.option("-q", "--quiet", is_flag=True, help="No progress bar.")
+@click.option("--ranks", type=click.IntRange(min=1), default=None, metavar="N",
+              help="MPI scaling instead: the first of --backends on 1 to N ranks (mpiexec), "
+                   "strong then weak, with halo-exchange and gather times.")
 def bench_cmd(backend_list: str | None, rows: int, cols: int, steps: int, dtype: str,
               repeat: int, warmup: int, bandwidth_mib: int | None, json_path: str | None,
-              markdown_path: str | None, plot_path: str | None, quiet: bool) -> None:
+              markdown_path: str | None, plot_path: str | None, quiet: bool,
+              ranks: int | None = None) -> None:
     """Time every backend on the school's problem, beside the school's published table.
 
     Reports cell-updates per second, seconds per step, compile time (apart), the speedup over
     numpy-school, the projected time of the school's 32x1000 run, and the fraction of the
     memory roofline measured in the same run.
     """
+    from ..parallel import launched
+
+    if ranks is not None or launched():  # MPI scaling (grayscott.parallel.bench)
+        from ..parallel.bench import command
+
+        return command(ranks, backend_list, (rows, cols), steps, repeat, dtype, json_path)
     from . import report as rep
     from .runner import parse_backends, run_bench
 

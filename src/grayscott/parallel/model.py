@@ -1,0 +1,90 @@
+"""A model of one step on P ranks: compute, halo bytes and time, and the per-frame gather.
+
+Used by docs/scaling.md to project 1,000s of ranks from a few measured constants:
+
+* ``rate``: cell-updates per second of one rank's kernel (float32 numba: 16 bytes of memory
+  traffic per cell, so on a full node it is the node's bandwidth / 16 / ranks per node);
+* ``overhead``: seconds per exchange that do not depend on its size (4 ``Sendrecv`` through
+  mpi4py, packing, the border rule; the network's latency);
+* ``bandwidth``: bytes per second of one rank's messages (packing and unpacking included);
+* ``root_bandwidth``: bytes per second rank 0 receives when gathering a frame.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from .decomposition import split
+
+
+@dataclass(frozen=True)
+class Machine:
+    rate: float  # cell-updates/s per rank
+    overhead: float  # s per exchange
+    bandwidth: float  # B/s per rank, halo messages
+    root_bandwidth: float  # B/s into rank 0, gathers
+
+
+def dims_for(ranks: int, shape: tuple[int, int]) -> tuple[int, int]:
+    """The layout MPI.Compute_dims gives (larger factor first), without MPI."""
+    best = (ranks, 1)
+    for p in range(1, int(ranks ** 0.5) + 1):
+        if ranks % p == 0:
+            best = (ranks // p, p)
+    return best
+
+
+def halo_bytes(block: tuple[int, int], itemsize: int, north_south: int = 2,
+               west_east: int = 2) -> int:
+    """Bytes a rank sends per step: U and V, its first/last interior rows (interior columns)
+    to each of its ``north_south`` neighbours, its first/last columns full height (ghost rows,
+    hence the corners) to each of its ``west_east`` neighbours. Without a periodic border a
+    rank has ``min(P - 1, 2)`` neighbours along a direction cut into P blocks."""
+    nr, nc = block
+    return 2 * itemsize * (north_south * nc + west_east * (nr + 2))
+
+
+@dataclass(frozen=True)
+class Step:
+    ranks: int
+    dims: tuple[int, int]
+    block: tuple[int, int]
+    compute_s: float
+    halo_s: float
+    halo_bytes: int
+    gather_s: float  # one frame of V to rank 0
+
+    @property
+    def step_s(self) -> float:
+        return self.compute_s + self.halo_s
+
+    @property
+    def halo_share(self) -> float:
+        return self.halo_s / self.step_s
+
+
+def step(shape: tuple[int, int], ranks: int, m: Machine, itemsize: int = 4,
+         dims: tuple[int, int] | None = None) -> Step:
+    """The slowest rank's step (the largest block, with four neighbours when it has them)."""
+    p, q = dims or dims_for(ranks, shape)
+    block = (split(shape[0], p)[0][1], split(shape[1], q)[0][1])
+    nbytes = halo_bytes(block, itemsize, min(p - 1, 2), min(q - 1, 2))
+    compute = block[0] * block[1] / m.rate
+    halo = (m.overhead + nbytes / m.bandwidth) if ranks > 1 else 0.0
+    gather = shape[0] * shape[1] * itemsize / m.root_bandwidth
+    return Step(ranks, (p, q), block, compute, halo, nbytes, gather)
+
+
+def strong(shape: tuple[int, int], ranks: list[int], m: Machine) -> list[tuple[Step, float]]:
+    """Each P with its strong-scaling efficiency against one rank."""
+    one = step(shape, 1, m).step_s
+    return [(s, one / (s.ranks * s.step_s)) for s in (step(shape, p, m) for p in ranks)]
+
+
+def gather_limit(shape: tuple[int, int], nbextrastep: int, m: Machine, itemsize: int = 4,
+                 fields: int = 1) -> float:
+    """Ranks beyond which gathering ``fields`` fields of ``itemsize`` bytes to rank 0 every
+    frame takes longer than the frame's steps: ``nbextrastep * N / (P * rate)`` (compute) equals
+    ``fields * N * itemsize / root_bandwidth`` (gather) at
+    ``P* = nbextrastep * root_bandwidth / (fields * itemsize * rate)``, whatever the grid."""
+    return nbextrastep * m.root_bandwidth / (fields * itemsize * m.rate)
