@@ -8,14 +8,17 @@ Diffusion Tutorial") that most people meet first.
 
 Those rates are for Pearson's model (Du = 2e-5, Dv = 1e-5, 5-point Laplacian on h = 2.5/256,
 dt = 1). Ours (the school's) uses the unscaled 3x3 sum with Du = 0.1, Dv = 0.05: the reaction
-and its time unit are the same and Du/Dv = 2 in both, and the school's sum is about 3 h^2 lap
-against Pearson's 0.21 h^2 lap per unit of Du/0.1, so the same (F, k) give the same regime with
-patterns about 1.2 times wider. Regimes near a boundary may land on the other side; each preset
-below was checked on a 128 x 128 grid (the picture is in ``docs/presets.png``).
+and its time unit are the same and Du/Dv = 2 in both; the school's 3x3 sum is about 3 h^2 lap,
+so U diffuses 0.1 * 3 = 0.3 cells^2 per unit of time against Pearson's Du / h^2 = 2e-5 /
+(2.5/256)^2 = 0.21: the same (F, k) give the same regime, patterns about 1.2 times wider.
+Regimes near a boundary may land on the other side: each preset below was looked at after
+10,000 steps on 128 x 128 and 256 x 256 grids (the picture is ``docs/presets.png``); Munafo's
+zeta example died out and was moved, Neila's "worms" and "waves" grew nothing and were left out
+(``docs/patterns.md``).
 
-``initial`` is the initial state that grows the pattern: the school's single box works for
-patterns that invade the grid; patterns that do not spread from one seed (solitons, negatons,
-U-skate gliders, spirals) need ``noise`` (the box plus seeded noise everywhere).
+``initial`` is the initial state that grows the pattern. The school's box seeds every regime here
+(``mitosis`` needs the box of a 256 x 256 grid or larger); the chaotic ones suggest ``noise``
+(the box plus seeded noise everywhere), without which the box's symmetry shapes the picture.
 """
 
 from __future__ import annotations
