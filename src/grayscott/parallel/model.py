@@ -88,3 +88,41 @@ def gather_limit(shape: tuple[int, int], nbextrastep: int, m: Machine, itemsize:
     ``fields * N * itemsize / root_bandwidth`` (gather) at
     ``P* = nbextrastep * root_bandwidth / (fields * itemsize * rate)``, whatever the grid."""
     return nbextrastep * m.root_bandwidth / (fields * itemsize * m.rate)
+
+
+#: Measured on the 2-core development VM (docs/scaling.md): numba, float32, one thread a rank.
+HERE = Machine(rate=835e6, overhead=16e-6, bandwidth=1.05e9, root_bandwidth=1.5e9)
+#: A typical cluster node and network: 64 ranks share ~200 GB/s (16 B a cell-update), messages
+#: at ~10 GB/s, ~10 us a step of fixed cost (4 messages' latency plus mpi4py's overhead).
+CLUSTER = Machine(rate=200e6, overhead=10e-6, bandwidth=10e9, root_bandwidth=10e9)
+
+
+def table(shape: tuple[int, int], ranks: list[int], m: Machine, nbextrastep: int = 32) -> str:
+    """Strong scaling of ``shape`` as a Markdown table."""
+    out = ["| ranks | layout | block | step | halo (share) | halo bytes | efficiency | "
+           "gather / frame's steps |", "|---|---|---|---|---|---|---|---|"]
+    for s, eff in strong(shape, ranks, m):
+        out.append(f"| {s.ranks} | {s.dims[0]}x{s.dims[1]} | {s.block[0]}x{s.block[1]} | "
+                   f"{_time(s.step_s)} | {_time(s.halo_s)} ({100 * s.halo_share:.0f} %) | "
+                   f"{s.halo_bytes / 1e3:.1f} kB | {eff:.2f} | "
+                   f"{s.gather_s / (nbextrastep * s.step_s):.2g} |")
+    return "\n".join(out)
+
+
+def _time(seconds: float) -> str:
+    if seconds >= 1:
+        return f"{seconds:.3g} s"
+    if seconds >= 1e-3:
+        return f"{seconds * 1e3:.3g} ms"
+    return f"{seconds * 1e6:.3g} µs"
+
+
+if __name__ == "__main__":  # the tables of docs/scaling.md
+    counts = [1, 16, 64, 256, 1024, 4096, 16384]
+    for shape in ((1080, 1920), (16384, 16384), (65536, 65536)):
+        print(f"\n{shape[0]}x{shape[1]} on CLUSTER\n")
+        print(table(shape, counts, CLUSTER))
+    print("\nranks where gathering V every 32-step frame outgrows the frame's compute:",
+          f"{gather_limit((1, 1), 32, CLUSTER):.0f};",
+          f"with the state checkpointed every frame (U and V gathered instead of V): "
+          f"{gather_limit((1, 1), 32, CLUSTER, fields=2):.0f}")
