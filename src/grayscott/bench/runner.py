@@ -54,6 +54,8 @@ class BackendResult:
     cells: int
     note: str = ""
     platform: str = "cpu"  # where the kernel ran; the memory roofline is the host's
+    #: How the backend tuned itself for this grid (its ``provenance``: numba-blocked's k, bands).
+    settings: dict[str, Any] = field(default_factory=dict)
     # Filled in once the whole run is known.
     speedup_vs_baseline: float | None = None
     roofline_fraction: float | None = None
@@ -98,6 +100,7 @@ class BackendResult:
             "projected_school_seconds": self.projected_school_seconds,
             "threads": self.threads,
             "platform": self.platform,
+            "settings": dict(self.settings),
             "steps": self.steps,
             "repeat": self.repeat,
             "warmup_calls": self.warmup,
@@ -327,10 +330,13 @@ def time_backend(name: str, shape: tuple[int, int], dtype: str, steps: int, repe
             first_call = elapsed
         if on_tick is not None:
             on_tick()
+    settings = dict(getattr(backend, "provenance", {}))
+    if hasattr(backend, "describe"):  # e.g. numba-blocked: "k=8, 2 bands", beside its row
+        note = "; ".join(filter(None, [backend.describe(), note]))
     return BackendResult(backend=name, threads=backend.threads, steps=steps, repeat=repeat,
                          warmup=warmup, seconds=seconds, compile_seconds=compile_seconds,
                          first_call_seconds=first_call, cells=cells, note=note,
-                         platform=backend.platform)
+                         platform=backend.platform, settings=settings)
 
 
 def finish(results: list[BackendResult], bandwidth: Bandwidth, dtype: str,
