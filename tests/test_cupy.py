@@ -623,6 +623,29 @@ def test_frames_on_fake_cupy_are_those_of_their_step(fake_cupy, numba):
     assert_bitwise(b.get_v(), ref.get_v())
 
 
+def test_state_requests_on_fake_cupy_mix_with_frames(fake_cupy, numba):
+    """request_state() (a checkpoint) and request_v() (a frame) share the two slots; each
+    returns the fields of its own step although the next blocks have already run."""
+    problem = small_problem((11, 17), dtype="float64", border="periodic")
+    u, v = noisy_state(problem.shape)
+    b = cb.CupyBackend(problem, chunk=2)
+    b.set_state(u, v)
+    ref = backends.create("numba", problem)
+    ref.set_state(u, v)
+    handles, want = [], []
+    for k in range(6):
+        b.advance(3)
+        ref.advance(3)
+        state = k % 3 == 1
+        handles.append(b.request_state() if state else b.request_v())
+        want.append(ref.get_state() if state else ref.get_v())
+    for h, w in zip(handles, want, strict=True):
+        got = h.result()
+        for g, x in zip(got if isinstance(w, tuple) else (got,),
+                        w if isinstance(w, tuple) else (w,), strict=True):
+            assert_bitwise(g, x)
+
+
 def test_fake_cupy_catches_a_frame_copied_without_its_snapshot(fake_cupy, monkeypatch):
     """The fake is strict enough: copying the frame straight from V (no device snapshot)
     gives a wrong frame once the next block has run before the slow copy."""
@@ -632,7 +655,7 @@ def test_fake_cupy_catches_a_frame_copied_without_its_snapshot(fake_cupy, monkey
     b.set_state(u, v)
     b.advance(2)
     want = b.get_v()
-    b._snaps = [b.fields[0][1], b.fields[0][1]]  # "snapshot" = V itself (a no-op copy)
+    b._snaps = [[None, b.fields[0][1]] for _ in range(2)]  # "snapshot" = V itself
     handle = b.request_v()
     b.advance(2)  # overwrites fields[0] before the deferred copy runs
     assert not np.array_equal(handle.result(), want)
@@ -647,7 +670,7 @@ def test_cupy_reports_its_launch_settings(fake_cupy):
 def test_cupy_refuses_a_grid_beyond_the_gpu_memory(fake_cupy):
     from grayscott.errors import GrayScottError
 
-    fake_cupy.free = 6 * 11 * 13 * 8 - 1  # one byte short of 6 float64 fields of 11x13
+    fake_cupy.free = 8 * 11 * 13 * 8 - 1  # one byte short of 8 float64 fields of 11x13
     with pytest.raises(GrayScottError, match=r"needs .* GiB on the GPU"):
         cb.CupyBackend(small_problem((11, 13), dtype="float64"))
     fake_cupy.free += 1

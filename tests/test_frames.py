@@ -139,20 +139,23 @@ def test_ready_frame_is_its_value():
 
 @pytest.mark.parametrize("name", BACKEND_PARAMS)
 def test_requested_frame_is_v_when_requested(name):
-    """The handle gives V as it was at request_v(), even once the backend has moved on (a
-    device backend copies it aside), as a writable array of the problem's dtype."""
+    """The handle gives V (request_v) or (U, V) (request_state) as they were when requested,
+    even once the backend has moved on (a device backend copies them aside), as writable
+    arrays of the problem's dtype."""
     problem = small_problem((9, 11), dtype="float64")
     u, v = noisy_state(problem.shape)
     b = backends.create(name, problem)
     b.set_state(u, v)
     b.advance(3)
-    want = b.get_v()
-    handle = b.request_v()
+    want = b.get_state()
+    handle, state = b.request_v(), b.request_state()
     b.advance(4)
     got = handle.result()
     assert got.dtype == problem.dtype and got.flags.writeable
-    assert np.array_equal(got, want)
-    assert not np.array_equal(b.get_v(), want)  # it did move on
+    assert np.array_equal(got, want[1])
+    for g, w in zip(state.result(), want, strict=True):
+        assert g.dtype == problem.dtype and np.array_equal(g, w)
+    assert not np.array_equal(b.get_v(), want[1])  # it did move on
 
 
 @pytest.mark.parametrize("name", ["jax", "jax-3x3"])
@@ -239,3 +242,90 @@ def test_driver_frames_ahead_are_the_frames_of_their_step(late):
             ref.set_state(u, v)
             ref.advance(3 * (i + 1))
             assert np.array_equal(rec.u[i], ref.get_state()[0])
+
+
+class LoggingAsyncNumpy(AsyncNumpy):
+    """Logs each block dispatched and each state handed out, to see what ran ahead of what."""
+
+    name = "logging-async-numpy"
+
+    def __init__(self, problem, **options) -> None:
+        super().__init__(problem, **options)
+        self.log: list[tuple[str, int]] = []
+        self.blocks = 0
+
+    def _advance(self, nsteps: int) -> None:
+        self.blocks += 1
+        self.log.append(("dispatch block", self.blocks - 1))
+        super()._advance(nsteps)
+
+
+class Checkpoints(Recorder):
+    """Wants the whole state at every frame (a checkpoint), logs when it gets it."""
+
+    def __init__(self, backend) -> None:
+        super().__init__()
+        self.backend = backend
+
+    def wants_state(self, ctx) -> bool:
+        return True
+
+    def frame(self, ctx) -> None:
+        super().frame(ctx)
+        self.backend.log.append(("checkpoint", ctx.frame))
+
+
+def test_checkpoints_do_not_stop_the_device():
+    """With a checkpoint at every frame, block i + 1 is still dispatched before frame i's
+    state is handed to the observers, and that state is frame i's own."""
+    from grayscott.driver import Simulation, drive
+    from grayscott.observers import RunContext
+
+    problem = small_problem((9, 11))
+    u, v = noisy_state(problem.shape)
+    backend = LoggingAsyncNumpy(problem)
+    rec = Checkpoints(backend)
+    sim = Simulation(problem, backend, state=(u, v))
+    drive(sim, [rec], RunContext(sim, 4, 3))
+    log = backend.log
+    for i in range(3):
+        assert log.index(("dispatch block", i + 1)) < log.index(("checkpoint", i))
+    ref = backends.create("numpy", problem)
+    ref.set_state(u, v)
+    for i in range(4):
+        ref.advance(3)
+        U, V = ref.get_state()
+        assert np.array_equal(rec.u[i], U) and np.array_equal(rec.v[i], V), f"frame {i}"
+
+
+def test_run_and_resume_on_an_asynchronous_backend(tmp_path):
+    """jax-3x3 is asynchronous: `run` computes one block ahead, checkpoints included; the file's
+    frames, checkpoints and final state are those of the plain loop, and a resume from a
+    checkpoint ends bit for bit like the run that never stopped."""
+    pytest.importorskip("jax")
+    from grayscott.driver import resume, run
+    from grayscott.io.hdf5 import read_final_state, read_frames
+    from grayscott.physics import make_initial
+
+    problem = small_problem((16, 20), border="periodic")
+    path = tmp_path / "run.h5"
+    run(problem, path, nbimage=5, nbextrastep=4, backend="jax-3x3", initial="noise",
+        progress=False)
+    ref = backends.create("jax-3x3", problem)
+    ref.set_state(*make_initial("noise", problem.shape, 0))
+    want = []
+    for _ in range(5):
+        ref.advance(4)
+        want.append(ref.get_v())
+    frames = read_frames(path)
+    assert all(np.array_equal(f, w) for f, w in zip(frames, want, strict=True))
+    u_final, v_final = read_final_state(path)
+    assert np.array_equal(v_final, want[-1]) and np.array_equal(u_final, ref.get_state()[0])
+    # A run of 2 frames extended to 5 by resume continues from its checkpoint: the same file.
+    cut = tmp_path / "cut.h5"
+    run(problem, cut, nbimage=2, nbextrastep=4, backend="jax-3x3", initial="noise",
+        progress=False)
+    resume(cut, nbimage=5, progress=False)
+    assert np.array_equal(read_frames(cut), frames)
+    assert all(np.array_equal(a, b) for a, b in zip(read_final_state(cut), (u_final, v_final),
+                                                    strict=True))

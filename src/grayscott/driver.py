@@ -137,35 +137,34 @@ def _status(exc: BaseException) -> str:
 
 def _frames(sim: Simulation, observers: Sequence[Observer], ctx: RunContext,
             needs_v: bool) -> Iterator[tuple[int, Any]]:
-    """Yield ``(i, handle or None)`` for each frame, the backend's state being frame ``i``'s
-    unless the frame was computed ahead (see below).
+    """Yield ``(i, what was fetched for frame i)``: V, (U, V), or None (nothing fetched yet:
+    the backend's state is frame ``i``'s).
 
     A backend whose ``advance`` returns before the work is done (a GPU) runs one block ahead
-    (:func:`grayscott.backends.frames.frames_ahead`): the next block computes while frame ``i``
-    travels to the host and the observers handle it; never where an observer wants the state
-    of frame ``i`` (a checkpoint, a stop), so those see exactly that state.
+    (:func:`grayscott.backends.frames.frames_ahead`): the next block computes while frame
+    ``i`` travels to the host and the observers handle it. Where an observer wants the state
+    of frame ``i`` (a checkpoint), it is requested as a whole (``request_state``) at once, so
+    the device does not wait for the checkpoint either.
     """
-    from .backends.frames import ReadyFrame, frames_ahead
+    from .backends.frames import frames_ahead
 
     backend = sim.backend
-    count = ctx.nbimage - ctx.first_frame
-
-    def wants_state(i: int) -> bool:
-        ctx.frame = i
-        return any(o.wants_state(ctx) for o in observers)
-
-    def advance() -> None:
-        sim.advance(ctx.nbextrastep)
-
     caps = getattr(backend, "capabilities", None)
-    request = getattr(backend, "request_v", None)
-    if needs_v and request is not None and caps is not None and not caps.synchronous:
-        for k, v in frames_ahead(advance, request, count,
-                                 ahead=lambda k: not wants_state(ctx.first_frame + k)):
-            yield ctx.first_frame + k, ReadyFrame(v)
+    if needs_v and caps is not None and not caps.synchronous:
+        frame = iter(range(ctx.first_frame, ctx.nbimage))
+
+        def request() -> Any:
+            ctx.frame = next(frame)  # the frame just computed; the loop sets it again
+            if any(o.wants_state(ctx) for o in observers):
+                return backend.request_state()
+            return backend.request_v()
+
+        for k, fetched in frames_ahead(lambda: sim.advance(ctx.nbextrastep), request,
+                                       ctx.nbimage - ctx.first_frame):
+            yield ctx.first_frame + k, fetched
         return
     for i in range(ctx.first_frame, ctx.nbimage):
-        advance()
+        sim.advance(ctx.nbextrastep)
         yield i, None
 
 
@@ -187,15 +186,18 @@ def drive(sim: Simulation, observers: Sequence[Observer], ctx: RunContext) -> Ou
             o.start(ctx)
             started.append(o)
         ctx.t_start = time.perf_counter()
-        for i, handle in _frames(sim, observers, ctx, needs_v):
+        for i, fetched in _frames(sim, observers, ctx, needs_v):
             ctx.frame = i
             ctx.u = ctx.v = None
+            if isinstance(fetched, tuple):  # frame i's state, requested for a checkpoint
+                ctx.u, ctx.v = fetched
             # The backend holds frame i's state unless it already runs the next block; then
             # a late wish for the state (a stop signal since) gets V alone, never the next's.
-            if sim.steps_done == ctx.steps_done and any(o.wants_state(ctx) for o in observers):
+            elif sim.steps_done == ctx.steps_done and any(o.wants_state(ctx)
+                                                          for o in observers):
                 ctx.u, ctx.v = sim.backend.get_state()
-            elif handle is not None:
-                ctx.v = handle.result()
+            elif fetched is not None:
+                ctx.v = fetched
             elif needs_v:
                 ctx.v = sim.backend.get_v()
             for o in observers:

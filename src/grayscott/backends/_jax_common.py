@@ -209,18 +209,20 @@ def time_loop(key: Hashable, kernel: Kernel, border: str, school_edges: bool, gh
 
 
 class JaxFrame:
-    """A frame on its way to the host (:meth:`JaxBackend.request_v`)."""
+    """Fields on their way to the host (:meth:`JaxBackend.request_v`, ``request_state``):
+    ``result()`` returns V, or (U, V)."""
 
-    def __init__(self, v: jax.Array, dtype: np.dtype) -> None:
-        self._v: jax.Array | None = v
+    def __init__(self, fields: list[jax.Array], dtype: np.dtype) -> None:
+        self._fields: list[jax.Array] | None = fields
         self._dtype = dtype
-        self._value: np.ndarray | None = None
+        self._value: Any = None
 
-    def result(self) -> np.ndarray:
+    def result(self) -> Any:
         if self._value is None:
-            # A writable copy the caller owns (NumPy's view of a JAX array is read-only).
-            self._value = np.array(self._v, dtype=self._dtype)
-            self._v = None
+            # Writable copies the caller owns (NumPy's view of a JAX array is read-only).
+            copies = [np.array(x, dtype=self._dtype) for x in self._fields]
+            self._value = copies[0] if len(copies) == 1 else tuple(copies)
+            self._fields = None
         return self._value
 
 
@@ -342,10 +344,19 @@ class JaxBackend(Backend):
         behind the block in flight and return at once, so the copy overlaps the next block if
         it is dispatched before the frame is waited for."""
         self.require_state("request_v")
+        return self._request(self.V)
+
+    def request_state(self) -> JaxFrame:
+        """:meth:`request_v` for U and V: ``result()`` returns (U, V)."""
+        self.require_state("request_state")
+        return self._request(self.U, self.V)
+
+    def _request(self, *fields: jax.Array) -> JaxFrame:
         with self.scope():
-            v = self.V[1:-1, 1:-1]
-        v.copy_to_host_async()
-        return JaxFrame(v, self.problem.dtype)
+            interiors = [X[1:-1, 1:-1] for X in fields]
+        for x in interiors:
+            x.copy_to_host_async()
+        return JaxFrame(interiors, self.problem.dtype)
 
     def _get_v(self) -> np.ndarray:
         return self._interior(self.V)

@@ -196,6 +196,12 @@ class Backend(ABC):
         self.require_state("request_v")
         return ReadyFrame(self._get_v())
 
+    def request_state(self) -> FrameHandle:
+        """:meth:`request_v` for the whole state: ``result()`` returns (U, V) (a checkpoint
+        of this very step, while the next block may already compute)."""
+        self.require_state("request_state")
+        return ReadyFrame(self._get_state())
+
     def require_state(self, what: str) -> None:
         """The one error for using a backend before :meth:`set_state`."""
         if not self._loaded:

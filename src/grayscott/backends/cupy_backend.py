@@ -106,8 +106,9 @@ def launch_shape(problem: Problem, rows: int, block: int) -> tuple[tuple[int, in
     return (-(-nc // block), gy, 1), (block, 1, 1)
 
 
-#: Field-sized device arrays the backend holds: two pairs of fields and two frame snapshots.
-DEVICE_FIELDS = 6
+#: Field-sized device arrays the backend may hold: two pairs of fields, and two slots of
+#: snapshots of (U, V) for the copies to the host.
+DEVICE_FIELDS = 8
 
 
 def check_device_memory(problem: Problem, free_bytes: int) -> None:
@@ -172,21 +173,23 @@ def _kernel(dtype: str, rows: int) -> Any:
 
 
 class CupyFrame:
-    """A frame on its way to the host: :meth:`result` waits for its copy and returns V."""
+    """Fields on their way to the host: :meth:`result` waits for their copy and returns V (a
+    frame), or (U, V) (the whole state)."""
 
-    def __init__(self, event: Any, pinned: np.ndarray) -> None:
+    def __init__(self, event: Any, pinned: list[np.ndarray]) -> None:
         self._event = event
-        self._pinned: np.ndarray | None = pinned
-        self._value: np.ndarray | None = None
+        self._pinned: list[np.ndarray] | None = pinned
+        self._value: Any = None
 
     def done(self) -> bool:
         return self._value is not None or bool(self._event.done)
 
-    def result(self) -> np.ndarray:
+    def result(self) -> Any:
         if self._value is None:
             self._event.synchronize()
-            # A copy the caller owns: the pinned buffer takes the frame after next.
-            self._value = self._pinned.copy()
+            # Copies the caller owns: the pinned buffers take the request after next.
+            copies = [x.copy() for x in self._pinned]
+            self._value = copies[0] if len(copies) == 1 else tuple(copies)
             self._pinned = None
         return self._value
 
@@ -230,10 +233,10 @@ class CupyBackend(Backend):
         self.cur = 0
         self._graphs: dict[int, Any] = {}
         self._nbytes = self.fields[0][1].nbytes
-        self._snaps = [cp.empty(shape, dtype) for _ in range(2)]
-        self._pinned_mem = [cp.cuda.alloc_pinned_memory(self._nbytes) for _ in range(2)]
-        self._pinned = [np.frombuffer(m, dtype, shape[0] * shape[1]).reshape(shape)
-                        for m in self._pinned_mem]
+        #: Per slot of the double buffer, per field (0: U, 1: V): a device snapshot and a
+        #: pinned host buffer; U's are made on the first request_state().
+        self._snaps: list[list[Any]] = [[None, cp.empty(shape, dtype)] for _ in range(2)]
+        self._pinned: list[list[Any]] = [[None, self._pinned_field()] for _ in range(2)]
         self._snapped = [cp.cuda.Event(disable_timing=True) for _ in range(2)]
         self._copied = [cp.cuda.Event(disable_timing=True) for _ in range(2)]
         self._handles: list[CupyFrame | None] = [None, None]
@@ -306,32 +309,51 @@ class CupyBackend(Backend):
     def synchronize(self) -> None:
         self.stream.synchronize()
 
-    def request_v(self) -> CupyFrame:
-        """Start copying V to the host without waiting; the handle's ``result()`` returns it.
+    def _pinned_field(self) -> np.ndarray:
+        cp, (nr, nc) = cupy_module(), self.problem.shape
+        memory = cp.cuda.alloc_pinned_memory(self._nbytes)
+        return np.frombuffer(memory, self.problem.dtype, nr * nc).reshape(nr, nc)
 
-        V is snapshotted on the compute stream (the next block may overwrite it at once) into
-        one of two device buffers, then copied to one of two pinned host buffers on the copy
-        stream, so frame ``k`` travels while block ``k + 1`` computes.
+    def _request(self, which: tuple[int, ...]) -> CupyFrame:
+        """Start copying fields ``which`` (0: U, 1: V) of the current state to the host.
+
+        They are snapshotted on the compute stream (the next block may overwrite them at once)
+        into one of two slots of device buffers, then copied to the slot's pinned host buffers
+        on the copy stream, so request ``k`` travels while block ``k + 1`` computes.
         """
-        self.require_state("request_v")
         cp = cupy_module()
         slot = self._frames % 2
         self._frames += 1
         previous = self._handles[slot]
-        if previous is not None:  # its buffers are about to be reused: keep its frame
+        if previous is not None:  # its buffers are about to be reused: keep what it holds
             previous.result()
-        snap, pinned = self._snaps[slot], self._pinned[slot]
-        V = self.fields[self.cur][1]
-        self.stream.wait_event(self._copied[slot])  # the snapshot buffer's last copy is done
-        snap.data.copy_from_device_async(V.data, self._nbytes, self.stream)
+        self.stream.wait_event(self._copied[slot])  # the slot's last copy to the host is done
+        for f in which:
+            if self._snaps[slot][f] is None:
+                self._snaps[slot][f] = cp.empty(self.problem.shape, self.problem.dtype)
+                self._pinned[slot][f] = self._pinned_field()
+            self._snaps[slot][f].data.copy_from_device_async(
+                self.fields[self.cur][f].data, self._nbytes, self.stream)
         self._snapped[slot].record(self.stream)
         self.copy_stream.wait_event(self._snapped[slot])
-        cp.cuda.runtime.memcpyAsync(pinned.ctypes.data, snap.data.ptr, self._nbytes,
-                                    cp.cuda.runtime.memcpyDeviceToHost, self.copy_stream.ptr)
+        for f in which:
+            cp.cuda.runtime.memcpyAsync(
+                self._pinned[slot][f].ctypes.data, self._snaps[slot][f].data.ptr, self._nbytes,
+                cp.cuda.runtime.memcpyDeviceToHost, self.copy_stream.ptr)
         self._copied[slot].record(self.copy_stream)
-        handle = CupyFrame(self._copied[slot], pinned)
+        handle = CupyFrame(self._copied[slot], [self._pinned[slot][f] for f in which])
         self._handles[slot] = handle
         return handle
+
+    def request_v(self) -> CupyFrame:
+        """Start copying V to the host without waiting; ``result()`` returns it."""
+        self.require_state("request_v")
+        return self._request((1,))
+
+    def request_state(self) -> CupyFrame:
+        """Start copying U and V to the host without waiting; ``result()`` returns them."""
+        self.require_state("request_state")
+        return self._request((0, 1))
 
     def _get_v(self) -> np.ndarray:
         return self.request_v().result()

@@ -5,7 +5,8 @@ A backend's :meth:`~grayscott.backends.base.Backend.request_v` starts fetching V
 A synchronous backend returns a :class:`ReadyFrame` (the frame is already there); ``cupy`` copies
 V to pinned host memory on its own stream, JAX starts ``copy_to_host_async``: on both the copy
 travels while the next block of steps computes, *if* that block was dispatched before the frame
-is waited for. :func:`frames_ahead` is the loop that does so.
+is waited for. :func:`frames_ahead` is the loop that does so. ``request_state`` is the same for
+the whole state (a checkpoint): ``result()`` returns (U, V).
 """
 
 from __future__ import annotations
