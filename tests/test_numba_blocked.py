@@ -174,9 +174,37 @@ def test_options_and_provenance(numba):
     mine = backends.create("numba-blocked", problem, blocking=5, bands=3, threads=1)
     assert (mine.k, mine.bands, mine.threads) == (5, 3, 1)
     assert mine.provenance["blocking_chosen_by"] == "user"
-    assert mine.describe() == "k=5, 3 bands"
+    assert mine.describe() == "k=5, 3 bands (given)"
+    assert "MiB L2" in auto.describe()
     assert backends.create("numba-blocked", problem, bands=99).bands == 30  # one row each
     for key, bad in (("blocking", 0), ("blocking", 1.5), ("bands", 0), ("bands", True)):
         with pytest.raises(GrayScottError, match=key):
             backends.create("numba-blocked", problem, **{key: bad})
     assert not backends.capabilities("numba-blocked").decomposable
+
+
+# -- the command line and the run file -------------------------------------------------------
+
+
+def test_cli_blocking_is_recorded_and_frames_equal_numba(numba, tmp_path, capsys):
+    """5 steps between frames with k = 3: every frame is a pass of 3 and one of 2."""
+    import h5py
+
+    from grayscott.cli import main
+
+    args = ["run", "-n", "3", "-e", "5", "-r", "12", "-c", "16", "-q"]
+    assert main([*args, "--backend", "numba", "-o", str(tmp_path / "ref.h5")]) == 0
+    assert main([*args, "--backend", "numba-blocked", "--blocking", "3",
+                 "-o", str(tmp_path / "blk.h5")]) == 0
+    with h5py.File(tmp_path / "ref.h5") as ref, h5py.File(tmp_path / "blk.h5") as blk:
+        assert blk.attrs["backend_blocking"] == 3
+        assert blk.attrs["backend_blocking_chosen_by"] == "user"
+        assert blk.attrs["backend_bands_chosen_by"] == "model"
+        assert blk["matrix"].shape == (3, 12, 16)
+        np.testing.assert_array_equal(blk["matrix"][...], ref["matrix"][...])
+    capsys.readouterr()
+    assert main([*args, "--backend", "numba-parallel", "--blocking", "3",
+                 "-o", str(tmp_path / "bad.h5")]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "blocking" in err and "numba-blocked" in err
+    assert not (tmp_path / "bad.h5").exists()

@@ -66,6 +66,9 @@ def cli() -> None:
                    "unless -f, -k or --initial are given.")
 @click.option("--threads", type=click.IntRange(min=1), default=None,
               help="CPU threads of numba-parallel (default: NUMBA_NUM_THREADS or all cores).")
+@click.option("--blocking", type=click.IntRange(min=1), default=None, metavar="K",
+              help="numba-blocked: time steps per pass over memory (default: chosen from the "
+                   "grid and the L2 size).")
 @click.option("--video", type=click.Path(), default=None,
               help="At the end, render the frames to this .mp4, .gif or PNG folder "
                    "(as `grayscott render` does by default).")
@@ -83,8 +86,8 @@ def run_cmd(nbimage: int, nbextrastep: int, nbrow: int, nbcol: int, killrate: fl
             feedrate: float, deltat: float, Du: float, Dv: float, output: str,
             backend: str | None, dtype: str, output_dtype: str, stencil: str, border: str,
             initial: str, seed: int, preset: str | None, threads: int | None,
-            video: str | None, overwrite: bool, checkpoint_every: int, flush_every: int,
-            allow_unstable: bool, quiet: bool) -> None:
+            blocking: int | None, video: str | None, overwrite: bool, checkpoint_every: int,
+            flush_every: int, allow_unstable: bool, quiet: bool) -> None:
     """Run a simulation and write the school's HDF5 file.
 
     Every frame is flushed and the state saved as it goes, so a run that is killed keeps its
@@ -128,7 +131,8 @@ def run_cmd(nbimage: int, nbextrastep: int, nbrow: int, nbcol: int, killrate: fl
                  initial=initial, seed=seed, overwrite=overwrite, output_dtype=output_dtype,
                  threads=threads, progress=not quiet, on_start=announce,
                  checkpoint_every=checkpoint_every, flush_every=flush_every, video=video,
-                 quiet_video=quiet, extra_attrs=extra)
+                 quiet_video=quiet, extra_attrs=extra,
+                 **({} if blocking is None else {"backend_options": {"blocking": blocking}}))
     if not quiet:
         click.echo(run_summary(result))
 

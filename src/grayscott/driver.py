@@ -79,7 +79,8 @@ class Simulation:
     def __init__(self, problem: Problem, backend: str | Backend | None = None,
                  initial: str = "school", seed: int = 0,
                  state: tuple[np.ndarray, np.ndarray] | None = None,
-                 threads: int | None = None, steps_done: int = 0) -> None:
+                 threads: int | None = None, steps_done: int = 0,
+                 options: dict[str, Any] | None = None) -> None:
         self.problem = problem
         self.steps_done = check_int("steps_done", steps_done, 0)
         if state is not None:
@@ -87,7 +88,7 @@ class Simulation:
         if backend is None:
             backend = backends.default_backend()
         if not isinstance(backend, Backend):
-            backend = backends.create(backend, problem, threads=threads)
+            backend = backends.create(backend, problem, threads=threads, **(options or {}))
         self.backend = backend
         u, v = state if state is not None else make_initial(initial, problem.shape, seed)
         self.backend.set_state(u, v)
@@ -311,7 +312,8 @@ def run(problem: Problem, output: str | Path = "output.h5", nbimage: int = 1000,
         state: tuple[np.ndarray, np.ndarray] | None = None, steps_done: int = 0,
         checkpoint_every: int = DEFAULT_CHECKPOINT_EVERY, flush_every: int = 1,
         observers: Sequence[Observer] = (), video: str | None = None,
-        quiet_video: bool = True, extra_attrs: dict[str, Any] | None = None) -> RunResult:
+        quiet_video: bool = True, extra_attrs: dict[str, Any] | None = None,
+        backend_options: dict[str, Any] | None = None) -> RunResult:
     """Run a simulation and write the school's HDF5 file, one frame at a time.
 
     Everything that can be checked is checked before the file is made (numbers, seed, step
@@ -349,7 +351,7 @@ def run(problem: Problem, output: str | Path = "output.h5", nbimage: int = 1000,
         video_obs = Video(path, video, overwrite, quiet_video)
     with OutputLock(path):
         sim = Simulation(problem, name, initial=initial, seed=seed, state=state,
-                         threads=threads, steps_done=steps_done)
+                         threads=threads, steps_done=steps_done, options=backend_options)
         if on_start is not None:
             on_start(sim)
         compile_seconds = _compile(sim)
@@ -362,6 +364,8 @@ def run(problem: Problem, output: str | Path = "output.h5", nbimage: int = 1000,
             "dtype": problem.dtype.name, "output_dtype": out_dtype.name, "started": _now(),
             "compile_seconds": compile_seconds, "checkpoint_every": checkpoint_every,
             **_versions(name), **(extra_attrs or {}),  # e.g. the preset of `run --preset`
+            # How the backend tuned itself (numba-blocked: k, bands and who chose them).
+            **{f"backend_{k}": v for k, v in getattr(sim.backend, "provenance", {}).items()},
         }
         existed = path.exists()
         runfile = RunFile.create(temporary_path(path), nbimage=nbimage,

@@ -235,8 +235,11 @@ class NumbaBlockedBackend(NumbaParallelBackend):
         return dict(self._provenance)
 
     def describe(self) -> str:
-        """One line for reports: ``k=8, 2 bands``."""
-        return f"k={self.k}, {self.bands} band{'s' if self.bands > 1 else ''}"
+        """One line for reports: ``k=8, 2 bands (model, 2 MiB L2)``."""
+        p = self._provenance
+        how = ("given" if "user" in (p["blocking_chosen_by"], p["bands_chosen_by"]) else
+               f"model, {p['l2_bytes'] / 2**20:g} MiB L2")
+        return f"k={self.k}, {self.bands} band{'s' if self.bands > 1 else ''} ({how})"
 
     def _run(self, nsteps: int) -> None:
         import numba
