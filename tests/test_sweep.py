@@ -120,10 +120,22 @@ def test_run_rates_any_pairs():
 
 def test_memory_budget_cuts_pieces_or_refuses():
     per = core.member_bytes(SHAPE, 4, "numba")
-    r = sweep(FEED, KILL, 5, SHAPE, backend="numba", memory_budget=2 * per)
+    result = 6 * SHAPE[0] * SHAPE[1] * 4  # the (3, 2, R, C) array handed back
+    r = sweep(FEED, KILL, 5, SHAPE, backend="numba", memory_budget=2 * per + result)
     assert (r.batch, r.pieces) == (2, 3)
     with pytest.raises(GrayScottError, match="one member needs"):
-        sweep(FEED, KILL, 5, SHAPE, backend="numba", memory_budget=per - 1)
+        sweep(FEED, KILL, 5, SHAPE, backend="numba", memory_budget=per - 1 + result)
+    with pytest.raises(GrayScottError, match="write it to a file"):
+        sweep(FEED, KILL, 5, SHAPE, backend="numba", memory_budget=result)
+
+
+def test_pieces_written_to_the_file_are_the_same(tmp_path):
+    whole = sweep(FEED, KILL, STEPS, SHAPE, backend="numba").v
+    r = sweep(FEED, KILL, STEPS, SHAPE, backend="numba", batch=4, output=tmp_path / "p.h5")
+    assert r.v is None and r.pieces == 2
+    with h5py.File(tmp_path / "p.h5") as f:
+        np.testing.assert_array_equal(f["v"][...], whole)
+        assert f.attrs["pieces"] == 2 and f.attrs["batch"] == 4
 
 
 def test_issue_command_file_layout_members_and_map(tmp_path, capsys):

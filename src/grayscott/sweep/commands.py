@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import importlib.util
+
 import click
 
+from ..errors import GrayScottError
 from ..physics import BORDERS, DTYPES, INITIAL_STATES, STENCILS
 from ..physics.presets import PRESETS
 
@@ -82,6 +85,8 @@ def sweep_cmd(feed: str, kill: str, nbrow: int, nbcol: int, steps: int, deltat: 
     feeds, kills = parse_range(feed, "--feed"), parse_range(kill, "--kill")
     name = check_backend(backend)
     if image is not None:
+        if importlib.util.find_spec("matplotlib") is None:
+            raise GrayScottError("--image needs matplotlib: pip install 'grayscott[plot]'")
         check_writable_file(image, "--image", overwrite)
         if image == output:
             raise click.BadParameter("--image must differ from --output", param_hint="--image")
@@ -99,10 +104,9 @@ def sweep_cmd(feed: str, kill: str, nbrow: int, nbcol: int, steps: int, deltat: 
                    f"(NaN/Inf), e.g. F={result.nonfinite[0][0]:g} k={result.nonfinite[0][1]:g}",
                    err=True)
     if image is not None:
-        from .hdf5 import read_sweep
-        from .image import save_map
+        from .image import read_for_map, save_map
 
-        v, f, k, _ = read_sweep(output)
+        v, f, k = read_for_map(output)
         save_map(v, f, k, image, overwrite=overwrite,
                  title=f"V after {steps} steps, {nbrow}x{nbcol}, initial {initial}")
     if not quiet:

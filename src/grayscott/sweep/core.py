@@ -103,6 +103,15 @@ def member_bytes(shape: tuple[int, int], itemsize: int, backend: str) -> int:
     return fields * (nr + 2) * (nc + 2) * itemsize + nr * nc * itemsize  # + the V handed back
 
 
+def _keep_in_memory(nbytes: int, budget: int) -> int:
+    """The budget left for the pieces once a result of ``nbytes`` is kept in memory."""
+    if nbytes >= budget:
+        raise GrayScottError(f"the result needs {nbytes / 1e9:.2f} GB and only "
+                             f"{budget / 1e9:.2f} GB may be used; write it to a file (output=...)"
+                             " or sweep fewer members")
+    return budget - nbytes
+
+
 def plan_pieces(members: int, per_member: int, budget: int, batch: int | None) -> int:
     """Members per piece: all of them if they fit in ``budget`` bytes (and ``batch`` allows)."""
     fit = budget // per_member
@@ -150,8 +159,8 @@ class _NumbaPiece:
         b = len(C)
         shape = (b, *problem.padded_shape)
         self.U, self.V = np.zeros(shape, dt_), np.zeros(shape, dt_)
-        self.U[:, 1:-1, 1:-1] = u.astype(dt_)
-        self.V[:, 1:-1, 1:-1] = v.astype(dt_)
+        self.U[:, 1:-1, 1:-1] = u  # rounded to the dtype on assignment, no temporary batch
+        self.V[:, 1:-1, 1:-1] = v
         self.U2, self.V2 = np.zeros_like(self.U), np.zeros_like(self.V)
         self.w = np.array(problem.stencil.weights.ravel(), dtype=dt_)
         self.C = np.ascontiguousarray(C, dtype=dt_)
@@ -269,12 +278,14 @@ def sweep(feed: Sequence[float] | np.ndarray | str, kill: Sequence[float] | np.n
         raise GrayScottError(f"state must have shape {problem.shape}, got {u0.shape}")
     per = member_bytes(problem.shape, problem.dtype.itemsize, name)
     budget = memory_budget if memory_budget is not None else available_memory() // 2
-    size = plan_pieces(len(pairs), per, budget, batch)
-    pieces = math.ceil(len(pairs) / size)
+    nbytes = len(pairs) * problem.shape[0] * problem.shape[1] * problem.dtype.itemsize
     path = None
     if output is not None:
-        nbytes = len(pairs) * problem.shape[0] * problem.shape[1] * problem.dtype.itemsize
         path = check_output_path(output, overwrite, nbytes)
+    else:  # the result stays in memory beside the pieces
+        budget = _keep_in_memory(nbytes, budget)
+    size = plan_pieces(len(pairs), per, budget, batch)
+    pieces = math.ceil(len(pairs) / size)
     if threads is not None and name == "numba":
         import numba
 
@@ -368,8 +379,9 @@ def run_rates(pairs: Sequence[tuple[float, float]], steps: int,
         Parameters(Du=base.Du, Dv=base.Dv, F=f, k=k, dt=base.dt)
     problem = make_problem(shape, params=base, dtype=dtype)
     u0, v0 = state if state is not None else make_initial(initial, problem.shape, seed)
+    nbytes = len(pairs) * problem.shape[0] * problem.shape[1] * problem.dtype.itemsize
     size = plan_pieces(len(pairs), member_bytes(problem.shape, problem.dtype.itemsize, name),
-                       available_memory() // 2, batch)
+                       _keep_in_memory(nbytes, available_memory() // 2), batch)
     out = np.empty((len(pairs), *problem.shape), problem.dtype)
     for start, v in run_pieces(pairs, check_int("steps", steps, 0), problem,
                                (np.asarray(u0, float), np.asarray(v0, float)), name, size):

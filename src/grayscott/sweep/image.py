@@ -35,6 +35,18 @@ def mosaic(v: np.ndarray, gap: int = 1, max_pixels: int = MAX_PIXELS) -> np.ndar
     return out
 
 
+def read_for_map(path: str | os.PathLike, max_pixels: int = MAX_PIXELS,
+                 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(v, feed, kill) of a sweep file, ``v`` read already decimated as :func:`mosaic` would
+    (a big sweep is never read whole just to be drawn)."""
+    import h5py
+
+    with h5py.File(path, "r") as f:
+        n, m, r, c = f["v"].shape
+        step = max(1, math.ceil(max(n * r, m * c) / max_pixels))
+        return f["v"][:, :, ::step, ::step], f["feed"][...], f["kill"][...]
+
+
 def _labels(values: np.ndarray) -> list[str]:
     """Shortest labels that tell the values apart (rates need 3 to 5 digits)."""
     for digits in range(2, 8):
