@@ -77,6 +77,7 @@ def test_parse_dims() -> None:
     (2, ["--full-dims", "2x1,1x2"]),
     (3, ["--dims", "3x1,1x3"]),
     (4, ["--full-dims", "2x2", "--dims", "4x1,1x4"]),
+    (9, ["--dims", "3x3"]),  # a rank with all eight neighbours
 ])
 def test_ranks_equal_one_process_bit_for_bit(ranks: int, args: list[str]) -> None:
     proc = mpiexec(ranks, sys.executable, str(CASES), "--shape", "13x17", *args)

@@ -51,7 +51,7 @@ class Step:
     block: tuple[int, int]
     compute_s: float
     halo_s: float
-    halo_bytes: int
+    halo_bytes: int  # the most any rank sends
     gather_s: float  # one frame of V to rank 0
 
     @property
@@ -65,14 +65,23 @@ class Step:
 
 def step(shape: tuple[int, int], ranks: int, m: Machine, itemsize: int = 4,
          dims: tuple[int, int] | None = None) -> Step:
-    """The slowest rank's step (the largest block, with four neighbours when it has them)."""
+    """The slowest rank's step (compute plus halo), over every rank's block and neighbours
+    (no periodic border: a rank on the edge of the grid of ranks has fewer neighbours)."""
     p, q = dims or dims_for(ranks, shape)
-    block = (split(shape[0], p)[0][1], split(shape[1], q)[0][1])
-    nbytes = halo_bytes(block, itemsize, min(p - 1, 2), min(q - 1, 2))
-    compute = block[0] * block[1] / m.rate
-    halo = (m.overhead + nbytes / m.bandwidth) if ranks > 1 else 0.0
+    rows = [(b - a, (i > 0) + (i < p - 1)) for i, (a, b) in enumerate(split(shape[0], p))]
+    cols = [(b - a, (j > 0) + (j < q - 1)) for j, (a, b) in enumerate(split(shape[1], q))]
+    worst = None
+    for r, ns in rows:
+        for c, we in cols:
+            nbytes = halo_bytes((r, c), itemsize, ns, we)
+            compute = r * c / m.rate
+            halo = (m.overhead + nbytes / m.bandwidth) if nbytes else 0.0
+            if worst is None or compute + halo > worst[0] + worst[1]:
+                worst = (compute, halo, nbytes, (r, c))
+    compute, halo, _, block = worst
+    most = max(halo_bytes((r, c), itemsize, ns, we) for r, ns in rows for c, we in cols)
     gather = shape[0] * shape[1] * itemsize / m.root_bandwidth
-    return Step(ranks, (p, q), block, compute, halo, nbytes, gather)
+    return Step(ranks, (p, q), block, compute, halo, most, gather)
 
 
 def strong(shape: tuple[int, int], ranks: list[int], m: Machine) -> list[tuple[Step, float]]:
