@@ -29,6 +29,7 @@ from typing import Any
 
 import numpy as np
 
+from .. import backends
 from .. import driver as D
 from ..errors import BlowUpError, GrayScottError
 from ..io.hdf5 import RunFile, check_output_path, estimated_bytes
@@ -204,7 +205,8 @@ def run(problem: Problem, output: str | Path = "output.h5", nbimage: int = 1000,
     if state is None and initial not in INITIAL_STATES:
         raise GrayScottError(f"unknown initial state {initial!r}; choose one of: "
                              f"{', '.join(INITIAL_STATES)}")
-    name = check_decomposable(D._check_backend(backend))
+    # Refuse a backend that cannot run decomposed before importing it (JAX takes seconds).
+    name = D._check_backend(check_decomposable(backend or backends.default_backend()))
     if state is not None and root:
         state = D._check_state(state, problem.shape)
 
