@@ -330,9 +330,8 @@ def time_backend(name: str, shape: tuple[int, int], dtype: str, steps: int, repe
             first_call = elapsed
         if on_tick is not None:
             on_tick()
-    settings = dict(getattr(backend, "provenance", {}))
-    if hasattr(backend, "describe"):  # e.g. numba-blocked: "k=8, 2 bands", beside its row
-        note = "; ".join(filter(None, [backend.describe(), note]))
+    settings = backend.provenance  # what it chose for this grid, e.g. numba-blocked's k, bands
+    note = "; ".join(filter(None, [backend.describe(), note]))
     return BackendResult(backend=name, threads=backend.threads, steps=steps, repeat=repeat,
                          warmup=warmup, seconds=seconds, compile_seconds=compile_seconds,
                          first_call_seconds=first_call, cells=cells, note=note,
