@@ -206,3 +206,15 @@ def test_bench_under_mpiexec_reports_halo_and_gather(tmp_path: Path) -> None:
     assert row["ranks"] == 2 and row["dims"] == [2, 1]
     assert row["halo_bytes"] == 2 * 4 * 40  # one neighbour: U and V, one row of 40 float32
     assert 0 < row["halo_s"] <= row["step_s"] and row["gather_s"] > 0
+
+
+@needs_mpi
+def test_other_commands_run_on_rank_zero_alone(tmp_path: Path) -> None:
+    out = tmp_path / "x.h5"
+    _serial("run", "-q", "-r", "16", "-c", "16", "-n", "1", "-e", "2", "--backend", "numpy",
+            "-o", str(out))
+    proc = mpiexec(3, *GRAYSCOTT, "info", str(out), timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.count("16x16") == 1, proc.stdout
+    proc = mpiexec(3, *GRAYSCOTT, "info", str(tmp_path / "missing.h5"), timeout=60)
+    assert proc.returncode == 2 and proc.stderr.count("error") == 1, proc.stderr

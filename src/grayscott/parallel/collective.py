@@ -34,13 +34,30 @@ AGREE_SECONDS = float(os.environ.get("GRAYSCOTT_MPI_AGREE_SECONDS", "2"))
 ROOT = 0
 
 
+#: Commands that run on every rank; any other (info, render, sweep...) runs on rank 0 alone
+#: (two ranks rendering one video would write one file twice).
+COLLECTIVE_COMMANDS = ("run", "resume", "bench")
+
+
+def command_of(argv: Sequence[str] | None) -> str | None:
+    """The subcommand named in ``argv`` (default: the command line), if any."""
+    args = list(sys.argv[1:] if argv is None else argv)
+    return next((a for a in args if not a.startswith("-")), None)
+
+
 def mpi_main(main: Callable[[Sequence[str] | None], int], argv: Sequence[str] | None = None,
-             comm: Any = None) -> int:
-    """``main(argv)`` on every rank of ``comm`` (default: the world), never hanging."""
+             comm: Any = None, collective: bool | None = None) -> int:
+    """``main(argv)`` on every rank of ``comm`` (default: the world), never hanging.
+    ``collective`` (default: the command is one of :data:`COLLECTIVE_COMMANDS`) False: rank 0
+    runs it alone and the others exit with its code."""
     from . import world
 
     comm = comm if comm is not None else world()
     rank = comm.Get_rank()
+    if collective is None:
+        collective = command_of(argv) in COLLECTIVE_COMMANDS
+    if not collective:
+        return _root_alone(main, argv, comm)
     # Duplicated now, while every rank is here: Dup is collective, and the failure path must
     # not wait for ranks that may never come.
     errors = comm.Dup()
@@ -67,6 +84,27 @@ def mpi_main(main: Callable[[Sequence[str] | None], int], argv: Sequence[str] | 
     sys.stderr.flush()
     comm.Abort(code)
     return code  # pragma: no cover  (Abort does not return)
+
+
+def _root_alone(main: Callable[[Sequence[str] | None], int], argv: Sequence[str] | None,
+                comm: Any) -> int:
+    """Rank 0 runs ``main``; the others wait, sleeping, for its exit code (a non-blocking
+    broadcast: a blocking one would spin a core for as long as rank 0 works)."""
+    import numpy as np
+
+    code = np.zeros(1, np.int64)
+    if comm.Get_rank() == ROOT:
+        try:
+            code[0] = main(argv)
+        except SystemExit as exc:
+            code[0] = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
+        except BaseException:
+            traceback.print_exc()
+            code[0] = 1
+    request = comm.Ibcast(code, root=ROOT)
+    while not request.Test():
+        time.sleep(0.01)
+    return int(code[0])
 
 
 def _all_fail(errors: Any) -> bool:
