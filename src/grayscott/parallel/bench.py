@@ -197,6 +197,9 @@ def command(ranks: int | None, backend_list: str | None, shape: tuple[int, int],
     from .distributed import check_decomposable
 
     check_decomposable(backend)
+    if ranks is not None and launched():
+        raise GrayScottError("--ranks starts mpiexec itself: run `grayscott bench --ranks N` "
+                             "without mpiexec, or `mpiexec -n N grayscott bench` without --ranks")
     if ranks is None and launched():
         from mpi4py import MPI
 
