@@ -70,7 +70,9 @@ def bench_cmd(backend_list: str | None, rows: int, cols: int, steps: int, dtype:
     if ranks is not None or launched():  # MPI scaling (grayscott.parallel.bench)
         from ..parallel.bench import command
 
-        return command(ranks, backend_list, (rows, cols), steps, repeat, dtype, json_path)
+        return command(ranks, backend_list, (rows, cols), steps, repeat, dtype, json_path,
+                       ladder_only=[o for o, p in (("--plot", plot_path),
+                                                   ("--markdown", markdown_path)) if p])
     from . import report as rep
     from .runner import parse_backends, run_bench
 

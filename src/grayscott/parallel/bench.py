@@ -186,12 +186,22 @@ if __name__ == "__main__":
 
 
 def command(ranks: int | None, backend_list: str | None, shape: tuple[int, int], steps: int,
-            repeat: int, dtype: str, json_path: str | None) -> None:
+            repeat: int, dtype: str, json_path: str | None,
+            ladder_only: list[str] | None = None) -> None:
     """``grayscott bench --ranks N`` (launches mpiexec for 1 .. N ranks, strong then weak), or
-    ``mpiexec -n N grayscott bench`` (one strong-scaling row for the ranks launched)."""
+    ``mpiexec -n N grayscott bench`` (one strong-scaling row for the ranks launched).
+    ``ladder_only``: options of the one-process ladder that were given (refused here)."""
     import click
 
+    from ..bench.report import check_output
     from . import launched
+
+    if ladder_only:
+        raise GrayScottError(f"{' and '.join(ladder_only)} "
+                             f"{'is' if len(ladder_only) == 1 else 'are'} for the one-process "
+                             "ladder; the MPI scaling bench prints a table and writes --json")
+    if json_path:
+        check_output(json_path, "--json")
 
     backend = (backend_list or "").split(",")[0].strip() or _default_backend()
     from .distributed import check_decomposable
