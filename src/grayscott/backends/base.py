@@ -44,7 +44,9 @@ arguments, so every backend refuses the same mistakes with the same message):
 Optional hooks: :meth:`~Backend.compile` (do the JIT work before timing), :meth:`~Backend.threads`
 and :meth:`~Backend.platform` (what the instance actually uses), :attr:`~Backend.provenance`
 (what it chose for this problem: tuned or autotuned settings, shown by ``bench``),
-:meth:`~Backend.warning`.
+:meth:`~Backend.warning`, and for a device backend :meth:`~Backend.request_v` and
+:meth:`~Backend.request_state` (start copying a frame or the state to the host without waiting,
+so the next block computes meanwhile; the default fetches at once).
 """
 
 from __future__ import annotations
