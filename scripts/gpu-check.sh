@@ -36,7 +36,7 @@ step() { echo; echo "== $* ($(date -u +%H:%M:%S))"; }
 
 step "machine"
 nvidia-smi --query-gpu=name,memory.total,driver_version,clocks.max.sm,clocks.max.mem \
-    --format=csv,noheader || echo "nvidia-smi: not found (no NVIDIA driver here)"
+    --format=csv,noheader | tee "$out/gpu.txt" || echo "nvidia-smi: not found (no NVIDIA driver here)"
 "$PY" --version
 missing=$("$PY" - <<'PY'
 import importlib.util as u
@@ -109,6 +109,33 @@ for rows in (1, 4, 8, 16):
         print(f"rows {rows:2d} block {block:3d}: {rate / 1e9:6.1f} Gcell-updates/s")
 PY
 
+step "cupy against numba-parallel at 1080x1920, 320 steps, both dtypes: bit for bit?"
+"$PY" - <<'PY' 2>&1 | tee "$out/bitwise.txt"
+import numpy as np
+
+from grayscott import backends
+from grayscott.physics import make_initial, make_problem
+
+if not backends.info("cupy").available:
+    raise SystemExit(f"cupy: {backends.info('cupy').reason}")
+for dtype in ("float32", "float64"):
+    problem = make_problem((1080, 1920), dtype=dtype)
+    u, v = make_initial("school", problem.shape)
+    out = {}
+    for name in ("numba-parallel", "cupy"):
+        b = backends.create(name, problem)
+        b.set_state(u, v)
+        b.advance(320)
+        out[name] = b.get_state()
+    worst, differ = 0, 0
+    for a, c in zip(out["numba-parallel"], out["cupy"]):
+        ints = np.int32 if dtype == "float32" else np.int64
+        ulps = np.abs(a.view(ints).astype(np.int64) - c.view(ints).astype(np.int64))
+        worst, differ = max(worst, int(ulps.max())), differ + int((ulps > 0).sum())
+    print(f"{dtype}: " + ("bit for bit equal" if differ == 0 else
+                          f"{differ} values differ, by at most {worst} ulp"))
+PY
+
 for grid in $GRIDS; do
     rows=${grid%x*}; cols=${grid#*x}
     step "bench $grid float32: $BACKENDS"
@@ -134,12 +161,18 @@ done
 
 step "summary"
 "$PY" - "$out" "$BACKENDS" <<'PY' | tee "$out/summary.md"
-import glob, json, os, re, sys
+import glob, json, os, re, sys, time
 
 out, names = sys.argv[1], sys.argv[2].split(",")
 TARGET = {"cupy": 0.8, "jax-3x3": 0.5}
 RUN_TARGET = {"cupy": 0.6}
 roof_1080 = None
+try:
+    card = open(os.path.join(out, "gpu.txt")).read().strip() or "unknown"
+except OSError:
+    card = "unknown"
+print(f"GPU: {card}; measured {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())} by "
+      "scripts/gpu-check.sh\n")
 print("| grid | backend | Gcell-updates/s | device roofline | fraction | target |")
 print("| --- | --- | ---: | ---: | ---: | --- |")
 for path in sorted(glob.glob(os.path.join(out, "bench-*.json"))):
@@ -160,6 +193,12 @@ for path in sorted(glob.glob(os.path.join(out, "bench-*.json"))):
     if bw:
         print(f"|  | device copy | {bw['bytes_per_s'] / 1e9:.0f} GB/s | | | {bw['kernel']} |")
 print()
+try:
+    print("cupy vs numba-parallel (1080x1920, 320 steps): "
+          + "; ".join(open(os.path.join(out, "bitwise.txt")).read().split("\n")).strip("; "))
+    print()
+except OSError:
+    pass
 print("| end to end (grayscott run, frame every 32 steps, 1080x1920) | Gcell-updates/s | "
       "fraction of the 1080x1920 roofline | target |")
 print("| --- | ---: | ---: | --- |")
