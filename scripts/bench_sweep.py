@@ -58,7 +58,9 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--repeat", type=int, default=3)
     args = parser.parse_args()
-    families = [("numba-parallel", "numba"), ("jax", "jax")]
+    # numba-parallel is what `grayscott run` uses by default; numba (one thread, no barrier
+    # per step) is the fairest single run for a batch that gives each thread whole members.
+    families = [("numba-parallel", "numba"), ("numba", "numba"), ("jax", "jax")]
     for shape, nf, nk, steps in CASES:
         pairs = [(f, k) for f in np.linspace(0.02, 0.06, nf) for k in np.linspace(0.055, 0.065,
                                                                                   nk)]
