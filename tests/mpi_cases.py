@@ -76,7 +76,7 @@ def main() -> int:
     ap.add_argument("--blocks", type=int, default=2, help="advance() calls (get_v between)")
     args = ap.parse_args()
     if args.fail is not None:
-        return mpi_main(lambda _argv: fail(args.fail))
+        return mpi_main(lambda _argv: fail(args.fail), collective=True)
     comm = MPI.COMM_WORLD
     root = comm.rank == 0
     shape = tuple(int(x) for x in args.shape.split("x"))
