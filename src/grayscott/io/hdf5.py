@@ -1,4 +1,4 @@
-"""The school's HDF5 layout (SPEC section 4), written so that a run killed at any moment leaves a
+"""The school's HDF5 layout (docs/model.md §5), written so that a run killed at any moment leaves a
 file that plain h5py opens, with every frame it flushed readable.
 
 Layout (``h5py.File(path)["matrix"][i]`` is frame ``i``, as in the school):
