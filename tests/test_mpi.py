@@ -150,12 +150,14 @@ def test_resume_on_another_number_of_ranks(tmp_path: Path) -> None:
 
 
 @needs_mpi
-def test_sigterm_stops_every_rank_after_the_same_frame(tmp_path: Path) -> None:
+@pytest.mark.parametrize("signame", ["SIGTERM", "SIGINT"])
+def test_a_signal_stops_every_rank_after_the_same_frame(tmp_path: Path, signame: str) -> None:
     import signal
     import time
 
     import h5py
 
+    signum = getattr(signal, signame)
     out = tmp_path / "s.h5"
     args = ["-q", "-r", "48", "-c", "48", "-e", "50", "--backend", "numpy"]
     env = {**os.environ, "GRAYSCOTT_MPI": "1"}
@@ -165,10 +167,10 @@ def test_sigterm_stops_every_rank_after_the_same_frame(tmp_path: Path) -> None:
     while not out.exists() and time.monotonic() < deadline:
         time.sleep(0.1)
     time.sleep(0.5)
-    proc.send_signal(signal.SIGTERM)
+    proc.send_signal(signum)  # mpiexec forwards it to every rank
     _, err = proc.communicate(timeout=60)
-    assert proc.returncode == 128 + signal.SIGTERM, err
-    assert err.count("stopped by SIGTERM") == 1, err  # rank 0 speaks for all
+    assert proc.returncode == 128 + signum, err
+    assert err.count(f"stopped by {signame}") == 1, err  # rank 0 speaks for all
     with h5py.File(out) as f:
         written = int(f["frames_written"][()])
         assert 0 < written < 100000
@@ -218,3 +220,29 @@ def test_other_commands_run_on_rank_zero_alone(tmp_path: Path) -> None:
     assert proc.stdout.count("16x16") == 1, proc.stdout
     proc = mpiexec(3, *GRAYSCOTT, "info", str(tmp_path / "missing.h5"), timeout=60)
     assert proc.returncode == 2 and proc.stderr.count("error") == 1, proc.stderr
+
+
+@needs_mpi
+def test_kill_9_of_mpiexec_leaves_a_resumable_file(tmp_path: Path) -> None:
+    import signal
+    import time
+
+    out = tmp_path / "k.h5"
+    args = ["-q", "-r", "40", "-c", "40", "-e", "40", "--backend", "numpy"]
+    env = {**os.environ, "GRAYSCOTT_MPI": "1"}
+    proc = subprocess.Popen([_mpiexec(), "-n", "2", *GRAYSCOTT, "run", *args, "-n", "100000",
+                             "-o", str(out)], env=env, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 60
+    while not out.exists() and time.monotonic() < deadline:
+        time.sleep(0.1)
+    time.sleep(0.5)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait(timeout=30)
+    # the ranks go with their launcher; the file is whole up to its last flushed frame
+    import h5py
+
+    with h5py.File(out) as f:
+        total = int(f["frames_written"][()]) + 3
+    _serial("resume", "-q", "-n", str(total), str(out))
+    _serial("run", *args, "-n", str(total), "-o", str(tmp_path / "ref.h5"))
+    _same(out, tmp_path / "ref.h5")
