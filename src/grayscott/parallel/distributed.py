@@ -44,13 +44,15 @@ def check_decomposable(name: str) -> str:
 
 
 class DistributedBackend(Backend):
-    """``backend`` on every rank of ``comm``, each on its block of ``problem``'s grid."""
+    """``backend`` on every rank of ``comm``, each on its block of ``problem``'s grid
+    (``threads`` and ``options`` go to each rank's backend)."""
 
     name = "mpi"
     capabilities = Capabilities(decomposable=False)
 
     def __init__(self, problem: Problem, backend: str = "numpy", comm: Any = None,
-                 dims: tuple[int, int] | None = None, threads: int | None = None) -> None:
+                 dims: tuple[int, int] | None = None, threads: int | None = None,
+                 options: dict[str, Any] | None = None) -> None:
         super().__init__(problem)
         from . import world
 
@@ -64,7 +66,8 @@ class DistributedBackend(Backend):
         self.local_problem = dataclasses.replace(problem, shape=self.block.shape)
         if backend == "numba-parallel" and threads is None:
             threads = _threads_per_rank(self.cart)
-        self.inner = backends.create(backend, self.local_problem, threads=threads)
+        self.inner = backends.create(backend, self.local_problem, threads=threads,
+                                     **(options or {}))
         self.halo = HaloExchange(self.cart, self.block, problem.border, problem.dtype)
         self.stepper = (_NumbaStepper if backend.startswith("numba") else _NumpyStepper)(
             self.inner, self.block, self.halo)

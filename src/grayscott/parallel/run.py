@@ -186,7 +186,8 @@ def run(problem: Problem, output: str | Path = "output.h5", nbimage: int = 1000,
         state: tuple[np.ndarray, np.ndarray] | None = None, steps_done: int = 0,
         checkpoint_every: int = D.DEFAULT_CHECKPOINT_EVERY, flush_every: int = 1,
         observers: Sequence[Observer] = (), video: str | None = None, quiet_video: bool = True,
-        extra_attrs: dict[str, Any] | None = None, comm: Any = None,
+        extra_attrs: dict[str, Any] | None = None,
+        backend_options: dict[str, Any] | None = None, comm: Any = None,
         dims: tuple[int, int] | None = None) -> D.RunResult:
     """:func:`grayscott.driver.run` on every rank of ``comm`` (default: the world); ``state``
     is needed on rank 0 only. ``on_frame`` and ``on_start`` are called on rank 0 only."""
@@ -223,7 +224,8 @@ def run(problem: Problem, output: str | Path = "output.h5", nbimage: int = 1000,
     path = comm.bcast(on_root(comm, check_output), root=ROOT)
     video_obs = Video(path, video, overwrite, quiet_video) if video else None
     with _lock(comm, path):
-        be = DistributedBackend(problem, name, comm=comm, dims=dims, threads=threads)
+        be = DistributedBackend(problem, name, comm=comm, dims=dims, threads=threads,
+                                options=backend_options)
         sim = _Simulation(problem, be, initial, seed, state, steps_done)
         if on_start is not None and root:
             on_start(sim)
@@ -239,6 +241,7 @@ def run(problem: Problem, output: str | Path = "output.h5", nbimage: int = 1000,
             "dtype": problem.dtype.name, "output_dtype": out_dtype.name, "started": D._now(),
             "compile_seconds": compile_seconds, "checkpoint_every": checkpoint_every,
             **D._versions(name), **(extra_attrs or {}),
+            **{f"backend_{k}": v for k, v in getattr(be.inner, "provenance", {}).items()},
         }
         existed = comm.bcast(path.exists() if root else None, root=ROOT)
 
