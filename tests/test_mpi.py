@@ -68,6 +68,21 @@ def test_parse_dims() -> None:
             parse_dims(bad)
 
 
+def test_mpi_run_and_resume_take_every_argument_of_the_one_process_ones() -> None:
+    """The command line calls either with the same keywords (``parallel.run.runner``)."""
+    import inspect
+
+    from grayscott import driver
+    from grayscott.parallel import run as mpi
+
+    for name in ("run", "resume"):
+        one = inspect.signature(getattr(driver, name)).parameters
+        many = inspect.signature(getattr(mpi, name)).parameters
+        assert set(one) <= set(many), (name, set(one) - set(many))
+        for p in one:  # same defaults, so a caller gets the same run
+            assert one[p].default == many[p].default, (name, p)
+
+
 # -- N ranks against one process -------------------------------------------------------------
 
 @needs_mpi
