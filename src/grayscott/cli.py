@@ -187,6 +187,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (KeyboardInterrupt, click.exceptions.Abort):
         click.echo("grayscott: interrupted; the frames so far are kept", err=True)
         return 128 + signal.SIGINT
+    except ValueError as exc:  # only a caller in-process can pass one (argv cannot hold NUL)
+        if "null byte" not in str(exc):
+            raise
+        click.echo("grayscott: error: a file name contains a NUL byte", err=True)
+        return EXIT_USAGE
     except MemoryError:
         click.echo("grayscott: error: out of memory; use a smaller grid (-r, -c)", err=True)
         return EXIT_USAGE

@@ -62,14 +62,16 @@ def available_memory() -> int | None:
 
 def run_memory_bytes(backend: str, shape: tuple[int, int], dtype: np.dtype | str,
                      output_dtype: np.dtype | str = "float32") -> int:
-    """Peak bytes of a run: the backend's fields, the float64 initial state it is loaded from,
-    a frame's copy and its conversion to the output dtype, a checkpoint's copy of (u, v)."""
+    """Peak bytes of a run: the backend's fields, plus the larger of the start (the float64
+    initial state and its conversion to the run's dtype) and a frame (a checkpoint's copy of
+    (u, v), the frame's V and its conversion to the output dtype)."""
     nr, nc = shape
     item = np.dtype(dtype).itemsize
     cells = nr * nc
     fields = BACKEND_FIELDS.get(backend, max(BACKEND_FIELDS.values()))
-    return (fields * (nr + 2) * (nc + 2) * item + 2 * cells * 8 + 3 * cells * item
-            + cells * np.dtype(output_dtype).itemsize + BASELINE_BYTES)
+    start = 2 * cells * 8 + 2 * cells * item
+    frame = 3 * cells * item + cells * np.dtype(output_dtype).itemsize
+    return fields * (nr + 2) * (nc + 2) * item + max(start, frame) + BASELINE_BYTES
 
 
 def check_memory(backend: str, shape: tuple[int, int], dtype: np.dtype | str,

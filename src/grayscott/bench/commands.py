@@ -12,6 +12,8 @@ from .school import SCHOOL_GRID
 
 F = TypeVar("F", bound=Callable[..., Any])
 _DTYPE = click.Choice(list(DTYPES), case_sensitive=False)
+#: Steps of one timed call: kernels count them in int32 or int64; more is never a benchmark.
+MAX_STEPS = 2**31 - 1
 
 
 def _grid_options(steps: int, steps_help: str) -> Callable[[F], F]:
@@ -23,7 +25,7 @@ def _grid_options(steps: int, steps_help: str) -> Callable[[F], F]:
                          default=SCHOOL_GRID[0], show_default=True, help="Grid rows."),
             click.option("-c", "--cols", "--nbcol", "cols", type=click.IntRange(min=3),
                          default=SCHOOL_GRID[1], show_default=True, help="Grid columns."),
-            click.option("-s", "--steps", type=click.IntRange(min=1), default=steps,
+            click.option("-s", "--steps", type=click.IntRange(min=1, max=MAX_STEPS), default=steps,
                          show_default=True, help=steps_help),
             click.option("--dtype", type=_DTYPE, default="float32", show_default=True),
         ]):
@@ -83,6 +85,11 @@ def bench_cmd(backend_list: str | None, rows: int, cols: int, steps: int, dtype:
             rep.check_output(path, what)
     if plot_path:
         rep.check_plot_available()
+        check_plot_format(plot_path)
+    from ..resources import check_memory
+
+    for name in names:  # each backend in turn holds its fields: none may be too big
+        check_memory(name, (rows, cols), dtype)
     if not quiet:
         click.echo(f"grayscott bench: {rows}x{cols} {dtype}, {steps} steps x {repeat} repeats; "
                    "measuring memory bandwidth, then each backend...", err=True)
@@ -100,6 +107,19 @@ def bench_cmd(backend_list: str | None, rows: int, cols: int, steps: int, dtype:
     written = [p for p in (json_path, markdown_path, plot_path) if p]
     if written and not quiet:
         click.echo(f"grayscott bench: wrote {', '.join(written)}", err=True)
+
+
+def check_plot_format(path: str) -> None:
+    """Refuse, before the benchmark runs, a --plot file matplotlib cannot write."""
+    from matplotlib.backend_bases import FigureCanvasBase
+
+    from ..errors import GrayScottError
+
+    formats = FigureCanvasBase.get_supported_filetypes()
+    suffix = path.rsplit(".", 1)[-1].lower() if "." in path.rsplit("/", 1)[-1] else ""
+    if suffix not in formats:
+        raise GrayScottError(f"--plot {path!r}: matplotlib writes {', '.join(sorted(formats))}; "
+                             "end the name with one of them")
 
 
 @click.command("profile")
@@ -126,6 +146,9 @@ def profile_cmd(backend: str, rows: int, cols: int, steps: int, dtype: str,
 
     if json_path:
         check_output(json_path, "--json")
+    from ..resources import check_memory
+
+    check_memory(backend, (rows, cols), dtype)
     warning = _slow_warning(backend, rows * cols, steps)
     if warning:
         click.echo(f"grayscott profile: warning: {warning}", err=True)
