@@ -78,6 +78,13 @@ BAD = [
     (["--dtype", "float16"], "float32"),
     (["--threads", "0"], "threads"),
     (["--threads", "2"], "numba-parallel"),
+    (["--seed", "-1"], "seed"),
+    (["--seed", "18446744073709551616"], "2**63"),
+    (["-e", "9223372036854775808"], "more than the file can count"),
+    (["-n", "2", "-e", "4611686018427387904"], "more than the file can count"),
+    (["-r", "10000000000", "-n", "1"], "GB of memory"),
+    (["--checkpoint-every", "-1"], "checkpoint_every"),
+    (["--flush-every", "x"], "not a valid integer"),
 ]
 
 
@@ -208,3 +215,45 @@ def test_interrupted_run_leaves_valid_file(tmp_path, sig, code):
         assert f["final_state_saved"][()] == 1
         assert np.array_equal(f["v_final"][...], f["matrix"][n - 1])
         assert f["checkpoint/index"][1] == n  # resumable from where it stopped
+
+
+@pytest.mark.parametrize("name, message", [
+    ("a" * 300 + ".h5", "bytes long"),
+    ("/dev/full", "not a regular file"),
+])
+def test_output_names_refused_in_one_line(tmp_path, capsys, name, message):
+    code, _, err = cli(capsys, "run", *SMALL, "-o", name, "--overwrite")
+    assert code == 2 and message in err and len(err.strip().splitlines()) == 1
+
+
+def test_render_and_bench_options_checked_before_the_work(tmp_path, capsys):
+    out = tmp_path / "x.h5"
+    assert cli(capsys, "run", *SMALL, "-o", str(out), "-q")[0] == 0
+    code, _, err = cli(capsys, "render", str(out), "-o", str(tmp_path / "x.gif"),
+                       "--upscale", "100000")
+    assert code == 2 and "16384" in err and not (tmp_path / "x.gif").exists()
+    pytest.importorskip("matplotlib")
+    t0 = time.perf_counter()
+    code, _, err = cli(capsys, "bench", "--plot", str(tmp_path / "out.xyz"), "-b", "numpy")
+    assert code == 2 and "matplotlib writes" in err and "png" in err
+    assert time.perf_counter() - t0 < 10  # refused before the school-grid benchmark ran
+
+
+def test_info_and_resume_commands(tmp_path, capsys):
+    out = tmp_path / "x.h5"
+    assert cli(capsys, "run", *SMALL, "-o", str(out), "-q")[0] == 0
+    code, stdout, _ = cli(capsys, "info", str(out))
+    assert code == 0 and "2 of 2 written" in stdout and "completed" in stdout
+    code, stdout, _ = cli(capsys, "info", "--json", str(out))
+    import json
+
+    info = json.loads(stdout)
+    assert info["frames_written"] == 2 and info["checkpoint"] == {"frames": 2, "steps": 6}
+    code, stdout, _ = cli(capsys, "resume", str(out))
+    assert code == 0 and "is complete" in stdout
+    code, stdout, _ = cli(capsys, "resume", str(out), "-n", "4")
+    assert code == 0 and "4 frames (resumed at frame 2)" in stdout
+    with h5py.File(out) as f:
+        assert f["matrix"].shape == (4, 24, 32) and f["step"][...].tolist() == [3, 6, 9, 12]
+    code, _, err = cli(capsys, "resume", str(out), "-n", "3")
+    assert code == 2 and "already has 4 frames" in err

@@ -101,7 +101,7 @@ def test_existing_output_is_kept(tmp_path):
 def test_blow_up_keeps_frames_before(tmp_path):
     problem = make_problem((16, 16), params=Parameters(dt=40.0), allow_unstable=True)
     with pytest.raises(BlowUpError, match=r"frame (\d+)") as info:
-        run_small(tmp_path, problem=problem, nbimage=50, nbextrastep=2)
+        run_small(tmp_path, problem=problem, nbimage=50, nbextrastep=2, checkpoint_every=1)
     bad = int(re.search(r"frame (\d+)", str(info.value)).group(1))
     with h5py.File(tmp_path / "out.h5", "r") as f:
         assert f["matrix"].shape[0] == bad == f["frames_written"][()]
@@ -161,3 +161,54 @@ def test_simulation_frames_in_memory():
     assert len(frames) == 2 and sim.steps_done == 10
     u, v = ref.run(*make_initial("school", SHAPE), problem, 10)
     np.testing.assert_allclose(frames[-1], v, atol=1e-5)
+
+
+def test_simulation_refuses_nan_state_and_negative_steps():
+    problem = make_problem(SHAPE, params=LIVELY)
+    u, v = make_initial("school", SHAPE)
+    u[3, 4] = np.nan
+    with pytest.raises(GrayScottError, match="NaN or infinite"):
+        grayscott.Simulation(problem, backend="numpy", state=(u, v))
+    sim = grayscott.Simulation(problem, backend="numpy", steps_done=7)
+    with pytest.raises(GrayScottError, match="nsteps"):
+        sim.advance(-5)
+    sim.advance(0)
+    assert sim.steps_done == 7
+
+
+def test_memory_check_refuses_with_numbers(tmp_path, monkeypatch):
+    from grayscott import resources
+
+    monkeypatch.setattr(resources, "available_memory", lambda: 10**6)
+    with pytest.raises(GrayScottError, match=r"needs about .* GB of memory and 0.001 GB"):
+        run_small(tmp_path)
+    assert not (tmp_path / "out.h5").exists()
+    # the estimate grows with the backend's fields and the grid
+    small = resources.run_memory_bytes("numba", (100, 100), "float32")
+    assert resources.run_memory_bytes("numpy-school", (100, 100), "float32") > small
+    assert resources.run_memory_bytes("numba", (1000, 1000), "float32") > 50 * (
+        small - resources.BASELINE_BYTES)
+
+
+def test_progress_survives_in_datasets_while_running(tmp_path):
+    """What a reader sees after each frame: counted frames, steps, the status."""
+    seen = []
+
+    def look(i, v):
+        # a second reader, mid-run (in the writer's process HDF5 wants the same locking flag)
+        with h5py.File(tmp_path / "out.h5", "r", locking=False) as f:
+            seen.append((int(f["frames_written"][()]), int(f["steps_done"][()]),
+                         f["status"][()]))
+
+    run_small(tmp_path, nbimage=3, on_frame=look)
+    assert seen == [(1, 4, b"running"), (2, 8, b"running"), (3, 12, b"running")]
+
+
+def test_info_of_files_that_are_not_ours(tmp_path):
+    (tmp_path / "plain.h5").write_bytes(b"nope")
+    with h5py.File(tmp_path / "other.h5", "w") as f:
+        f["x"] = 1
+    for name, match in (("plain.h5", "not an HDF5 file"), ("other.h5", "not a grayscott"),
+                        ("missing.h5", "no such file")):
+        with pytest.raises(GrayScottError, match=match):
+            hdf5.read_info(tmp_path / name)

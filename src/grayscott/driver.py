@@ -44,9 +44,11 @@ from .physics import INITIAL_STATES, Parameters, Problem, make_initial, make_pro
 from .physics.problem import check_dtype, check_int
 from .resources import check_memory
 
-#: Frames between two checkpoints: every frame costs about 2 % of a 32-step block of the
-#: school's grid on numba-parallel (see BENCHMARKS.md), a small price for losing nothing.
-DEFAULT_CHECKPOINT_EVERY = 1
+#: Frames between two checkpoints. A checkpoint (fetch U and V, write both) costs about a tenth
+#: of a 32-step block of the school's grid on 2 cores (BENCHMARKS.md, "Crash safety"); every
+#: 10 frames it is about 1 %, and a resume recomputes at most 9 frames. Frames themselves are
+#: flushed every frame whatever this says.
+DEFAULT_CHECKPOINT_EVERY = 10
 #: Steps and seeds are stored as int64.
 INT64_MAX = 2**63 - 1
 
@@ -340,9 +342,9 @@ def run(problem: Problem, output: str | Path = "output.h5", nbimage: int = 1000,
     if state is not None:
         state = _check_state(state, problem.shape)
     name = _check_backend(backend)
+    check_memory(name, problem.shape, problem.dtype, out_dtype)
     path = check_output_path(output, overwrite,
                              estimated_bytes(nbimage, problem.shape, out_dtype, problem.dtype))
-    check_memory(name, problem.shape, problem.dtype, out_dtype)
     video_obs = None
     if video:
         from .views.commands import check_video

@@ -169,7 +169,8 @@ class RunFile:
         self.file = file
         self.path = path
         self.matrix: h5py.Dataset = file[DATASET]
-        self.flush_every = 1
+        # Handles kept: a name lookup per frame costs more than the write.
+        self._progress = {name: file[name] for name in _PROGRESS if name in file}
 
     # -- making and opening --------------------------------------------------------------
 
@@ -291,12 +292,12 @@ class RunFile:
     def commit(self, frames_written: int, steps_done: int, wall_seconds: float,
                flush: bool = True) -> None:
         """Count the frames written so far, after they are in the file (flushed first)."""
-        f = self.file
+        f, p = self.file, self._progress
         if flush:
             f.flush()
-        f["frames_written"][()] = frames_written
-        f["steps_done"][()] = steps_done
-        f["wall_seconds"][()] = wall_seconds
+        p["frames_written"][()] = frames_written
+        p["steps_done"][()] = steps_done
+        p["wall_seconds"][()] = wall_seconds
         if flush:
             f.flush()
 
@@ -396,9 +397,11 @@ def open_run(path: str | os.PathLike, what: str = "run file") -> h5py.File:
     if not ok:
         raise GrayScottError(f"{str(p)!r} is not an HDF5 file, so not a grayscott {what}")
     try:
-        f = h5py.File(p, "r")
+        # No lock: the writer holds none either (OutputLock keeps writers apart), and within
+        # the writer's own process HDF5 refuses to mix locking and non-locking opens.
+        f = h5py.File(p, "r", locking=False)
     except OSError as exc:
-        raise GrayScottError(f"cannot open {str(p)!r}: {exc}") from None
+        raise GrayScottError(f"cannot open {str(p)!r}: {str(exc).splitlines()[0]}") from None
     m = f.get(DATASET)
     if not isinstance(m, h5py.Dataset) or m.ndim != 3 or "nbextrastep" not in f.attrs:
         names = ", ".join(sorted(f.keys())) or "nothing"
