@@ -47,35 +47,10 @@ def render_cmd(file: str, output: str, cmap: str, scale: str, vmin: float | None
     """
     from .rendering import render
 
-    check_upscale(file, upscale)
     result = render(file, output, cmap=cmap, scale=scale, vmin=vmin, vmax=vmax, fps=fps,
                     frames=frames, upscale=upscale, overwrite=overwrite, progress=not quiet)
     if not quiet:
         click.echo(_summary(file, result, fps, cmap))
-
-
-#: Largest image side --upscale may make (video encoders and viewers stop near there, and one
-#: such image is already a quarter of a gigapixel).
-MAX_IMAGE_SIDE = 16384
-
-
-def check_upscale(file: str, upscale: int) -> None:
-    """Refuse, before any frame is drawn, images too large to make (a file we cannot read is
-    left for ``render`` to report)."""
-    import h5py
-
-    from ..errors import GrayScottError
-    from ..io.hdf5 import DATASET
-
-    try:
-        with h5py.File(file, "r") as f:
-            rows, cols = (int(n) for n in f[DATASET].shape[1:])
-    except (OSError, KeyError, TypeError, ValueError):
-        return
-    if max(rows, cols) * upscale > MAX_IMAGE_SIDE:
-        raise GrayScottError(f"--upscale {upscale} makes {cols * upscale}x{rows * upscale} "
-                             f"images; at most {MAX_IMAGE_SIDE} pixels a side (--upscale "
-                             f"{max(MAX_IMAGE_SIDE // max(rows, cols), 1)} or less here)")
 
 
 def check_video(video: str, overwrite: bool, output: str) -> None:
