@@ -208,3 +208,11 @@ def test_cli_blocking_is_recorded_and_frames_equal_numba(numba, tmp_path, capsys
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "blocking" in err and "numba-blocked" in err
     assert not (tmp_path / "bad.h5").exists()
+
+
+def test_default_backend_and_the_decomposable_one(numba):
+    """numba-blocked is the default; MPI, which splits the grid, falls back to the first
+    default that can advance one block (numba-blocked needs a k-row halo, not a ghost ring)."""
+    assert backends.default_backend() == "numba-blocked"
+    split = backends.default_backend(decomposable=True)
+    assert split != "numba-blocked" and backends.capabilities(split).decomposable

@@ -90,7 +90,8 @@ _REGISTRY: dict[str, BackendInfo] = {
 }
 
 #: Preferred default backends, fastest first; the first available one is the default.
-DEFAULT_ORDER: tuple[str, ...] = ("numba-parallel", "numpy")
+#: numba-blocked gives numba-parallel's bits with fewer passes over memory (BENCHMARKS.md).
+DEFAULT_ORDER: tuple[str, ...] = ("numba-blocked", "numba-parallel", "numpy")
 
 
 def names() -> list[str]:
@@ -111,9 +112,13 @@ def available() -> list[str]:
     return [b.name for b in _REGISTRY.values() if b.available]
 
 
-def default_backend() -> str:
+def default_backend(decomposable: bool = False) -> str:
+    """The first available backend of :data:`DEFAULT_ORDER`; with ``decomposable``, the first
+    that can advance one block of a split grid (MPI), which imports the candidates."""
     for name in DEFAULT_ORDER:
         if name in _REGISTRY and _REGISTRY[name].available:
+            if decomposable and not capabilities(name).decomposable:
+                continue
             return name
     return "numpy"
 

@@ -207,7 +207,8 @@ def run(problem: Problem, output: str | Path = "output.h5", nbimage: int = 1000,
         raise GrayScottError(f"unknown initial state {initial!r}; choose one of: "
                              f"{', '.join(INITIAL_STATES)}")
     # Refuse a backend that cannot run decomposed before importing it (JAX takes seconds).
-    name = D._check_backend(check_decomposable(backend or backends.default_backend()))
+    name = D._check_backend(check_decomposable(
+        backend or backends.default_backend(decomposable=True)))
     if state is not None and root:
         state = D._check_state(state, problem.shape)
 
