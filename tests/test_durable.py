@@ -339,3 +339,19 @@ def test_tmpfs_filled_during_the_run(tmp_path, capsys):
         # with room again, the run resumes and ends as the one that never stopped
         assert main(["resume", "-q", str(mnt / "x.h5")]) == 0
         assert_same_run(ref, mnt / "x.h5")
+
+
+def test_async_backend_runs_ahead_and_resumes_bit_for_bit(tmp_path):
+    """JAX returns before the work is done: the loop computes the next block while a frame is
+    written, except where a checkpoint needs that frame's own state."""
+    if not backends.info("jax").available:
+        pytest.skip("jax is not installed")
+    args = ["-r", "24", "-c", "32", "-e", "7", "-b", "jax", "-q", "--checkpoint-every", "3",
+            *RATES]
+    assert main(["run", *args, "-n", "8", "-o", str(tmp_path / "a.h5")]) == 0
+    assert main(["run", *args, "-n", "4", "-o", str(tmp_path / "b.h5")]) == 0
+    with h5py.File(tmp_path / "b.h5") as f:  # the checkpoint at frame 3 is frame 3's state
+        slot, frames, steps = f["checkpoint/index"][...]
+        assert (frames, steps) == (4, 28)  # and the final one, at the end
+    assert main(["resume", str(tmp_path / "b.h5"), "-n", "8", "-q"]) == 0
+    assert_same_run(tmp_path / "a.h5", tmp_path / "b.h5")
