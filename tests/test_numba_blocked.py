@@ -177,10 +177,13 @@ def test_options_and_provenance(numba):
     assert mine.describe() == "k=5, 3 bands (given)"
     assert "MiB L2" in auto.describe()
     assert backends.create("numba-blocked", problem, bands=99).bands == 30  # one row each
-    for key, bad in (("blocking", 0), ("blocking", 1.5), ("bands", 0), ("bands", True)):
+    for key, bad in (("blocking", 0), ("blocking", 1.5), ("blocking", 10**6), ("bands", 0),
+                     ("bands", True)):
         with pytest.raises(GrayScottError, match=key):
             backends.create("numba-blocked", problem, **{key: bad})
     assert not backends.capabilities("numba-blocked").decomposable
+    with pytest.raises(GrayScottError, match="GiB of ring buffers"):
+        backends.create("numba-blocked", small_problem((200, 5000)), blocking=256, bands=200)
 
 
 # -- the command line and the run file -------------------------------------------------------

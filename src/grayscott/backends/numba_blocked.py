@@ -36,6 +36,7 @@ from typing import Any
 import numpy as np
 from numba import njit, prange
 
+from ..errors import GrayScottError
 from ..physics import Problem
 from . import numba_kernels as K
 from .base import Capabilities, Option, integer
@@ -52,6 +53,11 @@ RING_L2_SHARE = 0.5
 BAND_HALO_RATIO = 4
 #: Assumed per-core L2 when the OS does not tell (bytes).
 DEFAULT_L2 = 1 << 20
+#: Largest k accepted from the user: far past the point where blocking stops paying (rings out
+#: of cache, halos as tall as bands) and well before the rings would not fit in memory.
+K_LIMIT = 256
+#: Most memory all rings together may take (bytes): more means far too many bands or levels.
+RINGS_LIMIT = 1 << 30
 
 
 # -- the compiled wavefront -------------------------------------------------------------------
@@ -207,7 +213,7 @@ class NumbaBlockedBackend(NumbaParallelBackend):
     options = {
         **NumbaParallelBackend.options,
         "blocking": Option("time steps per pass over memory, k (default: from the grid width "
-                           "and the L2 size)", integer(1)),
+                           "and the L2 size)", integer(1, lambda: K_LIMIT)),
         "bands": Option("bands of rows swept in parallel (default: one per thread)",
                         integer(1)),
     }
@@ -226,6 +232,12 @@ class NumbaBlockedBackend(NumbaParallelBackend):
         }
         self.starts = band_starts(problem.nbrow, self.bands)
         ring = (self.bands, max(self.k - 1, 1), 3, problem.nbcol + 2)
+        total = 2 * int(np.prod(ring)) * problem.dtype.itemsize
+        if total > RINGS_LIMIT:
+            raise GrayScottError(
+                f"backend {self.name!r}: k={self.k} with {self.bands} bands needs "
+                f"{total / 2**30:.1f} GiB of ring buffers (at most {RINGS_LIMIT / 2**30:g}); "
+                "use a smaller --blocking or fewer bands")
         self.RU = np.zeros(ring, problem.dtype)
         self.RV = np.zeros(ring, problem.dtype)
 
