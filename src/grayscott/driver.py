@@ -345,6 +345,8 @@ def run(problem: Problem, output: str | Path = "output.h5", nbimage: int = 1000,
     check_memory(name, problem.shape, problem.dtype, out_dtype)
     path = check_output_path(output, overwrite,
                              estimated_bytes(nbimage, problem.shape, out_dtype, problem.dtype))
+    if path.is_symlink():  # replace the file it points to, not the link
+        path = Path(os.path.realpath(path))
     video_obs = None
     if video:
         from .views.commands import check_video

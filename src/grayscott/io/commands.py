@@ -67,6 +67,10 @@ def resume_cmd(file: str, nbimage: int | None, backend: str | None, threads: int
         click.echo(run_summary(result))
 
 
+def _duration(seconds: float) -> str:
+    return f"{seconds:.2f} s" if seconds < 10 else format_duration(seconds)
+
+
 def _rate(info: dict[str, Any]) -> str:
     a = info["attrs"]
     wall = info.get("wall_seconds") or 0.0
@@ -104,7 +108,7 @@ def format_info(info: dict[str, Any]) -> str:
         f"{nbext} steps",
         f"  steps      {steps} (simulated time {steps * float(a['dt']):g})",
         f"  status     {info['state']}{running}",
-        f"  wall time  {format_duration(info.get('wall_seconds') or 0.0)}, {_rate(info)}",
+        f"  wall time  {_duration(info.get('wall_seconds') or 0.0)}, {_rate(info)}",
         f"  resumable  {resumable}",
         f"  started    {a.get('started', '?')}",
     ]
