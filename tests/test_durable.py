@@ -166,7 +166,7 @@ def test_nan_state_never_resumable(tmp_path, capsys):
 def test_live_reader_info_and_render(tmp_path, capsys):
     """While a run writes: plain h5py, swmr=True, `grayscott info` and `render` read it."""
     path = tmp_path / "live.h5"
-    proc = subprocess.Popen([*_cmd(), "run", "-r", "32", "-c", "32", "-n", "100000", "-e", "50",
+    proc = subprocess.Popen([*_cmd(), "run", "-r", "32", "-c", "32", "-n", "5000", "-e", "200",
                              "-b", "numpy", "-q", "-o", str(path)], stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE)
     try:
@@ -178,7 +178,7 @@ def test_live_reader_info_and_render(tmp_path, capsys):
         capsys.readouterr()
         assert main(["info", str(path)]) == 0
         out = capsys.readouterr().out
-        assert "running (pid" in out and "of 100000 written" in out
+        assert "running (pid" in out and "of 5000 written" in out
         assert main(["info", "--json", str(path)]) == 0
         assert '"writer_pid"' in capsys.readouterr().out
         later = wait_for(proc, path, n + 2)
