@@ -33,8 +33,12 @@ a distributed state is collective. An observer that decides to stop from local d
 a NaN seen on the root) must agree with the other ranks before raising, so every rank stops at
 the same frame.
 
-The standard order, built by :func:`grayscott.driver.run`:
-``[Video, BlowUpCheck, HDF5Writer, Checkpointer, Progress, Callback, StopSignal]``.
+The standard order, built by :func:`grayscott.driver.run` and :func:`grayscott.driver.resume`:
+``[Video, BlowUpCheck, HDF5Writer, Checkpointer, Progress, *observers, Callback, StopSignal]``
+(``observers``: those passed to ``run``; the blow-up check first, so nobody sees a NaN frame; the
+stop signal last, so every observer has the frame before the run stops). The writer shares its
+open :class:`~grayscott.io.hdf5.RunFile` as ``ctx.shared["runfile"]`` and the frames written as
+``ctx.shared["frames_written"]``.
 """
 
 from .base import Observer, Outcome, RunContext
