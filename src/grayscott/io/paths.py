@@ -95,8 +95,10 @@ class OutputLock:
         self.fd: int | None = None
 
     def acquire(self) -> OutputLock:
-        import fcntl
-
+        try:
+            import fcntl
+        except ImportError:  # not a POSIX system: no flock, go on unlocked
+            return self
         for _ in range(10):
             try:
                 fd = os.open(self.lockfile, os.O_RDWR | os.O_CREAT, 0o644)
@@ -143,7 +145,10 @@ class OutputLock:
 
 def holder(path: str | os.PathLike[str]) -> int | None:
     """The pid of the run writing ``path`` now, or None if no run holds its lock."""
-    import fcntl
+    try:
+        import fcntl
+    except ImportError:
+        return None
 
     lockfile = _sidecar(Path(path), "grayscott-lock")
     try:
