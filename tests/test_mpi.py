@@ -68,19 +68,23 @@ def test_parse_dims() -> None:
             parse_dims(bad)
 
 
-def test_mpi_run_and_resume_take_every_argument_of_the_one_process_ones() -> None:
-    """The command line calls either with the same keywords (``parallel.run.runner``)."""
-    import inspect
+def test_mpi_placement_overrides_only_what_the_one_process_placement_has() -> None:
+    """run/resume are one implementation (driver) with a placement; an MPI override whose name
+    matched nothing would be silently ignored and the run would use a one-process answer."""
+    from grayscott.driver import Placement
+    from grayscott.parallel.run import MPIPlacement
 
-    from grayscott import driver
-    from grayscott.parallel import run as mpi
+    own = {n for n in vars(MPIPlacement) if not n.startswith("__")}
+    assert own, "MPIPlacement overrides nothing"
+    assert own <= set(dir(Placement)), own - set(dir(Placement))
 
-    for name in ("run", "resume"):
-        one = inspect.signature(getattr(driver, name)).parameters
-        many = inspect.signature(getattr(mpi, name)).parameters
-        assert set(one) <= set(many), (name, set(one) - set(many))
-        for p in one:  # same defaults, so a caller gets the same run
-            assert one[p].default == many[p].default, (name, p)
+
+def test_one_process_run_imports_no_mpi4py(tmp_path: Path) -> None:
+    code = ("import sys\nfrom grayscott import driver\nfrom grayscott.physics import make_problem\n"
+            f"driver.run(make_problem((16, 16)), {str(tmp_path / 'o.h5')!r}, nbimage=2, "
+            "nbextrastep=2, backend='numpy', progress=False)\n"
+            "assert 'mpi4py' not in sys.modules")
+    subprocess.run([sys.executable, "-c", code], check=True, timeout=120)
 
 
 # -- N ranks against one process -------------------------------------------------------------

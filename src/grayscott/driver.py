@@ -4,21 +4,19 @@
 notebooks use. :func:`drive` is the loop: advance one frame, hand it to the observers (writer,
 checkpointer, progress, blow-up check, stop signal, video, user callback: see
 :mod:`grayscott.observers` for the interface), again and again, then let each finish. No
-physics, no kernels, no file format here.
+physics, no kernels, no file format here. :func:`run` and :func:`resume` are the only ones:
+a :class:`Placement` says what differs over MPI ranks (:mod:`grayscott.parallel.run`).
 """
 
 from __future__ import annotations
 
 import contextlib
-import datetime as _dt
 import os
-import platform
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
-from importlib import metadata
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 
@@ -42,7 +40,10 @@ from .observers import (
 )
 from .physics import INITIAL_STATES, Parameters, Problem, make_initial, make_problem
 from .physics.problem import check_dtype, check_int
+from .provenance import file_versions, now_utc
 from .resources import check_memory
+
+T = TypeVar("T")
 
 #: Frames between two checkpoints. A checkpoint (fetch U and V, write both) costs about a tenth
 #: of a 32-step block of the school's grid on 2 cores (BENCHMARKS.md, "Crash safety"); every
@@ -52,8 +53,8 @@ DEFAULT_CHECKPOINT_EVERY = 10
 #: Steps and seeds are stored as int64.
 INT64_MAX = 2**63 - 1
 
-__all__ = ["DEFAULT_CHECKPOINT_EVERY", "Interrupted", "RunResult", "Simulation", "drive",
-           "resume", "run"]
+__all__ = ["DEFAULT_CHECKPOINT_EVERY", "Interrupted", "Placement", "RunResult", "Simulation",
+           "drive", "resume", "run"]
 
 
 def _check_state(state: Any, shape: tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:
@@ -225,6 +226,80 @@ def drive(sim: Simulation, observers: Sequence[Observer], ctx: RunContext) -> Ou
     return ctx.outcome
 
 
+# -- where the run happens: one process, or MPI ranks -----------------------------------------
+
+
+class Placement:
+    """Where :func:`run` and :func:`resume` compute: here, in this one process.
+
+    The checks, the file, the loop and the result are the same however many processes
+    compute; what differs is said here: which process is the root (it checks the output,
+    holds the lock, writes the file, prints), how the root's values reach the others, which
+    backend, and which observers must agree across processes.
+    :class:`grayscott.parallel.run.MPIPlacement` gives the MPI answers; every answer here is
+    the one-process one and costs nothing (no MPI import, no copies).
+    """
+
+    is_root = True
+    #: This process's rank and the number of processes (:class:`RunContext` ``rank``, ``size``).
+    rank = 0
+    size = 1
+
+    def on_root(self, fn: Callable[[], T]) -> T | None:
+        """``fn()`` on the root only, its error raised on every process; None elsewhere."""
+        return fn()
+
+    def bcast(self, x: T) -> T:
+        """The root's ``x``, on every process."""
+        return x
+
+    def allreduce_max(self, x: float) -> float:
+        """The largest ``x`` of all processes."""
+        return x
+
+    def default_backend(self) -> str:
+        return backends.default_backend()
+
+    def check_backend(self, name: str) -> str:
+        """``name``, or a one-line error if it cannot run here (before it is imported)."""
+        return name
+
+    def simulation(self, problem: Problem, backend: str, *, initial: str, seed: int,
+                   state: tuple[np.ndarray, np.ndarray] | None, threads: int | None,
+                   steps_done: int, options: dict[str, Any] | None) -> Simulation:
+        return Simulation(problem, backend, initial=initial, seed=seed, state=state,
+                          threads=threads, steps_done=steps_done, options=options)
+
+    def backend_attrs(self, backend: Backend) -> dict[str, Any]:
+        """File attributes on how the backend runs (numba-blocked: k, bands, who chose them)."""
+        return {f"backend_{k}": v for k, v in getattr(backend, "provenance", {}).items()}
+
+    def resume_note(self, backend: Backend) -> str:
+        """Added to the resume log's line after the backend's name."""
+        return ""
+
+    def blow_up_check(self) -> Observer:
+        return BlowUpCheck()
+
+    def writer(self, writer: HDF5Writer) -> Observer:
+        """The observer that stands for ``writer`` in the loop of this process."""
+        return writer
+
+    def stop_signal(self) -> Observer:
+        return StopSignal()
+
+
+#: The default: one process.
+ONE_PROCESS = Placement()
+
+
+def _lock(pl: Placement, path: Path) -> contextlib.AbstractContextManager:
+    """The output lock, taken by the root; a refusal is raised on every process."""
+    stack = contextlib.ExitStack()
+    pl.on_root(lambda: stack.enter_context(OutputLock(path)))
+    return stack
+
+
 # -- run and resume ----------------------------------------------------------------------------
 
 
@@ -239,24 +314,6 @@ class RunResult:
     cell_steps_per_second: float
     compile_seconds: float = 0.0
     first_frame: int = 0  # where this session started (resume)
-
-
-def _versions(backend_name: str) -> dict[str, str]:
-    import h5py
-
-    from . import __version__
-
-    out = {"grayscott_version": __version__, "numpy_version": np.__version__,
-           "h5py_version": h5py.__version__, "hdf5_version": h5py.version.hdf5_version,
-           "python_version": platform.python_version(), "platform": platform.platform()}
-    for mod in backends.info(backend_name).requires:
-        with contextlib.suppress(metadata.PackageNotFoundError):
-            out[f"{mod}_version"] = metadata.version(mod)
-    return out
-
-
-def _now() -> str:
-    return _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds")
 
 
 def check_steps(steps_before: int, nbimage: int, nbextrastep: int) -> None:
@@ -280,22 +337,24 @@ def _check_backend(backend: str | None) -> str:
     return name
 
 
-def _loop(sim: Simulation, ctx: RunContext, writer: HDF5Writer, checkpointer: Checkpointer,
-          progress: bool, on_frame: Callable[[int, np.ndarray], None] | None,
-          observers: Sequence[Observer], video: Video | None,
-          compile_seconds: float) -> RunResult:
-    chain: list[Observer] = [o for o in (video,) if o is not None]
-    chain += [BlowUpCheck(), writer, checkpointer, Progress(progress), *observers]
+def _loop(pl: Placement, sim: Simulation, ctx: RunContext, path: Path, writer: HDF5Writer,
+          checkpointer: Checkpointer, progress: bool,
+          on_frame: Callable[[int, np.ndarray], None] | None, observers: Sequence[Observer],
+          video: Video | None, compile_seconds: float) -> RunResult:
+    chain: list[Observer] = [o for o in (video,) if o is not None and pl.is_root]
+    chain += [pl.blow_up_check(), pl.writer(writer), checkpointer,
+              Progress(progress and pl.is_root), *observers]
     if on_frame is not None:
         chain.append(Callback(on_frame))
-    chain.append(StopSignal())
+    chain.append(pl.stop_signal())
     steps0 = sim.steps_done
     outcome = drive(sim, chain, ctx)
-    wall = ctx.wall_seconds
+    wall = pl.allreduce_max(ctx.wall_seconds)
+    frames = pl.bcast(writer.frames_written)
     cells = sim.problem.nbrow * sim.problem.nbcol * (sim.steps_done - steps0)
-    return RunResult(writer.path, writer.frames_written, sim.steps_done, outcome.completed,
-                     outcome.status, wall, cells / wall if wall > 0 else float("nan"),
-                     compile_seconds, ctx.first_frame)
+    return RunResult(path, frames, sim.steps_done, outcome.completed, outcome.status, wall,
+                     cells / wall if wall > 0 else float("nan"), compile_seconds,
+                     ctx.first_frame)
 
 
 def _compile(sim: Simulation) -> float:
@@ -315,7 +374,8 @@ def run(problem: Problem, output: str | Path = "output.h5", nbimage: int = 1000,
         checkpoint_every: int = DEFAULT_CHECKPOINT_EVERY, flush_every: int = 1,
         observers: Sequence[Observer] = (), video: str | None = None,
         quiet_video: bool = True, extra_attrs: dict[str, Any] | None = None,
-        backend_options: dict[str, Any] | None = None) -> RunResult:
+        backend_options: dict[str, Any] | None = None,
+        placement: Placement | None = None) -> RunResult:
     """Run a simulation and write the school's HDF5 file, one frame at a time.
 
     Everything that can be checked is checked before the file is made (numbers, seed, step
@@ -327,7 +387,11 @@ def run(problem: Problem, output: str | Path = "output.h5", nbimage: int = 1000,
     the loop (see :mod:`grayscott.observers`); ``video`` renders the file once the run
     completed. On a blow-up, Ctrl-C, SIGTERM or a full disk the frames so far stay in a valid
     file, and the exception is re-raised for the caller (the CLI turns it into a message).
+    ``placement`` (default: this one process) runs it over MPI ranks
+    (:mod:`grayscott.parallel.run`); ``state``, ``on_start`` and ``on_frame`` then matter on
+    the root only.
     """
+    pl = placement or ONE_PROCESS
     nbimage = check_int("nbimage", nbimage)
     nbextrastep = check_int("nbextrastep", nbextrastep)
     steps_done = check_int("steps_done", steps_done, 0)
@@ -339,61 +403,69 @@ def run(problem: Problem, output: str | Path = "output.h5", nbimage: int = 1000,
     if state is None and initial not in INITIAL_STATES:
         raise GrayScottError(f"unknown initial state {initial!r}; choose one of: "
                              f"{', '.join(INITIAL_STATES)}")
-    if state is not None:
+    if state is not None and pl.is_root:
         state = _check_state(state, problem.shape)
-    name = _check_backend(backend)
-    check_memory(name, problem.shape, problem.dtype, out_dtype)
-    path = check_output_path(output, overwrite,
-                             estimated_bytes(nbimage, problem.shape, out_dtype, problem.dtype))
-    if path.is_symlink():  # replace the file it points to, not the link
-        path = Path(os.path.realpath(path))
-    video_obs = None
-    if video:
-        from .views.commands import check_video
+    # A backend the placement cannot run is refused before it is imported (JAX takes seconds).
+    name = _check_backend(pl.check_backend(backend or pl.default_backend()))
 
-        check_video(video, overwrite, str(output))
-        video_obs = Video(path, video, overwrite, quiet_video)
-    with OutputLock(path):
-        sim = Simulation(problem, name, initial=initial, seed=seed, state=state,
-                         threads=threads, steps_done=steps_done, options=backend_options)
-        if on_start is not None:
+    def check_output() -> Path:  # the root holds the whole grid and writes the file
+        check_memory(name, problem.shape, problem.dtype, out_dtype)
+        path = check_output_path(output, overwrite, estimated_bytes(
+            nbimage, problem.shape, out_dtype, problem.dtype))
+        if path.is_symlink():  # replace the file it points to, not the link
+            path = Path(os.path.realpath(path))
+        if video:
+            from .views.commands import check_video
+
+            check_video(video, overwrite, str(output))
+        return path
+
+    path = pl.bcast(pl.on_root(check_output))
+    video_obs = Video(path, video, overwrite, quiet_video) if video else None
+    with _lock(pl, path):
+        sim = pl.simulation(problem, name, initial=initial, seed=seed, state=state,
+                            threads=threads, steps_done=steps_done, options=backend_options)
+        if on_start is not None and pl.is_root:
             on_start(sim)
-        compile_seconds = _compile(sim)
+        compile_seconds = pl.allreduce_max(_compile(sim))
+        u0, v0 = sim.state  # the starting state is the first checkpoint (collective over MPI)
         p = problem.params
         attrs: dict[str, Any] = {
             **p.as_dict(), "nbrow": problem.nbrow, "nbcol": problem.nbcol,
             "stencil": problem.stencil.name, "stencil_weights": problem.stencil.weights,
             "border": problem.border, "initial": "state" if state is not None else initial,
             "seed": seed, "backend": name, "threads": sim.backend.threads,
-            "dtype": problem.dtype.name, "output_dtype": out_dtype.name, "started": _now(),
+            "dtype": problem.dtype.name, "output_dtype": out_dtype.name, "started": now_utc(),
             "compile_seconds": compile_seconds, "checkpoint_every": checkpoint_every,
-            **_versions(name), **(extra_attrs or {}),  # e.g. the preset of `run --preset`
-            # How the backend tuned itself (numba-blocked: k, bands and who chose them).
-            **{f"backend_{k}": v for k, v in getattr(sim.backend, "provenance", {}).items()},
+            **file_versions(name), **(extra_attrs or {}),  # e.g. the preset of `run --preset`
+            **pl.backend_attrs(sim.backend),
         }
-        existed = path.exists()
-        runfile = RunFile.create(temporary_path(path), nbimage=nbimage,
-                                 nbextrastep=nbextrastep, dt=p.dt, shape=problem.shape,
-                                 output_dtype=out_dtype, state_dtype=problem.dtype,
-                                 attrs=attrs, steps_before=steps_done, name=path)
-        # The starting state is the first checkpoint: a run killed before its first frame can
-        # be resumed too.
-        try:
-            u0, v0 = sim.state
-            runfile.write_checkpoint(u0, v0, 0, steps_done)
-        except BaseException:
-            runfile.close()
-            runfile.path.unlink()
-            raise
-        if not existed:  # nothing to protect: the file takes its name now, readers see it
-            os.replace(runfile.path, path)
-            runfile.path = path
+        existed = pl.bcast(path.exists() if pl.is_root else None)
+
+        def create() -> RunFile:
+            runfile = RunFile.create(temporary_path(path), nbimage=nbimage,
+                                     nbextrastep=nbextrastep, dt=p.dt, shape=problem.shape,
+                                     output_dtype=out_dtype, state_dtype=problem.dtype,
+                                     attrs=attrs, steps_before=steps_done, name=path)
+            # A run killed before its first frame can be resumed too.
+            try:
+                runfile.write_checkpoint(u0, v0, 0, steps_done)
+            except BaseException:
+                runfile.close()
+                runfile.path.unlink()
+                raise
+            if not existed:  # nothing to protect: the file takes its name now, readers see it
+                os.replace(runfile.path, path)
+                runfile.path = path
+            return runfile
+
+        runfile = pl.on_root(create)
         writer = HDF5Writer(runfile, out_dtype, publish_to=path if existed else None,
                             keep_old=existed, flush_every=flush_every)
         checkpointer = Checkpointer(runfile, checkpoint_every, steps_done, nbextrastep)
-        ctx = RunContext(sim, nbimage, nbextrastep)
-        return _loop(sim, ctx, writer, checkpointer, progress, on_frame, observers, video_obs,
-                     compile_seconds)
+        ctx = RunContext(sim, nbimage, nbextrastep, rank=pl.rank, size=pl.size)
+        return _loop(pl, sim, ctx, path, writer, checkpointer, progress, on_frame, observers,
+                     video_obs, compile_seconds)
 
 
 def problem_from_attrs(attrs: Any) -> Problem:
@@ -476,55 +548,79 @@ def resume(path: str | Path, nbimage: int | None = None, backend: str | None = N
            checkpoint_every: int | None = None, flush_every: int = 1,
            observers: Sequence[Observer] = (), video: str | None = None,
            overwrite_video: bool = False, quiet_video: bool = True,
-           plan: ResumePlan | None = None) -> RunResult:
+           plan: ResumePlan | None = None, placement: Placement | None = None) -> RunResult:
     """Continue the run of ``path`` from its last checkpoint with the settings in the file.
 
     Frames after the checkpoint are computed again and the run goes on to ``nbimage`` frames
     in all (default: the number planned). On the same backend the file ends bit for bit as if
     the run had never stopped; ``backend`` may change it (then the frames agree to rounding).
+    ``placement`` (default: this one process) resumes it over MPI ranks, any number of them:
+    the checkpoint is the global state.
     """
+    pl = placement or ONE_PROCESS
     flush_every = check_int("flush_every", flush_every, 0)
-    plan = plan or plan_resume(path, nbimage, backend, threads, checkpoint_every)
+    if plan is None:
+        plan = pl.bcast(pl.on_root(lambda: plan_resume(path, nbimage, backend, threads,
+                                                       checkpoint_every)))
     problem = plan.problem
-    room = estimated_bytes(plan.nbimage, problem.shape, plan.output_dtype, problem.dtype)
-    check_output_path(plan.path, True, max(room - plan.path.stat().st_size, 0))
-    check_memory(plan.backend, problem.shape, problem.dtype, plan.output_dtype)
-    video_obs = None
-    if video:
-        from .views.commands import check_video
+    pl.check_backend(plan.backend)
 
-        check_video(video, overwrite_video, str(plan.path))
-        video_obs = Video(plan.path, video, overwrite_video, quiet_video)
-    with OutputLock(plan.path):
-        runfile = RunFile.open(plan.path)
+    def check_output() -> None:
+        room = estimated_bytes(plan.nbimage, problem.shape, plan.output_dtype, problem.dtype)
+        check_output_path(plan.path, True, max(room - plan.path.stat().st_size, 0))
+        check_memory(plan.backend, problem.shape, problem.dtype, plan.output_dtype)
+        if video:
+            from .views.commands import check_video
+
+            check_video(video, overwrite_video, str(plan.path))
+
+    pl.on_root(check_output)
+    video_obs = Video(plan.path, video, overwrite_video, quiet_video) if video else None
+    with _lock(pl, plan.path):
+        def open_file() -> tuple[RunFile, tuple[np.ndarray, np.ndarray, int, int]]:
+            runfile = RunFile.open(plan.path)
+            try:
+                ck = runfile.read_checkpoint()
+                if ck is None:
+                    raise GrayScottError(f"{str(plan.path)!r} holds no checkpoint")
+                if not (np.isfinite(ck[0]).all() and np.isfinite(ck[1]).all()):
+                    raise GrayScottError(f"the checkpoint of {str(plan.path)!r} is not finite")
+            except BaseException:
+                runfile.close()
+                raise
+            return runfile, ck
+
+        opened = pl.on_root(open_file)
+        runfile, (u, v, frames, steps) = opened if pl.is_root else (None, (None, None, 0, 0))
+        frames, steps = pl.bcast((frames, steps))
         try:
-            ck = runfile.read_checkpoint()
-            if ck is None:
-                raise GrayScottError(f"{str(plan.path)!r} holds no checkpoint")
-            u, v, frames, steps = ck
-            if not (np.isfinite(u).all() and np.isfinite(v).all()):
-                raise GrayScottError(f"the checkpoint of {str(plan.path)!r} is not finite")
-            sim = Simulation(problem, plan.backend, state=(u, v), threads=plan.threads,
-                             steps_done=steps)
-            if on_start is not None:
+            sim = pl.simulation(problem, plan.backend, initial="school", seed=0,
+                                state=(u, v) if pl.is_root else None, threads=plan.threads,
+                                steps_done=steps, options=None)
+            del u, v
+            if on_start is not None and pl.is_root:
                 on_start(sim)
-            compile_seconds = _compile(sim)
-            if plan.nbimage != runfile.matrix.shape[0]:
-                runfile.extend(plan.nbimage)
-            log = str(runfile.file.attrs.get("resume_log", ""))
-            entry = (f"{_now()}: from frame {frames} (step {steps}) to {plan.nbimage} frames "
-                     f"on {plan.backend}")
-            runfile.file.attrs["resume_log"] = (log + "\n" + entry).strip()
-            runfile.flush()
+            compile_seconds = pl.allreduce_max(_compile(sim))
+
+            def extend() -> None:
+                if plan.nbimage != runfile.matrix.shape[0]:
+                    runfile.extend(plan.nbimage)
+                log = str(runfile.file.attrs.get("resume_log", ""))
+                entry = (f"{now_utc()}: from frame {frames} (step {steps}) to {plan.nbimage} "
+                         f"frames on {plan.backend}{pl.resume_note(sim.backend)}")
+                runfile.file.attrs["resume_log"] = (log + "\n" + entry).strip()
+                runfile.flush()
+
+            pl.on_root(extend)
         except BaseException:
-            runfile.close()
+            if runfile is not None:
+                runfile.close()
             raise
         writer = HDF5Writer(runfile, plan.output_dtype, flush_every=flush_every,
                             wall_before=plan.wall_before)
         checkpointer = Checkpointer(runfile, plan.checkpoint_every,
                                     steps - frames * plan.nbextrastep, plan.nbextrastep)
-        ctx = RunContext(sim, plan.nbimage, plan.nbextrastep, first_frame=frames)
-        result = _loop(sim, ctx, writer, checkpointer, progress, on_frame, observers, video_obs,
-                       compile_seconds)
-    return result
-
+        ctx = RunContext(sim, plan.nbimage, plan.nbextrastep, first_frame=frames,
+                         rank=pl.rank, size=pl.size)
+        return _loop(pl, sim, ctx, plan.path, writer, checkpointer, progress, on_frame,
+                     observers, video_obs, compile_seconds)

@@ -253,8 +253,8 @@ def sweep(feed: Sequence[float] | np.ndarray | str, kill: Sequence[float] | np.n
     the batch shares the work (numba: "rows" or "members"; jax: "vmap" or "map"; default:
     chosen by size, the results are the same).
     """
-    from .. import driver
     from ..io.hdf5 import check_output_path
+    from ..provenance import file_versions, now_utc
 
     feed = parse_range(feed, "--feed") if isinstance(feed, str) else np.asarray(feed, float)
     kill = parse_range(kill, "--kill") if isinstance(kill, str) else np.asarray(kill, float)
@@ -305,7 +305,7 @@ def sweep(feed: Sequence[float] | np.ndarray | str, kill: Sequence[float] | np.n
                 "stencil_weights": problem.stencil.weights, "border": problem.border,
                 "initial": "state" if state is not None else initial, "seed": seed,
                 "backend": name, "dtype": problem.dtype.name, "batch": size,
-                "pieces": pieces, "started": driver._now(), **driver._versions(name),
+                "pieces": pieces, "started": now_utc(), **file_versions(name),
                 **(attrs or {})}
         del prov["F"], prov["k"]  # one per member: the feed and kill datasets
         writer = SweepWriter(path, feed, kill, problem.shape, problem.dtype, prov)
@@ -328,7 +328,7 @@ def sweep(feed: Sequence[float] | np.ndarray | str, kill: Sequence[float] | np.n
             bar.close()
         if writer is not None:
             writer.close(completed, "completed" if completed else "interrupted", {
-                "finished": driver._now(), "wall_seconds": result.wall_seconds,
+                "finished": now_utc(), "wall_seconds": result.wall_seconds,
                 "compile_seconds": result.compile_seconds, "strategy": result.strategy,
                 "nonfinite_members": len(result.nonfinite)})
     result.v = out
