@@ -377,6 +377,7 @@ def read_frames(path: str | os.PathLike) -> np.ndarray:
 
 
 def read_final_state(path: str | os.PathLike) -> tuple[np.ndarray, np.ndarray]:
+    """The run's last state (``u_final``, ``v_final``), refused when the run saved none."""
     with h5py.File(path, "r") as f:
         if "u_final" not in f or not _value(f, "final_state_saved", 1):
             raise GrayScottError(f"{path} holds no final state (u_final, v_final)")
