@@ -153,8 +153,7 @@ def _frames(sim: Simulation, observers: Sequence[Observer], ctx: RunContext,
     from .backends.frames import frames_ahead
 
     backend = sim.backend
-    caps = getattr(backend, "capabilities", None)
-    if needs_v and caps is not None and not caps.synchronous:
+    if needs_v and not backend.capabilities.synchronous:
         frame = iter(range(ctx.first_frame, ctx.nbimage))
 
         def request() -> Any:
@@ -272,7 +271,7 @@ class Placement:
 
     def backend_attrs(self, backend: Backend) -> dict[str, Any]:
         """File attributes on how the backend runs (numba-blocked: k, bands, who chose them)."""
-        return {f"backend_{k}": v for k, v in getattr(backend, "provenance", {}).items()}
+        return {f"backend_{k}": v for k, v in backend.provenance.items()}
 
     def resume_note(self, backend: Backend) -> str:
         """Added to the resume log's line after the backend's name."""

@@ -91,8 +91,7 @@ class DistributedBackend(Backend):
     @property
     def provenance(self) -> dict[str, Any]:
         p, q = self.block.dims
-        inner = getattr(self.inner, "provenance", {})
-        return {"mpi_ranks": self.size, "mpi_dims": f"{p}x{q}", **inner}
+        return {"mpi_ranks": self.size, "mpi_dims": f"{p}x{q}", **self.inner.provenance}
 
     def describe(self) -> str:
         p, q = self.block.dims
