@@ -209,14 +209,14 @@ def drive(sim: Simulation, observers: Sequence[Observer], ctx: RunContext) -> Ou
                 break
         ctx.outcome = Outcome("completed" if ctx.stop_reason is None
                               else f"stopped: {ctx.stop_reason}")
-    except BaseException as exc:  # noqa: BLE001  (re-raised below, after the observers finish)
+    except BaseException as exc:  # re-raised below, after the observers finish
         ctx.outcome = Outcome(_status(exc), exc)
         error = exc
     finish_error: BaseException | None = None
     for o in reversed(started):
         try:
             o.finish(ctx)
-        except BaseException as exc:  # noqa: BLE001
+        except BaseException as exc:
             finish_error = finish_error or exc
     if error is not None:
         raise error

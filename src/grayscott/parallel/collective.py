@@ -64,7 +64,7 @@ def mpi_main(main: Callable[[Sequence[str] | None], int], argv: Sequence[str] | 
     held = io.StringIO()
     with contextlib.ExitStack() as quiet:
         if rank != ROOT:
-            devnull = quiet.enter_context(open(os.devnull, "w"))  # noqa: SIM115
+            devnull = quiet.enter_context(open(os.devnull, "w"))
             quiet.enter_context(contextlib.redirect_stdout(devnull))
             quiet.enter_context(contextlib.redirect_stderr(held))
         try:
@@ -127,7 +127,7 @@ def on_root(comm: Any, fn: Callable[[], T]) -> T | None:
     if comm.Get_rank() == ROOT:
         try:
             result = fn()
-        except Exception as exc:  # noqa: BLE001  (re-raised below, on every rank)
+        except Exception as exc:  # re-raised below, on every rank
             error = exc
     error = comm.bcast(_picklable(error), root=ROOT)
     if error is not None:
@@ -142,7 +142,7 @@ def _picklable(exc: Exception | None) -> Exception | None:
         return None
     try:
         pickle.loads(pickle.dumps(exc))
-    except Exception:  # noqa: BLE001
+    except Exception:
         return GrayScottError(str(exc))
     return exc
 
