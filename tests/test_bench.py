@@ -344,6 +344,15 @@ def test_bench_command_refuses_bad_input_in_one_line(args, message, capsys):
     assert len(err.splitlines()) == 1 and message in err
 
 
+def test_bench_default_set_is_checked_for_memory_in_one_line(capsys):
+    # No --backends: the default set is resolved before the memory check (it once iterated
+    # over None and crashed with a traceback).
+    rc = main(["bench", "-r", "1000000", "-c", "100000", "-q"])
+    assert rc == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "memory" in err
+
+
 def test_json_has_no_infinities(tiny_report):
     text = rep.to_json(tiny_report)
     assert "Infinity" not in text and "NaN" not in text

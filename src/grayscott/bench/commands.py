@@ -87,8 +87,11 @@ def bench_cmd(backend_list: str | None, rows: int, cols: int, steps: int, dtype:
         rep.check_plot_available()
         check_plot_format(plot_path)
     from ..resources import check_memory
+    from .runner import plan
 
-    for name in names:  # each backend in turn holds its fields: none may be too big
+    # Each backend in turn holds its fields: none of those that will run may be too big
+    # (the default set, None, is resolved the way run_bench resolves it).
+    for name in plan(names, (rows, cols))[0]:
         check_memory(name, (rows, cols), dtype)
     if not quiet:
         click.echo(f"grayscott bench: {rows}x{cols} {dtype}, {steps} steps x {repeat} repeats; "
