@@ -355,3 +355,21 @@ def test_async_backend_runs_ahead_and_resumes_bit_for_bit(tmp_path):
         assert (frames, steps) == (4, 28)  # and the final one, at the end
     assert main(["resume", str(tmp_path / "b.h5"), "-n", "8", "-q"]) == 0
     assert_same_run(tmp_path / "a.h5", tmp_path / "b.h5")
+
+
+def test_wall_time_and_rate_leave_out_what_observers_do_at_the_end(tmp_path):
+    """A video rendered once the run has finished (an observer's ``finish``) is not run time."""
+    from grayscott.observers import Observer
+
+    pause = 1.0
+
+    class SlowFinish(Observer):
+        def finish(self, ctx):
+            time.sleep(pause)
+
+    problem = gs.make_problem((16, 16))
+    result = gs.run(problem, tmp_path / "w.h5", nbimage=2, nbextrastep=2, backend="numpy",
+                    progress=False, observers=[SlowFinish()])
+    assert result.completed and result.wall_seconds < pause
+    with h5py.File(result.path) as f:
+        assert f["wall_seconds"][()] < pause

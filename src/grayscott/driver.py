@@ -212,6 +212,7 @@ def drive(sim: Simulation, observers: Sequence[Observer], ctx: RunContext) -> Ou
     except BaseException as exc:  # re-raised below, after the observers finish
         ctx.outcome = Outcome(_status(exc), exc)
         error = exc
+    ctx.t_end = time.perf_counter()
     finish_error: BaseException | None = None
     for o in reversed(started):
         try:

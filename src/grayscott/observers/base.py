@@ -54,6 +54,9 @@ class RunContext:
     outcome: Outcome | None = None
     #: When this session's loop started (time.perf_counter()).
     t_start: float = field(default_factory=time.perf_counter)
+    #: When the loop ended, before the observers' ``finish`` (a video rendered there is not
+    #: the run's time); None while it runs.
+    t_end: float | None = None
     #: Free room for observers to share things (e.g. the writer's open file as ``"runfile"``).
     shared: dict[str, Any] = field(default_factory=dict)
 
@@ -77,7 +80,8 @@ class RunContext:
 
     @property
     def wall_seconds(self) -> float:
-        return time.perf_counter() - self.t_start
+        end = self.t_end if self.t_end is not None else time.perf_counter()
+        return end - self.t_start
 
     @property
     def consistent(self) -> bool:
