@@ -259,7 +259,8 @@ def to_markdown(report: BenchReport, plot_link: str | None = None,
         out += ["", f"Every figure, with each repeat and the full metadata: [{json_link}]"
                     f"({json_link})."]
     out += ["", "## Beside the school's table", "",
-            f"The school's published seconds for the 32 × 1000 run (docs/model.md §7) and ours, "
+            "The school's published seconds for the 32 × 1000 run ([docs/model.md §7]"
+            "(docs/model.md#7-the-schools-published-benchmark)) and ours, "
             f"projected from the rates above (seconds = {SCHOOL_GRID[0]} × {SCHOOL_GRID[1]} × "
             f"{SCHOOL_STEPS:,} / rate). The ladder is each rung's speedup over the school's "
             f"NumPy: the school's on the {SCHOOL_REFERENCE_CPU}, ours over `{BASELINE}` on this "
