@@ -191,6 +191,7 @@ def test_map_is_labelled_with_the_rates():
     (["-b", "numpy"], "numpy"),
     (["--batch", "0"], "batch"),
     (["-t", "3"], "unstable"),
+    (["--threads", "100000"], "threads can be 1 to"),
 ])
 def test_sweep_errors_are_one_line_exit_2(tmp_path, capsys, args, message):
     out = tmp_path / "s.h5"

@@ -289,7 +289,12 @@ def sweep(feed: Sequence[float] | np.ndarray | str, kill: Sequence[float] | np.n
     if threads is not None and name == "numba":
         import numba
 
-        numba.set_num_threads(check_int("threads", threads))
+        from ..backends.numba_parallel import check_threads
+
+        try:
+            numba.set_num_threads(check_threads(threads))
+        except ValueError as exc:  # a one-line error, not numba's traceback
+            raise GrayScottError(f"threads {exc}") from None
     elif threads is not None:
         raise GrayScottError("--threads is for the numba backend (XLA uses every core)")
 
