@@ -373,3 +373,23 @@ def test_wall_time_and_rate_leave_out_what_observers_do_at_the_end(tmp_path):
     assert result.completed and result.wall_seconds < pause
     with h5py.File(result.path) as f:
         assert f["wall_seconds"][()] < pause
+
+
+def test_observer_stop_keeps_the_final_state_and_a_checkpoint(tmp_path):
+    """An observer that ends the run (``ctx.stop_reason``) stops it cleanly, between frames:
+    the state is whole, so it is saved as the final state and checkpointed for resume."""
+    from grayscott.observers import Observer
+
+    class StopAtTwo(Observer):
+        def frame(self, ctx):
+            if ctx.frame == 1:
+                ctx.stop_reason = "enough"
+
+    problem = gs.make_problem((16, 16))
+    result = gs.run(problem, tmp_path / "s.h5", nbimage=5, nbextrastep=3, backend="numpy",
+                    progress=False, checkpoint_every=0, observers=[StopAtTwo()])
+    assert result.status == "stopped: enough" and result.frames_written == 2
+    with h5py.File(result.path) as f:
+        assert f["final_state_saved"][()] == 1
+        assert np.array_equal(f["v_final"][...], f["matrix"][1])
+        assert f["checkpoint/index"][1:].tolist() == [2, 6]

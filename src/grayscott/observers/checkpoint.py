@@ -47,8 +47,10 @@ class Checkpointer(Observer):
 
     def finish(self, ctx: RunContext) -> None:
         outcome = ctx.outcome
-        if outcome is None or outcome.status not in ("completed", "interrupted") \
-                or not ctx.consistent:
+        # A stop between frames (a signal, an observer's stop_reason) leaves a whole state.
+        if outcome is None or not ctx.consistent or not (
+                outcome.status in ("completed", "interrupted")
+                or outcome.status.startswith("stopped: ")):
             return
         frames = ctx.shared.get("frames_written", ctx.frames_done)
         if not self._matches(ctx, frames):
