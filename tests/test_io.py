@@ -188,6 +188,8 @@ def test_memory_check_refuses_with_numbers(tmp_path, monkeypatch):
     assert resources.run_memory_bytes("numpy-school", (100, 100), "float32") > small
     assert resources.run_memory_bytes("numba", (1000, 1000), "float32") > 50 * (
         small - resources.BASELINE_BYTES)
+    # every backend is counted, not guessed as the largest (the default one included)
+    assert set(grayscott.backends.names()) <= set(resources.BACKEND_FIELDS)
 
 
 def test_progress_survives_in_datasets_while_running(tmp_path):

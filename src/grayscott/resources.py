@@ -16,6 +16,7 @@ from .errors import GrayScottError
 #: slice expressions allocate about ten; JAX keeps the donated pair, its output and XLA's
 #: fused temporaries). Unknown backends count as the largest.
 BACKEND_FIELDS = {"python": 4, "numpy-school": 12, "numpy": 7, "numba": 4, "numba-parallel": 4,
+                  "numba-blocked": 4,  # numba-parallel's; + rings: L2-sized unless --blocking
                   "jax": 6, "jax-3x3": 6,
                   "cupy": 2}  # its fields are on the GPU; the host holds 2 pinned frame buffers
 #: The interpreter, NumPy, h5py and a backend's libraries, before any field (measured: about
