@@ -138,6 +138,7 @@ def _same(a: Path, b: Path, names: tuple[str, ...] = ("matrix", "u_final", "v_fi
 @needs_mpi
 @pytest.mark.parametrize(("ranks", "extra"), [
     (4, ["--backend", "numba"]),
+    (2, []),  # no --backend: the default must be one that decomposes, not numba-blocked
     (3, ["--backend", "numpy-school", "--border", "periodic", "--stencil", "laplace9",
          "--dtype", "float64", "--initial", "noise"]),
 ])

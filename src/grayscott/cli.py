@@ -94,6 +94,7 @@ def run_cmd(nbimage: int, nbextrastep: int, nbrow: int, nbcol: int, killrate: fl
     frames and `grayscott resume` continues it; `grayscott info` reads the file meanwhile.
     """
     from .driver import Simulation
+    from .parallel import launched
     from .parallel.run import runner
 
     run = runner("run")  # decomposed over the ranks when started by mpiexec
@@ -111,7 +112,7 @@ def run_cmd(nbimage: int, nbextrastep: int, nbrow: int, nbcol: int, killrate: fl
     params = Parameters(Du=Du, Dv=Dv, F=feedrate, k=killrate, dt=deltat)
     problem = make_problem((nbrow, nbcol), params=params, stencil=stencil, border=border,
                            dtype=dtype, allow_unstable=allow_unstable)
-    name = backend or backends.default_backend()
+    name = backend or backends.default_backend(decomposable=launched())
 
     def announce(sim: Simulation) -> None:
         if quiet:
