@@ -246,10 +246,6 @@ class CupyBackend(Backend):
         cp.cuda.Device().synchronize()
 
     @property
-    def platform(self) -> str:
-        return "gpu"
-
-    @property
     def provenance(self) -> dict[str, Any]:
         """The launch shape and graph length in use (bench reports them beside the rate)."""
         return {"rows": self.rows, "block": self.block, "chunk": self.chunk}
