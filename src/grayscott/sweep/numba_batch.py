@@ -22,7 +22,7 @@ from numba import njit, prange
 
 from ..backends import numba_kernels as K
 
-_OPTS = dict(cache=True, nogil=True, boundscheck=False, error_model="numpy")
+_OPTS = K._OPTS  # the single-run kernels' options (no fastmath: the same bits)
 
 #: A member whose four padded fields fit in this many bytes stays in one core's cache.
 CACHE_BYTES = 1 << 20
