@@ -393,3 +393,18 @@ def test_observer_stop_keeps_the_final_state_and_a_checkpoint(tmp_path):
         assert f["final_state_saved"][()] == 1
         assert np.array_equal(f["v_final"][...], f["matrix"][1])
         assert f["checkpoint/index"][1:].tolist() == [2, 6]
+
+
+def test_lock_is_the_file_s_not_the_link_s(tmp_path):
+    """`run` follows a symlinked output to its file: the lock and `info`'s writer pid must
+    too, or a run on the file and a resume through the link write one file at once."""
+    from grayscott.errors import OutputBusyError
+    from grayscott.io.paths import OutputLock, holder
+
+    real = tmp_path / "real.h5"
+    real.write_bytes(b"")
+    (tmp_path / "link.h5").symlink_to(real)
+    with OutputLock(real):
+        assert holder(tmp_path / "link.h5") == os.getpid()
+        with pytest.raises(OutputBusyError, match="another run"), OutputLock(tmp_path / "link.h5"):
+            pass

@@ -73,6 +73,11 @@ def _sidecar(path: Path, suffix: str) -> Path:
     return path.with_name(name)
 
 
+def _lockfile(path: str | os.PathLike[str]) -> Path:
+    """The lock's sidecar, beside the file a symlinked output points to (as `run` writes it)."""
+    return _sidecar(Path(os.path.realpath(path)), "grayscott-lock")
+
+
 def temporary_path(path: Path) -> Path:
     """Where a run writes before its file replaces ``path`` (same directory, so the final
     ``os.replace`` is atomic). The lock makes one writer per output, so the name is fixed."""
@@ -91,7 +96,7 @@ class OutputLock:
 
     def __init__(self, path: str | os.PathLike[str]) -> None:
         self.path = Path(path)
-        self.lockfile = _sidecar(self.path, "grayscott-lock")
+        self.lockfile = _lockfile(self.path)
         self.fd: int | None = None
 
     def acquire(self) -> OutputLock:
@@ -150,7 +155,7 @@ def holder(path: str | os.PathLike[str]) -> int | None:
     except ImportError:
         return None
 
-    lockfile = _sidecar(Path(path), "grayscott-lock")
+    lockfile = _lockfile(path)
     try:
         fd = os.open(lockfile, os.O_RDONLY)
     except OSError:
