@@ -143,6 +143,22 @@ def test_not_enough_space_is_refused_before_writing(tmp_path, monkeypatch):
     assert not (tmp_path / "out.h5").exists()
 
 
+def test_space_is_checked_where_a_symlinked_output_is_written(tmp_path, monkeypatch):
+    """The run writes beside the file a link points to: that disk's room is what counts."""
+    (tmp_path / "big").mkdir()
+    (tmp_path / "small").mkdir()
+    real = tmp_path / "big" / "real.h5"
+    real.write_bytes(b"")
+    (tmp_path / "small" / "link.h5").symlink_to(real)
+
+    def usage(p):
+        return type("U", (), {"free": 1000 if "small" in str(p) else 1 << 40})
+
+    monkeypatch.setattr(hdf5.shutil, "disk_usage", usage)
+    result, _ = run_small(tmp_path, name="small/link.h5", overwrite=True)
+    assert result.path == real and result.frames_written == 3
+
+
 @pytest.mark.parametrize("kw, match", [
     ({"nbimage": 0}, "nbimage"), ({"nbextrastep": 0}, "nbextrastep"),
     ({"nbimage": 2.5}, "nbimage"), ({"backend": "cobol"}, "unknown backend"),

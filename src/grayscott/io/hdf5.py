@@ -81,8 +81,8 @@ def check_output_path(path: str | os.PathLike, overwrite: bool, needed_bytes: in
     if path.exists() and not path.is_file():
         raise GrayScottError(f"output {str(path)!r} is not a regular file; give a file name")
     if needed_bytes:
-        parent = path.parent if str(path.parent) else Path(".")
-        free = shutil.disk_usage(parent).free
+        # where the file lands: beside the file a symlinked output points to (as run writes)
+        free = shutil.disk_usage(Path(os.path.realpath(path)).parent).free
         if needed_bytes > free:
             raise GrayScottError(
                 f"output {str(path)!r} needs about {needed_bytes / 1e9:.3g} GB and only "
