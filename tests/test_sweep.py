@@ -129,6 +129,26 @@ def test_memory_budget_cuts_pieces_or_refuses():
         sweep(FEED, KILL, 5, SHAPE, backend="numba", memory_budget=result)
 
 
+def test_a_huge_plane_is_refused_before_its_members_are_built(monkeypatch):
+    """2000 x 2000 members: the rates are checked per axis and the memory refuses the result
+    at once (every (F, k) pair built and checked first took ~1 min and a GB for 3000 x 3000)."""
+    made = []
+
+    def counted(*args, **kwargs):
+        made.append(1)
+        if len(made) > 10_000:
+            raise AssertionError("a Parameters per member")
+        return gs.Parameters(*args, **kwargs)
+
+    monkeypatch.setattr(core, "Parameters", counted)
+    with pytest.raises(GrayScottError, match="write it to a file"):
+        sweep("0:0.1:2000", "0:0.1:2000", 5, SHAPE, backend="numba", memory_budget=10**9)
+    for feed, kill, message in (([0.03], [0.06, -0.1], "k must be >= 0"),
+                                ([0.03, np.inf], [0.06], "F must be finite")):
+        with pytest.raises(GrayScottError, match=message):  # every rate is still checked
+            sweep(feed, kill, 5, SHAPE, backend="numba")
+
+
 def test_pieces_written_to_the_file_are_the_same(tmp_path):
     whole = sweep(FEED, KILL, STEPS, SHAPE, backend="numba").v
     r = sweep(FEED, KILL, STEPS, SHAPE, backend="numba", batch=4, output=tmp_path / "p.h5")

@@ -266,10 +266,13 @@ def sweep(feed: Sequence[float] | np.ndarray | str, kill: Sequence[float] | np.n
         raise GrayScottError(f"strategy of {name} must be one of "
                              f"{', '.join(STRATEGIES[name])}, got {strategy!r}")
     base = params or Parameters()
-    # Every member's rates are checked (>= 0, finite) by building its Parameters.
-    pairs = [(float(f), float(k)) for f in feed for k in kill]
-    for f, k in pairs:
-        Parameters(Du=base.Du, Dv=base.Dv, F=f, k=k, dt=base.dt)
+    # Every rate is checked (>= 0, finite) by building Parameters, per axis: the N x M pairs
+    # are built only once the result is known to fit.
+    for f in feed:
+        Parameters(Du=base.Du, Dv=base.Dv, F=float(f), k=base.k, dt=base.dt)
+    for k in kill:
+        Parameters(Du=base.Du, Dv=base.Dv, F=base.F, k=float(k), dt=base.dt)
+    members = feed.size * kill.size
     problem = make_problem(shape, params=base, stencil=stencil, border=border, dtype=dtype,
                            allow_unstable=allow_unstable)
     u0, v0 = state if state is not None else make_initial(initial, problem.shape, seed)
@@ -278,14 +281,15 @@ def sweep(feed: Sequence[float] | np.ndarray | str, kill: Sequence[float] | np.n
         raise GrayScottError(f"state must have shape {problem.shape}, got {u0.shape}")
     per = member_bytes(problem.shape, problem.dtype.itemsize, name)
     budget = memory_budget if memory_budget is not None else available_memory() // 2
-    nbytes = len(pairs) * problem.shape[0] * problem.shape[1] * problem.dtype.itemsize
+    nbytes = members * problem.shape[0] * problem.shape[1] * problem.dtype.itemsize
     path = None
     if output is not None:
         path = check_output_path(output, overwrite, nbytes)
     else:  # the result stays in memory beside the pieces
         budget = _keep_in_memory(nbytes, budget)
-    size = plan_pieces(len(pairs), per, budget, batch)
-    pieces = math.ceil(len(pairs) / size)
+    size = plan_pieces(members, per, budget, batch)
+    pieces = math.ceil(members / size)
+    pairs = [(float(f), float(k)) for f in feed for k in kill]
     if threads is not None and name == "numba":
         import numba
 
