@@ -350,9 +350,12 @@ def test_async_backend_runs_ahead_and_resumes_bit_for_bit(tmp_path):
             *RATES]
     assert main(["run", *args, "-n", "8", "-o", str(tmp_path / "a.h5")]) == 0
     assert main(["run", *args, "-n", "4", "-o", str(tmp_path / "b.h5")]) == 0
-    with h5py.File(tmp_path / "b.h5") as f:  # the checkpoint at frame 3 is frame 3's state
+    with h5py.File(tmp_path / "b.h5") as f, h5py.File(tmp_path / "a.h5") as fa:
         slot, frames, steps = f["checkpoint/index"][...]
-        assert (frames, steps) == (4, 28)  # and the final one, at the end
+        assert (frames, steps) == (4, 28)  # the final one, at the end
+        # the other slot: the checkpoint after 3 frames is frame 3's state, not the next's
+        v3 = f["checkpoint/v"][1 - slot].astype(fa["matrix"].dtype)
+        assert np.array_equal(v3, fa["matrix"][2]) and not np.array_equal(v3, fa["matrix"][3])
     assert main(["resume", str(tmp_path / "b.h5"), "-n", "8", "-q"]) == 0
     assert_same_run(tmp_path / "a.h5", tmp_path / "b.h5")
 
