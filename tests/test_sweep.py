@@ -149,6 +149,14 @@ def test_a_huge_plane_is_refused_before_its_members_are_built(monkeypatch):
             sweep(feed, kill, 5, SHAPE, backend="numba")
 
 
+def test_a_sweep_too_big_for_the_disk_says_what_to_reduce(tmp_path, capsys):
+    argv = ["sweep", "--feed", "0:0.1:3000", "--kill", "0:0.1:3000", "-s", "1", "-r", "3000",
+            "-c", "3000", "-o", str(tmp_path / "s.h5"), "-q"]
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "fewer members" in err and "frames (-n)" not in err, err
+
+
 def test_pieces_written_to_the_file_are_the_same(tmp_path):
     whole = sweep(FEED, KILL, STEPS, SHAPE, backend="numba").v
     r = sweep(FEED, KILL, STEPS, SHAPE, backend="numba", batch=4, output=tmp_path / "p.h5")

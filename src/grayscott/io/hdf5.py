@@ -73,10 +73,12 @@ def estimated_bytes(nbimage: int, shape: tuple[int, int], output_dtype: np.dtype
             + STATE_FIELDS * nr * nc * np.dtype(state_dtype).itemsize + _OVERHEAD_FIXED)
 
 
-def check_output_path(path: str | os.PathLike, overwrite: bool, needed_bytes: int = 0) -> Path:
+def check_output_path(path: str | os.PathLike, overwrite: bool, needed_bytes: int = 0,
+                      fewer: str = "frames (-n)") -> Path:
     """Refuse, before anything is written, an output we could not or must not write, or one
-    the free disk space cannot hold. An existing file to overwrite is not counted as free: it
-    is kept until the new run has its first frame."""
+    the free disk space cannot hold (the message says to write fewer ``fewer``). An existing
+    file to overwrite is not counted as free: it is kept until the new run has its first
+    frame."""
     path = check_writable_file(path, "output", overwrite)
     if path.exists() and not path.is_file():
         raise GrayScottError(f"output {str(path)!r} is not a regular file; give a file name")
@@ -86,7 +88,7 @@ def check_output_path(path: str | os.PathLike, overwrite: bool, needed_bytes: in
         if needed_bytes > free:
             raise GrayScottError(
                 f"output {str(path)!r} needs about {needed_bytes / 1e9:.3g} GB and only "
-                f"{free / 1e9:.3g} GB are free; write fewer frames (-n) or elsewhere (-o)")
+                f"{free / 1e9:.3g} GB are free; write fewer {fewer} or elsewhere (-o)")
     return path
 
 

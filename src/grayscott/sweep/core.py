@@ -284,7 +284,7 @@ def sweep(feed: Sequence[float] | np.ndarray | str, kill: Sequence[float] | np.n
     nbytes = members * problem.shape[0] * problem.shape[1] * problem.dtype.itemsize
     path = None
     if output is not None:
-        path = check_output_path(output, overwrite, nbytes)
+        path = check_output_path(output, overwrite, nbytes, "members (the N of --feed, --kill)")
     else:  # the result stays in memory beside the pieces
         budget = _keep_in_memory(nbytes, budget)
     size = plan_pieces(members, per, budget, batch)
