@@ -157,6 +157,15 @@ def test_a_sweep_too_big_for_the_disk_says_what_to_reduce(tmp_path, capsys):
     assert err.count("\n") == 1 and "fewer members" in err and "frames (-n)" not in err, err
 
 
+def test_default_budget_is_the_memory_the_runs_see(monkeypatch):
+    """Half of what grayscott.resources says is available (a cgroup limit included)."""
+    from grayscott import resources
+
+    monkeypatch.setattr(resources, "available_memory", lambda: 10**4)
+    with pytest.raises(GrayScottError, match="only 0.00 GB may be used"):
+        sweep(FEED, KILL, 5, SHAPE, backend="numba")
+
+
 def test_pieces_written_to_the_file_are_the_same(tmp_path):
     whole = sweep(FEED, KILL, STEPS, SHAPE, backend="numba").v
     r = sweep(FEED, KILL, STEPS, SHAPE, backend="numba", batch=4, output=tmp_path / "p.h5")

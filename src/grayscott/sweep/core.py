@@ -81,18 +81,12 @@ def check_backend(name: str | None) -> str:
 
 
 def available_memory() -> int:
-    """Bytes of memory available now (MemAvailable on Linux, free pages elsewhere)."""
-    try:
-        with open("/proc/meminfo") as f:
-            for line in f:
-                if line.startswith("MemAvailable:"):
-                    return int(line.split()[1]) * 1024
-    except OSError:
-        pass
-    try:
-        return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
-    except (ValueError, OSError, AttributeError):
-        return 4 << 30
+    """Bytes of memory available now, as runs check it (:func:`grayscott.resources.
+    available_memory`: a cgroup limit counts); 4 GiB where it cannot be read."""
+    from .. import resources
+
+    avail = resources.available_memory()
+    return 4 << 30 if avail is None else avail
 
 
 def member_bytes(shape: tuple[int, int], itemsize: int, backend: str) -> int:
