@@ -157,6 +157,9 @@ def test_space_is_checked_where_a_symlinked_output_is_written(tmp_path, monkeypa
     monkeypatch.setattr(hdf5.shutil, "disk_usage", usage)
     result, _ = run_small(tmp_path, name="small/link.h5", overwrite=True)
     assert result.path == real and result.frames_written == 3
+    (tmp_path / "dangling.h5").symlink_to(tmp_path / "nodir" / "x.h5")
+    with pytest.raises(GrayScottError, match="link into a missing folder"):
+        run_small(tmp_path, name="dangling.h5")
 
 
 @pytest.mark.parametrize("kw, match", [

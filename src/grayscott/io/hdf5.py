@@ -82,9 +82,13 @@ def check_output_path(path: str | os.PathLike, overwrite: bool, needed_bytes: in
     path = check_writable_file(path, "output", overwrite)
     if path.exists() and not path.is_file():
         raise GrayScottError(f"output {str(path)!r} is not a regular file; give a file name")
+    # where the file lands: beside the file a symlinked output points to (as run writes)
+    folder = Path(os.path.realpath(path)).parent
+    if not folder.is_dir():
+        raise GrayScottError(f"output {str(path)!r} is a link into a missing folder "
+                             f"{str(folder)!r}")
     if needed_bytes:
-        # where the file lands: beside the file a symlinked output points to (as run writes)
-        free = shutil.disk_usage(Path(os.path.realpath(path)).parent).free
+        free = shutil.disk_usage(folder).free
         if needed_bytes > free:
             raise GrayScottError(
                 f"output {str(path)!r} needs about {needed_bytes / 1e9:.3g} GB and only "
