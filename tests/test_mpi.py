@@ -232,6 +232,20 @@ def test_bench_under_mpiexec_reports_halo_and_gather(tmp_path: Path) -> None:
 
 
 @needs_mpi
+def test_bench_under_mpiexec_takes_the_layout_asked_for(tmp_path: Path) -> None:
+    import json
+
+    out = tmp_path / "b.json"
+    env = {**os.environ, "GRAYSCOTT_MPI": "1", "GRAYSCOTT_MPI_DIMS": "1x2"}
+    proc = subprocess.run([_mpiexec(), "-n", "2", *GRAYSCOTT, "bench", "-b", "numpy", "-r", "8",
+                           "-c", "40", "-s", "2", "--repeat", "1", "--json", str(out)],
+                          capture_output=True, text=True, timeout=120, env=env)
+    assert proc.returncode == 0, proc.stderr
+    (row,) = json.loads(out.read_text())
+    assert row["dims"] == [1, 2]
+
+
+@needs_mpi
 def test_other_commands_run_on_rank_zero_alone(tmp_path: Path) -> None:
     out = tmp_path / "x.h5"
     _serial("run", "-q", "-r", "16", "-c", "16", "-n", "1", "-e", "2", "--backend", "numpy",

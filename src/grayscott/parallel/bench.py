@@ -213,7 +213,9 @@ def command(ranks: int | None, backend_list: str | None, shape: tuple[int, int],
     if ranks is None and launched():
         from mpi4py import MPI
 
-        row = measure(backend, shape, steps, repeat, dtype, None, None, weak=False)
+        from .run import env_dims
+
+        row = measure(backend, shape, steps, repeat, dtype, None, env_dims(), weak=False)
         rows = [row] if MPI.COMM_WORLD.rank == 0 else []
     else:
         if ranks is None or ranks < 1:
