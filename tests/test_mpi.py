@@ -246,6 +246,14 @@ def test_bench_under_mpiexec_takes_the_layout_asked_for(tmp_path: Path) -> None:
 
 
 @needs_mpi
+def test_a_scaling_launch_that_runs_too_long_is_one_error() -> None:
+    from grayscott.parallel.bench import launch
+
+    with pytest.raises(GrayScottError, match="took over"):
+        launch(1, ["--backend", "numpy", "--rows", "64", "--cols", "64"], timeout=0.01)
+
+
+@needs_mpi
 def test_other_commands_run_on_rank_zero_alone(tmp_path: Path) -> None:
     out = tmp_path / "x.h5"
     _serial("run", "-q", "-r", "16", "-c", "16", "-n", "1", "-e", "2", "--backend", "numpy",

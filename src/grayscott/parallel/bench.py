@@ -103,7 +103,11 @@ def mpiexec() -> str:
 def launch(ranks: int, args: list[str], timeout: float = 600) -> dict[str, Any]:
     cmd = [mpiexec(), "-n", str(ranks), sys.executable, "-m", "grayscott.parallel.bench", *args]
     env = {**os.environ, "GRAYSCOTT_MPI": "1"}
-    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, env=env)
+    try:
+        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, env=env)
+    except subprocess.TimeoutExpired:
+        raise GrayScottError(f"the {ranks}-rank benchmark took over {timeout:g} s; use a "
+                             "smaller grid or fewer steps") from None
     lines = [ln for ln in proc.stdout.splitlines() if ln.startswith("{")]
     if proc.returncode or not lines:
         last = (proc.stderr.strip().splitlines() or ["no output"])[-1]
