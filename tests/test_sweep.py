@@ -166,6 +166,14 @@ def test_default_budget_is_the_memory_the_runs_see(monkeypatch):
         sweep(FEED, KILL, 5, SHAPE, backend="numba")
 
 
+def test_a_given_state_of_the_wrong_shape_is_one_error():
+    u, v = gs.make_initial("school", SHAPE)
+    for call in (lambda st: sweep(FEED, KILL, 5, SHAPE, backend="numba", state=st),
+                 lambda st: run_rates([(0.03, 0.06)], 5, SHAPE, backend="numba", state=st)):
+        with pytest.raises(GrayScottError, match=r"got \(12, 14\) and \(12, 13\)"):
+            call((u, v[:, :-1]))
+
+
 def test_pieces_written_to_the_file_are_the_same(tmp_path):
     whole = sweep(FEED, KILL, STEPS, SHAPE, backend="numba").v
     r = sweep(FEED, KILL, STEPS, SHAPE, backend="numba", batch=4, output=tmp_path / "p.h5")

@@ -214,6 +214,16 @@ def _make_piece(backend: str, u: np.ndarray, v: np.ndarray, fk: Sequence[tuple[f
                     how if how in ("vmap", "map") else None)
 
 
+def _start(state: tuple[np.ndarray, np.ndarray] | None, initial: str, shape: tuple[int, int],
+           seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Every member's initial (u, v) as float arrays: ``state``, checked, or ``initial``."""
+    u0, v0 = state if state is not None else make_initial(initial, shape, seed)
+    u0, v0 = np.asarray(u0, float), np.asarray(v0, float)
+    if u0.shape != shape or v0.shape != shape:
+        raise GrayScottError(f"state must have shape {shape}, got {u0.shape} and {v0.shape}")
+    return u0, v0
+
+
 def _progress_blocks(steps: int, enabled: bool) -> list[int]:
     """Step counts of the kernel calls of one piece: one call, or ~50 for a live bar (the
     state carries over between calls, so the result is the same bits)."""
@@ -269,10 +279,7 @@ def sweep(feed: Sequence[float] | np.ndarray | str, kill: Sequence[float] | np.n
     members = feed.size * kill.size
     problem = make_problem(shape, params=base, stencil=stencil, border=border, dtype=dtype,
                            allow_unstable=allow_unstable)
-    u0, v0 = state if state is not None else make_initial(initial, problem.shape, seed)
-    u0, v0 = np.asarray(u0, float), np.asarray(v0, float)
-    if u0.shape != problem.shape or v0.shape != problem.shape:
-        raise GrayScottError(f"state must have shape {problem.shape}, got {u0.shape}")
+    u0, v0 = _start(state, initial, problem.shape, seed)
     per = member_bytes(problem.shape, problem.dtype.itemsize, name)
     budget = memory_budget if memory_budget is not None else available_memory() // 2
     nbytes = members * problem.shape[0] * problem.shape[1] * problem.dtype.itemsize
@@ -381,12 +388,12 @@ def run_rates(pairs: Sequence[tuple[float, float]], steps: int,
     for f, k in pairs:
         Parameters(Du=base.Du, Dv=base.Dv, F=f, k=k, dt=base.dt)
     problem = make_problem(shape, params=base, dtype=dtype)
-    u0, v0 = state if state is not None else make_initial(initial, problem.shape, seed)
+    u0, v0 = _start(state, initial, problem.shape, seed)
     nbytes = len(pairs) * problem.shape[0] * problem.shape[1] * problem.dtype.itemsize
     size = plan_pieces(len(pairs), member_bytes(problem.shape, problem.dtype.itemsize, name),
                        _keep_in_memory(nbytes, available_memory() // 2), batch)
     out = np.empty((len(pairs), *problem.shape), problem.dtype)
     for start, v in run_pieces(pairs, check_int("steps", steps, 0), problem,
-                               (np.asarray(u0, float), np.asarray(v0, float)), name, size):
+                               (u0, v0), name, size):
         out[start:start + len(v)] = v
     return out
