@@ -69,3 +69,6 @@ def test_fit_refuses_bad_input():
         fit.fit_rates(target, 5, F0=-1.0)
     with pytest.raises(gs.GrayScottError, match="unknown loss"):
         fit.fit_rates(target, 5, loss="l7")
+    u, v = gs.make_initial("school", (8, 9))  # not the target's shape
+    with pytest.raises(gs.GrayScottError, match=r"state must have shape \(8, 8\)"):
+        fit.fit_rates(target, 5, state=(u, v))

@@ -41,9 +41,10 @@ from jax import lax
 from ..backends._jax_common import deficit_table, full_step, with_ghosts
 from ..backends.jax_generic import kernel
 from ..errors import GrayScottError
-from ..physics import Parameters, deficit, get_stencil, make_initial
+from ..physics import Parameters, deficit, get_stencil
 from ..physics.borders import FIXED_GHOST
 from ..physics.problem import check_int, check_shape
+from .core import _start
 
 LOSSES = ("multiscale", "spectrum", "pixels")
 
@@ -171,7 +172,7 @@ def fit_rates(target: np.ndarray, steps: int, F0: float = 0.03, k0: float = 0.06
         raise GrayScottError(f"unknown loss {loss!r}; choose one of: {', '.join(LOSSES)}")
     params = params or Parameters()
     Parameters(F=F0, k=k0)  # the start must be valid rates
-    u0, v0 = state if state is not None else make_initial(initial, shape, seed)
+    u0, v0 = _start(state, initial, shape, seed)  # a state must have the target's shape
     target_j = jnp.asarray(target)
 
     def objective(theta: jax.Array) -> jax.Array:
