@@ -76,7 +76,6 @@ class DistributedBackend(Backend):
         self._displs = list(np.cumsum([0] + self._counts[:-1]))
         #: Seconds spent gathering frames and states to rank 0 (scatter included).
         self.gather_seconds = 0.0
-        self.gathers = 0
 
     # -- description -------------------------------------------------------------------------
 
@@ -146,11 +145,6 @@ class DistributedBackend(Backend):
         ok = bool(np.isfinite(self.inner.V[1:-1, 1:-1]).all())
         return bool(self.cart.allreduce(ok, op=MPI.LAND))
 
-    def timings(self) -> dict[str, float]:
-        return {"halo_seconds": self.halo.seconds, "halo_calls": self.halo.calls,
-                "halo_bytes_per_step": self.halo.bytes_per_call,
-                "gather_seconds": self.gather_seconds, "gathers": self.gathers}
-
     # -- scatter and gather ------------------------------------------------------------------
 
     def _mpi_type(self) -> Any:
@@ -173,7 +167,6 @@ class DistributedBackend(Backend):
     def _gather(self, mine: np.ndarray) -> np.ndarray | None:
         """The global field on rank 0 from every rank's block (None elsewhere)."""
         if self.size == 1:  # nothing to gather: the block is the grid (and already a copy)
-            self.gathers += 1
             return mine
         t0 = time.perf_counter()
         out = flat = None
@@ -187,7 +180,6 @@ class DistributedBackend(Backend):
             for s, n, d in zip(self._slices, self._counts, self._displs, strict=True):
                 out[s] = flat[d:d + n].reshape(s[0].stop - s[0].start, s[1].stop - s[1].start)
         self.gather_seconds += time.perf_counter() - t0
-        self.gathers += 1
         return out
 
 

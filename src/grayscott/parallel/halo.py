@@ -44,11 +44,10 @@ class HaloExchange:
         self.cols_in = np.empty((2, nr + 2), dtype)
         self.sides = block.sides
         self.rule = border != "periodic" and any(self.sides)
-        #: Seconds spent in :meth:`fill` (border rule, packing and messages), and calls.
+        #: Seconds spent in :meth:`fill` (border rule, packing and messages).
         self.seconds = 0.0
         #: CPU seconds of this process in :meth:`fill` (MPICH polls while it waits).
         self.cpu_seconds = 0.0
-        self.calls = 0
         n = sum(x != self.null for x in (block.north, block.south)) * nc
         n += sum(x != self.null for x in (block.west, block.east)) * (nr + 2)
         #: Bytes this rank sends per exchange (U and V).
@@ -72,7 +71,6 @@ class HaloExchange:
                    self.cols_out, self.cols_in, tag=3)
         self.seconds += time.perf_counter() - t0
         self.cpu_seconds += time.process_time() - c0
-        self.calls += 1
 
     def _swap(self, U: np.ndarray, V: np.ndarray, send_at: tuple, dest: int, recv_at: tuple,
               source: int, out: np.ndarray, into: np.ndarray, tag: int) -> None:
