@@ -87,6 +87,18 @@ def test_one_process_run_imports_no_mpi4py(tmp_path: Path) -> None:
     subprocess.run([sys.executable, "-c", code], check=True, timeout=120)
 
 
+def test_launched_without_mpi4py_is_one_line(tmp_path: Path) -> None:
+    """srun or a site's mpiexec in an environment without mpi4py: one line and exit 2."""
+    code = ("import sys\nsys.modules['mpi4py'] = None\nsys.argv = ['grayscott', 'info', 'x.h5']\n"
+            "from grayscott.cli import entry\nentry()")
+    env = {**os.environ, "GRAYSCOTT_MPI": "1"}
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          timeout=120, env=env, cwd=tmp_path)
+    assert proc.returncode == 2, proc.stderr
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1 and "needs mpi4py" in lines[0], proc.stderr
+
+
 # -- N ranks against one process -------------------------------------------------------------
 
 @needs_mpi

@@ -208,7 +208,11 @@ def entry() -> None:
     if launched():  # under mpiexec or srun: every rank runs the command, rank 0 speaks
         from .parallel.collective import mpi_main
 
-        sys.exit(mpi_main(main))
+        try:
+            sys.exit(mpi_main(main))
+        except GrayScottError as exc:  # no mpi4py: nothing to agree with, each rank says it
+            click.echo(f"grayscott: error: {exc}", err=True)
+            sys.exit(EXIT_USAGE)
     sys.exit(main())
 
 
