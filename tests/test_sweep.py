@@ -209,6 +209,22 @@ def test_issue_command_file_layout_members_and_map(tmp_path, capsys):
     assert png.stat().st_size > 1000 and png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
+def test_a_map_read_decimated_is_not_decimated_again(tmp_path):
+    """7 tiles of 857 rows: one decimation by 2 gives 7 x 429 = 3003 rows, over the limit by
+    the rounding, and the mosaic halved them once more (215 rows a tile)."""
+    from grayscott.sweep.image import MAX_PIXELS, mosaic, read_for_map
+
+    path = tmp_path / "s.h5"
+    with h5py.File(path, "w") as f:
+        f["v"] = np.zeros((7, 1, 857, 4), np.float32)
+        f["feed"], f["kill"] = np.linspace(0.01, 0.07, 7), [0.06]
+    v, _, _ = read_for_map(path)
+    assert 7 * v.shape[2] <= MAX_PIXELS and v.shape[2] >= 857 // 3
+    assert mosaic(v).shape == (7 * (v.shape[2] + 1) - 1, v.shape[3])
+    # More members than pixels: one pixel a tile, and no endless search for a smaller factor.
+    assert mosaic(np.zeros((5, 1, 4, 4)), max_pixels=3).shape == (9, 1)
+
+
 def test_map_is_labelled_with_the_rates():
     pytest.importorskip("matplotlib")
     import matplotlib

@@ -19,11 +19,21 @@ from ..io.paths import check_writable_file
 MAX_PIXELS = 3000
 
 
+def _decimation(n: int, m: int, r: int, c: int, max_pixels: int) -> int:
+    """The smallest whole factor that fits n x m tiles of r x c in ``max_pixels`` a side once
+    decimated (rows kept: ceil(r / step)), so a mosaic of decimated tiles is not cut again."""
+    step = max(1, math.ceil(max(n * r, m * c) / max_pixels))
+    while step < max(r, c) and (n * -(-r // step) > max_pixels
+                                or m * -(-c // step) > max_pixels):  # one pixel a tile at most
+        step += 1
+    return step
+
+
 def mosaic(v: np.ndarray, gap: int = 1, max_pixels: int = MAX_PIXELS) -> np.ndarray:
     """The tiles of ``v`` (N, M, R, C) as one 2-D array, F (axis 0) upwards, NaN in the gaps;
     tiles are decimated by a whole factor when the mosaic would exceed ``max_pixels``."""
     n, m, r, c = v.shape
-    step = max(1, math.ceil(max(n * r, m * c) / max_pixels))
+    step = _decimation(n, m, r, c, max_pixels)
     tiles = v[:, :, ::step, ::step]
     tr, tc = tiles.shape[2:]
     out = np.full((n * (tr + gap) - gap, m * (tc + gap) - gap), np.nan, dtype=np.float32)
@@ -43,7 +53,7 @@ def read_for_map(path: str | os.PathLike, max_pixels: int = MAX_PIXELS,
 
     with h5py.File(path, "r") as f:
         n, m, r, c = f["v"].shape
-        step = max(1, math.ceil(max(n * r, m * c) / max_pixels))
+        step = _decimation(n, m, r, c, max_pixels)
         return f["v"][:, :, ::step, ::step], f["feed"][...], f["kill"][...]
 
 
