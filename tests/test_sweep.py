@@ -266,6 +266,16 @@ def test_sweep_errors_are_one_line_exit_2(tmp_path, capsys, args, message):
     assert not out.exists()
 
 
+def test_image_naming_the_output_another_way_is_refused(tmp_path, monkeypatch, capsys):
+    """--image ./s.h5 -o s.h5 --overwrite would draw the PNG over the sweep's file."""
+    monkeypatch.chdir(tmp_path)
+    argv = ["sweep", "--feed", "0.03", "--kill", "0.06", "--steps", "3", "-r", "8", "-c", "8",
+            "-o", "s.h5", "--image", "./s.h5", "--overwrite", "-q"]
+    assert main(argv) == 2
+    assert "--image must differ from --output" in capsys.readouterr().err
+    assert not (tmp_path / "s.h5").exists()
+
+
 def test_existing_output_is_refused_then_overwritten(tmp_path, capsys):
     out = tmp_path / "s.h5"
     out.write_bytes(b"keep")

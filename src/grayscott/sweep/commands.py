@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib.util
+import os
 
 import click
 
@@ -88,7 +89,7 @@ def sweep_cmd(feed: str, kill: str, nbrow: int, nbcol: int, steps: int, deltat: 
         if importlib.util.find_spec("matplotlib") is None:
             raise GrayScottError("--image needs matplotlib: pip install 'grayscott[plot]'")
         check_writable_file(image, "--image", overwrite)
-        if image == output:
+        if os.path.realpath(image) == os.path.realpath(output):  # ./s.h5 is s.h5
             raise click.BadParameter("--image must differ from --output", param_hint="--image")
     params = Parameters(Du=Du, Dv=Dv, dt=deltat)
     if not quiet:
