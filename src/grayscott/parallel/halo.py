@@ -1,6 +1,6 @@
 """The ghost ring of one rank's block: the border rule on global sides, neighbours elsewhere.
 
-A block's ring is filled in two phases so that corners need no message of their own:
+A block's ring is filled in three steps so that corners need no message of their own:
 
 1. the sides that lie on the global border get the border rule (ghosts 0 for ``school``, U=1,
    V=0 for ``fixed``), the whole side, corners included;
