@@ -10,8 +10,8 @@ Three tools:
   and calls ``MPI_Abort`` with its exit code, which ends every rank at once.
 * :func:`on_root` runs something only rank 0 can do (create the output file) and raises its
   error, if any, on every rank.
-* :func:`agree` is the per-frame allreduce: any rank's stop signal or non-finite field stops
-  all ranks after the same frame.
+* :func:`agree` is the per-frame allreduce of the stop signal: any rank's stops all ranks after
+  the same frame (the NaN check has its own, ``DistributedBackend.all_finite``).
 """
 
 from __future__ import annotations
@@ -147,12 +147,9 @@ def _picklable(exc: Exception | None) -> Exception | None:
     return exc
 
 
-def agree(comm: Any, stop_signum: int | None, finite: bool = True) -> tuple[int | None, bool]:
-    """One allreduce per frame: (the stop signal any rank received, whether every rank's fields
-    are finite). Every rank gets the same answer, so all stop after the same frame."""
-    import numpy as np
+def agree(comm: Any, stop_signum: int | None) -> int | None:
+    """One allreduce per frame: the stop signal any rank received (the largest), else None.
+    Every rank gets the same answer, so all stop after the same frame."""
     from mpi4py import MPI
 
-    flags = np.array([stop_signum or 0, int(not finite)], dtype=np.int64)
-    comm.Allreduce(MPI.IN_PLACE, flags, op=MPI.MAX)
-    return (int(flags[0]) or None), not flags[1]
+    return comm.allreduce(stop_signum or 0, op=MPI.MAX) or None

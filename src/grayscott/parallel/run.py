@@ -165,7 +165,7 @@ class AgreedStopSignal(StopSignal):
         return False
 
     def frame(self, ctx: RunContext) -> None:
-        signum, _ = agree(self.comm, self.signum)
+        signum = agree(self.comm, self.signum)
         if signum is not None:
             raise Interrupted(signum)
 
