@@ -133,6 +133,25 @@ def test_disk_full_keeps_frames(tmp_path, monkeypatch):
         assert np.isfinite(f["matrix"][:2]).all() and f["matrix"][1].max() > 0
 
 
+def test_other_write_errors_are_one_line(tmp_path, monkeypatch):
+    # h5py raises RuntimeError (HDF5's multi-line trace) for some refused writes; the user
+    # gets one GrayScottError line, and the frames before it stay.
+    original = hdf5.RunFile.write_frame
+
+    def write_frame(self, i, v):
+        if i == 1:
+            raise RuntimeError("Can't write data (file write failed: errno = 5, "
+                               "error message = 'Input/output error')\nHDF5 trace line 2")
+        original(self, i, v)
+
+    monkeypatch.setattr(hdf5.RunFile, "write_frame", write_frame)
+    with pytest.raises(GrayScottError, match="cannot write") as info:
+        run_small(tmp_path, nbimage=4)
+    assert "\n" not in str(info.value)
+    with h5py.File(tmp_path / "out.h5", "r") as f:
+        assert f["frames_written"][()] == 1
+
+
 def test_not_enough_space_is_refused_before_writing(tmp_path, monkeypatch):
     class Usage:
         free = 1000
