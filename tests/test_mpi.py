@@ -59,6 +59,16 @@ def test_blocks_tile_the_grid_once() -> None:
     assert (seen == 1).all()
 
 
+def test_decomposable_list_is_what_the_backends_declare() -> None:
+    # The MPI layer keeps its own list so that refusing a backend imports nothing (JAX takes
+    # seconds); it must say what the backends' Capabilities say.
+    from grayscott import backends
+    from grayscott.parallel.distributed import DECOMPOSABLE
+
+    declared = {n for n in backends.available() if backends.capabilities(n).decomposable}
+    assert declared == set(DECOMPOSABLE)
+
+
 def test_parse_dims() -> None:
     assert parse_dims("2x3") == (2, 3)
     assert parse_dims("0X4") == (0, 4)
