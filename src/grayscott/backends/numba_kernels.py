@@ -175,24 +175,7 @@ def _row(U, V, U2, V2, i, w, c):  # pragma: no cover  (compiled)
     The generic weighted sum on purpose: choosing a :func:`row_lines` specialisation here, per
     row, measured 0.90-0.95 x on laplace9 and no gain on the school's stencil (BENCHMARKS.md).
     """
-    nc = U.shape[1] - 2
-    w0, w1, w2, w3, w4, w5, w6, w7, w8 = w[0], w[1], w[2], w[3], w[4], w[5], w[6], w[7], w[8]
-    du, dv, f, fk, dt, one = c[0], c[1], c[2], c[3], c[4], c[5]
-    um, u0, up = U[i - 1], U[i], U[i + 1]
-    vm, v0, vp = V[i - 1], V[i], V[i + 1]
-    uo, vo = U2[i], V2[i]
-    for j in range(nc):
-        lu = (w0 * um[j] + w1 * um[j + 1] + w2 * um[j + 2]
-              + w3 * u0[j] + w4 * u0[j + 1] + w5 * u0[j + 2]
-              + w6 * up[j] + w7 * up[j + 1] + w8 * up[j + 2])
-        lv = (w0 * vm[j] + w1 * vm[j + 1] + w2 * vm[j + 2]
-              + w3 * v0[j] + w4 * v0[j + 1] + w5 * v0[j + 2]
-              + w6 * vp[j] + w7 * vp[j + 1] + w8 * vp[j + 2])
-        uc = u0[j + 1]
-        vc = v0[j + 1]
-        uvv = uc * vc * vc
-        uo[j + 1] = uc + dt * (du * lu - uvv + f * (one - uc))
-        vo[j + 1] = vc + dt * (dv * lv + uvv - fk * vc)
+    _lines_generic(U[i - 1], U[i], U[i + 1], V[i - 1], V[i], V[i + 1], U2[i], V2[i], w, c)
 
 
 @njit(**_INLINE)
