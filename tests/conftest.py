@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from grayscott import backends
-from grayscott.physics import Parameters, make_problem
+from grayscott.physics import STENCILS, Parameters, make_problem
 
 ALL_BACKENDS = backends.names()
 
@@ -39,3 +39,38 @@ def small_problem(shape=(9, 11), stencil="school", border="school", dtype="float
 def noisy_state(shape, seed=0):
     rng = np.random.default_rng(seed)
     return rng.uniform(0.2, 1.0, shape), rng.uniform(0.0, 0.6, shape)
+
+
+#: An asymmetric custom stencil: a mirrored or transposed weighted sum would change the result.
+CUSTOM = np.array([[0.1, 0.2, 0.05], [0.3, 0.0, 0.15], [0.0, 0.25, 0.1]])
+ALL_STENCILS = [*STENCILS, CUSTOM]
+STENCIL_IDS = [*STENCILS, "custom"]
+
+
+@pytest.fixture(scope="module")
+def numba():
+    return pytest.importorskip("numba", reason="numba is not installed: "
+                                               "pip install 'grayscott[numba]'")
+
+
+def run_backend(name, problem, u, v, steps, **options):
+    """The state after advancing backend ``name`` by each count in ``steps`` in turn."""
+    b = backends.create(name, problem, **options)
+    b.set_state(u, v)
+    for n in steps:
+        b.advance(n)
+    return b.get_state()
+
+
+def assert_bits_equal(ours, theirs) -> None:
+    """Arrays (or sequences of arrays) equal bit for bit: a -0 for a +0 fails here."""
+    if isinstance(ours, tuple | list):
+        assert len(ours) == len(theirs)
+        for a, b in zip(ours, theirs, strict=True):
+            assert_bits_equal(a, b)
+        return
+    assert ours.dtype == theirs.dtype and ours.shape == theirs.shape
+    as_int = np.uint32 if ours.dtype == np.float32 else np.uint64
+    diff = ours.view(as_int) != theirs.view(as_int)
+    assert not diff.any(), (f"{diff.sum()} of {diff.size} values differ, first at "
+                            f"{np.argwhere(diff)[0]}: {ours[diff][0]!r} vs {theirs[diff][0]!r}")

@@ -24,45 +24,25 @@ import subprocess
 import numpy as np
 import pytest
 
-from conftest import noisy_state, small_problem
+from conftest import (
+    ALL_STENCILS,
+    STENCIL_IDS,
+    assert_bits_equal,
+    noisy_state,
+    run_backend,
+    small_problem,
+)
 from grayscott import backends
 from grayscott.backends import cupy_backend as cb
 from grayscott.errors import BackendUnavailable
-from grayscott.physics import BORDERS, DTYPES, STENCILS
+from grayscott.physics import BORDERS, DTYPES
 
 CC = shutil.which("cc") or shutil.which("gcc")
 NVCC = shutil.which("nvcc")
-CUSTOM = np.array([[0.1, 0.2, 0.05], [0.3, 0.0, 0.15], [0.0, 0.25, 0.1]])  # asymmetric
-ALL_STENCILS = [*STENCILS, CUSTOM]
-STENCIL_IDS = [*STENCILS, "custom"]
 #: Odd sizes, and sizes that leave partial blocks in the launch shapes below.
 SHAPES = [(7, 9), (5, 13), (3, 3)]
 #: (threads per block, rows per thread) of the emulated launches.
 LAUNCHES = [(4, 3), (32, 1), (128, 8), (1, 64)]
-
-
-def bits(x: np.ndarray) -> np.ndarray:
-    return x.view(np.uint32 if x.dtype == np.float32 else np.uint64)
-
-
-def assert_bitwise(a: np.ndarray, b: np.ndarray) -> None:
-    assert a.dtype == b.dtype and a.shape == b.shape
-    diff = bits(a) != bits(b)
-    assert not diff.any(), f"{diff.sum()} of {diff.size} values differ, first at " \
-                           f"{np.argwhere(diff)[0]}: {a[diff][0]!r} vs {b[diff][0]!r}"
-
-
-def numba_state(problem, u, v, nsteps):
-    b = backends.create("numba", problem)
-    b.set_state(u, v)
-    b.advance(nsteps)
-    return b.get_state()
-
-
-@pytest.fixture(scope="module")
-def numba():
-    return pytest.importorskip("numba", reason="numba is not installed: "
-                                               "pip install 'grayscott[numba]'")
 
 
 # -- the kernel source on the host -----------------------------------------------------------
@@ -113,11 +93,11 @@ def test_kernel_source_equals_numba_bitwise(host, numba, stencil, border, dtype)
     for k, shape in enumerate(SHAPES):
         problem = small_problem(shape, stencil=stencil, border=border, dtype=dtype)
         u, v = noisy_state(shape, seed=k)
-        want = numba_state(problem, u, v, 7)
+        want = run_backend("numba", problem, u, v, [7])
         got = host[dtype].run(problem, u, v, 7)
         assert not np.array_equal(got[1], v.astype(dtype))  # it did step
         for g, w in zip(got, want, strict=True):
-            assert_bitwise(g, w)
+            assert_bits_equal(g, w)
 
 
 @pytest.mark.parametrize("block,rows", LAUNCHES)
@@ -125,9 +105,9 @@ def test_every_launch_shape_covers_the_grid_once(host, numba, block, rows):
     """Partial blocks, one row or many per thread: each cell written once, the same bits."""
     problem = small_problem((37, 41), border="school", dtype="float32")
     u, v = noisy_state(problem.shape, seed=3)
-    want = numba_state(problem, u, v, 4)
+    want = run_backend("numba", problem, u, v, [4])
     for g, w in zip(host["float32"].run(problem, u, v, 4, block, rows), want, strict=True):
-        assert_bitwise(g, w)
+        assert_bits_equal(g, w)
 
 
 def test_fixed_border_reads_its_ghost_values(host):
@@ -160,7 +140,7 @@ def test_parameters_follow_the_numba_constants(numba):
         p = problem.params
         P, _, _ = cb.kernel_parameters(problem)
         assert P.dtype == np.dtype(dtype)
-        assert_bitwise(P[9:15], K.constants(p.Du, p.Dv, p.F, p.k, p.dt, np.dtype(dtype)))
+        assert_bits_equal(P[9:15], K.constants(p.Du, p.Dv, p.F, p.k, p.dt, np.dtype(dtype)))
 
 
 # -- the kernel source through nvcc (no GPU needed) ------------------------------------------
@@ -264,14 +244,14 @@ def test_gpu_equals_numba_bitwise(numba, stencil, border, dtype):
     for k, shape in enumerate([*SHAPES, (67, 300)]):
         problem = small_problem(shape, stencil=stencil, border=border, dtype=dtype)
         u, v = noisy_state(shape, seed=k)
-        want = numba_state(problem, u, v, 11)
+        want = run_backend("numba", problem, u, v, [11])
         b = backends.create("cupy", problem, chunk=4)  # 2 graphs of 4, then 3 single steps
         b.set_state(u, v)
         b.compile()
         b.advance(5)  # 4 + 1: the state ends on the other pair, the next graph starts there
         b.advance(6)
         for g, w in zip(b.get_state(), want, strict=True):
-            assert_bitwise(g, w)
+            assert_bits_equal(g, w)
 
 
 @pytest.mark.parametrize("rows,block,chunk", [(1, 32, 0), (8, 128, 32), (16, 256, 2)])
@@ -281,12 +261,12 @@ def test_gpu_options_give_the_same_bits(numba, rows, block, chunk):
         pytest.skip(f"backend cupy {backends.info('cupy').reason}")
     problem = small_problem((129, 257), dtype="float32")
     u, v = noisy_state(problem.shape)
-    want = numba_state(problem, u, v, 37)
+    want = run_backend("numba", problem, u, v, [37])
     b = backends.create("cupy", problem, rows=rows, block=block, chunk=chunk)
     b.set_state(u, v)
     b.advance(37)
     for g, w in zip(b.get_state(), want, strict=True):
-        assert_bitwise(g, w)
+        assert_bits_equal(g, w)
 
 
 @pytest.mark.gpu
@@ -307,9 +287,9 @@ def test_gpu_frames_are_asynchronous_and_in_order(numba):
         want.append(ref.get_v())
     assert b.platform == "gpu"
     for h, w in zip(handles, want, strict=True):
-        assert_bitwise(h.result(), w)
+        assert_bits_equal(h.result(), w)
     b.synchronize()
-    assert_bitwise(b.get_v(), ref.get_v())
+    assert_bits_equal(b.get_v(), ref.get_v())
 
 
 # -- bench: the GPU backends against the device's roofline -----------------------------------
@@ -593,12 +573,12 @@ def test_backend_on_fake_cupy_equals_numba(fake_cupy, numba, border, dtype):
     for n in (5, 6, 1, 8):  # 4+1 | 4+2 from the other pair | 1 | 2 graphs
         b.advance(n)
     assert fake_cupy.launches - launches == 20
-    for g, w in zip(b.get_state(), numba_state(problem, u, v, 20), strict=True):
-        assert_bitwise(g, w)
+    for g, w in zip(b.get_state(), run_backend("numba", problem, u, v, [20]), strict=True):
+        assert_bits_equal(g, w)
     b.set_state(u, v)  # a new state starts from the first pair again
     b.advance(3)
-    for g, w in zip(b.get_state(), numba_state(problem, u, v, 3), strict=True):
-        assert_bitwise(g, w)
+    for g, w in zip(b.get_state(), run_backend("numba", problem, u, v, [3]), strict=True):
+        assert_bits_equal(g, w)
 
 
 def test_frames_on_fake_cupy_are_those_of_their_step(fake_cupy, numba):
@@ -619,8 +599,8 @@ def test_frames_on_fake_cupy_are_those_of_their_step(fake_cupy, numba):
     assert not handles[-1].done()  # still on its way: nothing waited for it
     # The first three reused the two slots: taken aside before their buffers were reused.
     for h, w in zip(handles, want, strict=True):
-        assert_bitwise(h.result(), w)
-    assert_bitwise(b.get_v(), ref.get_v())
+        assert_bits_equal(h.result(), w)
+    assert_bits_equal(b.get_v(), ref.get_v())
 
 
 def test_state_requests_on_fake_cupy_mix_with_frames(fake_cupy, numba):
@@ -643,7 +623,7 @@ def test_state_requests_on_fake_cupy_mix_with_frames(fake_cupy, numba):
         got = h.result()
         for g, x in zip(got if isinstance(w, tuple) else (got,),
                         w if isinstance(w, tuple) else (w,), strict=True):
-            assert_bitwise(g, x)
+            assert_bits_equal(g, x)
 
 
 def test_fake_cupy_catches_a_frame_copied_without_its_snapshot(fake_cupy, monkeypatch):

@@ -17,7 +17,7 @@ import textwrap
 import numpy as np
 import pytest
 
-from conftest import ATOL, noisy_state, small_problem
+from conftest import ALL_STENCILS, ATOL, CUSTOM, noisy_state, run_backend, small_problem
 from grayscott import backends
 from grayscott.cli import main
 from grayscott.errors import BackendUnavailable, GrayScottError
@@ -25,22 +25,6 @@ from grayscott.physics import BORDERS, DTYPES, STENCILS, fill_ghosts, reference
 from grayscott.physics.borders import FIXED_GHOST
 
 NUMBA_BACKENDS = ("numba", "numba-parallel")
-CUSTOM = np.array([[0.1, 0.2, 0.05], [0.3, 0.0, 0.15], [0.0, 0.25, 0.1]])
-ALL_STENCILS = [*STENCILS, CUSTOM]
-
-
-@pytest.fixture(scope="module")
-def numba():
-    return pytest.importorskip("numba", reason="numba is not installed: "
-                                               "pip install 'grayscott[numba]'")
-
-
-def run_backend(name, problem, u, v, steps, **options):
-    b = backends.create(name, problem, **options)
-    b.set_state(u, v)
-    for n in steps:
-        b.advance(n)
-    return b.get_state()
 
 
 # -- without numba ---------------------------------------------------------------------------

@@ -11,35 +11,17 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from conftest import noisy_state, small_problem
+from conftest import (
+    ALL_STENCILS,
+    CUSTOM,
+    assert_bits_equal,
+    noisy_state,
+    run_backend,
+    small_problem,
+)
 from grayscott import backends
 from grayscott.errors import GrayScottError
 from grayscott.physics import BORDERS, DTYPES, STENCILS
-
-CUSTOM = np.array([[0.1, 0.2, 0.05], [0.3, 0.0, 0.15], [0.0, 0.25, 0.1]])
-ALL_STENCILS = [*STENCILS, CUSTOM]
-
-
-@pytest.fixture(scope="module")
-def numba():
-    return pytest.importorskip("numba", reason="numba is not installed: "
-                                               "pip install 'grayscott[numba]'")
-
-
-def run_backend(name, problem, u, v, steps, **options):
-    b = backends.create(name, problem, **options)
-    b.set_state(u, v)
-    for n in steps:
-        b.advance(n)
-    return b.get_state()
-
-
-def assert_bits_equal(ours, theirs):
-    for a, b in zip(ours, theirs, strict=True):
-        assert a.dtype == b.dtype
-        # Bits, not values: a -0 for a +0 would fail here.
-        np.testing.assert_array_equal(a.view(np.uint8), b.view(np.uint8))
-
 
 # (blocking, bands, threads): one band, bands > threads, k > rows, k = 1 (a plain step).
 LAYOUTS = [(3, 1, 1), (4, 3, 2), (16, 2, 2), (1, 2, 2)]
