@@ -80,17 +80,20 @@ def _rows(dtype, special):
     return rows
 
 
+@pytest.mark.parametrize("dt", [0.9, 1.0])
 @pytest.mark.parametrize("special", [False, True], ids=["finite", "inf-nan-negzero"])
 @pytest.mark.parametrize("dtype", DTYPES)
-@pytest.mark.parametrize("stencil", ["school", "laplace5"])
-def test_specialised_loops_equal_the_generic_loop(numba, stencil, dtype, special):
+@pytest.mark.parametrize("stencil", ["school", "laplace5", "laplace9"])
+def test_specialised_loops_equal_the_generic_loop(numba, stencil, dtype, special, dt):
+    """Every loop row_kind picks (unit weights, unit dt) gives the generic loop's bits."""
     from grayscott.backends import numba_kernels as K
     from grayscott.physics import get_stencil
 
     w = np.array(get_stencil(stencil).weights.ravel(), dtype=dtype)
-    c = K.constants(0.16, 0.08, 0.035, 0.06, 0.9, dtype)
-    kind = K.stencil_kind(w)
-    assert kind == (K.ONES if stencil == "school" else K.CROSS)
+    c = K.constants(0.16, 0.08, 0.035, 0.06, dt, dtype)
+    kind = K.row_kind(w, c)
+    base = {"school": K.ONES, "laplace5": K.CROSS, "laplace9": K.GENERIC}[stencil]
+    assert kind == base + (K.UNIT_DT if dt == 1 else 0)
     rows = _rows(dtype, special)
     out = []
     for k in (kind, K.GENERIC):

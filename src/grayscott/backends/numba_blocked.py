@@ -143,7 +143,7 @@ def advance_blocked(U, V, U2, V2, RU, RV, w, c, border, ghost_u, ghost_v, top, b
                     right, starts, k, nsteps):  # pragma: no cover  (compiled)
     """``nsteps`` steps in passes of ``k`` (the last one shorter); ``starts``: the bands' first
     rows and the end row. Returns 1 if the state ends in (U2, V2), as :func:`K.advance`."""
-    kind = K.stencil_kind(w)
+    kind = K.row_kind(w, c)
     passes = 0
     done = 0
     while done < nsteps:
