@@ -380,3 +380,174 @@ def test_one_clock_and_one_version_lookup_for_every_output():
         "numpy": np.__version__}
     attrs = provenance.file_versions("numpy")
     assert attrs["numpy_version"] == np.__version__ and "hdf5_version" in attrs
+
+
+# -- interleaved: probe and backends alternate, fractions per round --------------------------
+
+FULL_BW = 80e9  # the full probe at the start: no fraction may use it in an interleaved run
+
+
+def _interleaved(monkeypatch, names, repeat, seconds_of, round_bw, **kw):
+    """run_bench(interleave=True) with a recording probe (the full one returns FULL_BW, round
+    i's returns round_bw[i]) and a timed call that really advances the backend but reports
+    ``seconds_of(name, round)``. Returns the report and the events in order."""
+    events: list[tuple] = []
+
+    def probe(array_bytes=None, threads=None, repeat=5, kernels=("copy", "add"), on_tick=None):
+        if tuple(kernels) != runner.ROUND_PROBE_KERNELS:
+            events.append(("full",))
+            return _bandwidth(FULL_BW)
+        i = sum(e[0] == "probe" for e in events)
+        events.append(("probe", i, array_bytes, list(threads), repeat))
+        return _bandwidth(round_bw[i])
+
+    real_call = runner.timed_call
+
+    def call(p):
+        real_call(p)
+        i = sum(e[0] == "probe" for e in events) - 1
+        events.append(("call", p.name, i))
+        return seconds_of(p.name, i)
+
+    monkeypatch.setattr(runner, "measure_bandwidth", probe)
+    monkeypatch.setattr(runner, "timed_call", call)
+    report = runner.run_bench(names, TINY, steps=2, repeat=repeat, interleave=True, **kw)
+    return report, events
+
+
+def test_interleaved_probes_once_per_round_and_alternates_backends(monkeypatch):
+    """Full probe, then per round: a copy probe on the widest thread count, then one call of
+    each backend; python (a slow rung, at most 3 repeats) only in the first 3 rounds."""
+    from grayscott.backends.numpy_buffers import NumpyBackend
+
+    monkeypatch.setattr(NumpyBackend, "threads", property(lambda self: 3))
+    report, events = _interleaved(monkeypatch, ["numpy", "numpy-school", "python"], 4,
+                                  lambda name, i: 0.01, [10e9, 20e9, 30e9, 40e9])
+    expected = [("full",)]
+    for i in range(4):
+        expected.append(("probe", i, 1 << 28, [3], runner.ROUND_PROBE_REPEAT))
+        expected += [("call", n, i) for n in ("python", "numpy-school", "numpy") if
+                     n != "python" or i < runner.SLOW_MAX_REPEAT]
+    assert events == expected
+    by = {r.backend: r for r in report.results}
+    assert by["python"].repeat == 3 and len(by["python"].round_fractions) == 3
+    assert by["numpy"].repeat == 4 and by["numpy"].threads == 3
+    assert report.interleaving.rounds == 4 and report.interleaving.threads == 3
+
+
+def test_interleaved_fraction_uses_each_rounds_probe(monkeypatch):
+    cells = TINY[0] * TINY[1]
+    secs = [0.004, 0.001, 0.002]
+    round_bw = [10e9, 20e9, 40e9]
+    report, _ = _interleaved(monkeypatch, ["numpy"], 3, lambda name, i: secs[i], round_bw)
+    (r,) = report.results
+    rates = [cells * 2 / s for s in secs]
+    fractions = [rate / (bw / 16) for rate, bw in zip(rates, round_bw, strict=True)]
+    assert r.round_fractions == pytest.approx(fractions)
+    assert r.roofline_fraction == pytest.approx(sorted(fractions)[1])
+    # neither the first round's probe nor the full one, for all rounds alike
+    median_rate = sorted(rates)[1]
+    assert r.roofline_fraction != pytest.approx(median_rate / (round_bw[0] / 16))
+    assert r.roofline_fraction != pytest.approx(median_rate / (FULL_BW / 16))
+    assert r.cell_steps_per_s == pytest.approx(median_rate)
+
+
+def test_interleaved_ratio_is_taken_round_by_round(monkeypatch):
+    """numpy / numpy-school per round: 8, 1, 1 -> x1 [1, 8]; the ratio of the medians would
+    be 2 (0.002 s against 0.004 s)."""
+    secs = {"numpy": [0.001, 0.002, 0.004], "numpy-school": [0.008, 0.002, 0.004]}
+    report, _ = _interleaved(monkeypatch, ["numpy", "numpy-school"], 3,
+                             lambda name, i: secs[name][i], [10e9, 10e9, 10e9],
+                             against="numpy-school")
+    by = {r.backend: r for r in report.results}
+    assert report.interleaving.against == "numpy-school"
+    assert by["numpy"].round_ratios == pytest.approx([8, 1, 1])
+    assert (by["numpy"].ratio.median, by["numpy"].ratio.min, by["numpy"].ratio.max) == (
+        pytest.approx(1), pytest.approx(1), pytest.approx(8))
+    assert by["numpy"].speedup_vs_baseline == pytest.approx(2)  # the column as before
+    assert by["numpy-school"].round_ratios == pytest.approx([1, 1, 1])
+    table = rep.format_table(report)
+    assert "vs numpy-school per round [min, max]" in table
+    assert "×1.00 [1.00, 8.00]" in table and "×1 (reference)" in table
+
+
+def test_interleaved_default_reference_is_the_first_without_numba_parallel(monkeypatch):
+    report, _ = _interleaved(monkeypatch, ["numpy", "numpy-school"], 2, lambda n, i: 0.01,
+                             [10e9, 10e9])
+    assert report.interleaving.against == "numpy-school"  # the ladder's order: school first
+    assert runner.default_against(["numpy", "numba-parallel"]) == "numba-parallel"
+
+
+def test_interleaved_report_json_table_and_markdown(monkeypatch, tmp_path):
+    from grayscott.backends.numpy_buffers import NumpyBackend
+
+    monkeypatch.setattr(NumpyBackend, "describe", lambda self: "k=8, 2 bands (test)")
+    secs = [0.004, 0.001, 0.002]
+    report, _ = _interleaved(monkeypatch, ["numpy", "numpy-school"], 3,
+                             lambda name, i: secs[i], [10e9, 20e9, 40e9], against="numpy")
+    data = json.loads(rep.to_json(report))
+    it = data["interleaved"]
+    assert it["rounds"] == 3 and it["against"] == "numpy"
+    assert it["probe_bytes_per_s"] == [10e9, 20e9, 40e9]
+    assert (it["probe_bytes_per_s_min"], it["probe_bytes_per_s_max"]) == (10e9, 40e9)
+    assert it["probe"]["kernels"] == ["copy"] and it["probe"]["array_bytes"] == 1 << 28
+    for r in data["results"]:
+        assert [x["round"] for x in r["rounds"]] == [0, 1, 2]
+        assert [x["seconds"] for x in r["rounds"]] == secs == r["seconds"]
+        for x, bw in zip(r["rounds"], it["probe_bytes_per_s"], strict=True):
+            assert x["roofline_fraction"] == pytest.approx(x["cell_steps_per_s"] / (bw / 16))
+        assert r["against"] == "numpy" and r["ratio_vs_against"] == pytest.approx(1)
+    table = rep.format_table(report)
+    assert "interleaved: 3 round(s)" in table and "10.0–40.0 GB/s" in table
+    assert "  numpy: k=8, 2 bands (test)" in table.splitlines()
+    md_path = tmp_path / "b.md"
+    rep.write_markdown(report, md_path, command=rep.reproduce_command(report))
+    md = md_path.read_text()
+    assert "Interleaved: every backend was compiled" in md and "vs `numpy` per round" in md
+    assert "--interleave --against numpy" in md and "- `numpy`: k=8, 2 bands (test)" in md
+
+
+def test_without_interleave_the_protocol_and_the_output_are_as_before(monkeypatch):
+    """One probe, then each backend's calls one after the other (the same timed_call); no
+    interleaving keys, column or header line."""
+    events: list[tuple] = []
+    monkeypatch.setattr(runner, "measure_bandwidth",
+                        lambda *a, **k: events.append(("full",)) or _bandwidth(FULL_BW))
+    monkeypatch.setattr(runner, "timed_call",
+                        lambda p: events.append(("call", p.name)) or 0.01)
+    report = runner.run_bench(["numpy", "numpy-school"], TINY, steps=2, repeat=2)
+    assert events == [("full",), *[("call", "numpy-school")] * 2, *[("call", "numpy")] * 2]
+    assert report.interleaving is None
+    data = json.loads(rep.to_json(report))
+    assert "interleaved" not in data
+    assert all(not {"rounds", "against", "ratio_vs_against"} & set(r) for r in data["results"])
+    table = rep.format_table(report)
+    assert "interleaved" not in table and "per round" not in table
+    assert table.splitlines()[4].split() == "  ".join(rep.COLUMNS).split()
+    assert report.results[0].roofline_fraction == pytest.approx(
+        report.results[0].cell_steps_per_s / (FULL_BW / 16))
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--interleave", "--against", "numba"], "--against numba: not among the backends timed"),
+    (["--against", "numpy"], "need --interleave"),
+])
+def test_bench_against_refused_in_one_line(args, message, capsys):
+    rc = main(["bench", "-r", "8", "-c", "8", "-b", "numpy,numpy-school", "--bandwidth-mib",
+               "1", "-q", *args])
+    assert rc == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and message in err
+
+
+def test_bench_command_interleaved_writes_the_rounds(tmp_path, capsys):
+    j = tmp_path / "b.json"
+    rc = main(["bench", "-r", "32", "-c", "48", "--steps", "1", "--repeat", "2",
+               "--backends", "numpy-school,numpy", "--bandwidth-mib", "1", "--interleave",
+               "--against", "numpy", "--json", str(j), "-q"])
+    assert rc == 0
+    out = capsys.readouterr().out
+    assert "interleaved: 2 round(s)" in out and "vs numpy per round" in out
+    data = json.loads(j.read_text())
+    assert len(data["interleaved"]["probe_bytes_per_s"]) == 2
+    assert all(len(r["rounds"]) == 2 for r in data["results"])

@@ -53,6 +53,12 @@ def _grid_options(steps: int, steps_help: str) -> Callable[[F], F]:
               help="Write a Markdown report with the school's table beside ours.")
 @click.option("--plot", "plot_path", type=click.Path(dir_okay=False), default=None,
               help="Draw the ladder as a bar chart (PNG, SVG...; needs matplotlib).")
+@click.option("--interleave", is_flag=True,
+              help="Compile and warm up every backend, then each round: a short bandwidth "
+                   "probe and one timed call of every backend (fair ratios on a busy machine).")
+@click.option("--against", default=None, metavar="NAME",
+              help="With --interleave: the backend the per-round ratios are taken against "
+                   "(default: numba-parallel if timed, else the first).")
 @click.option("-q", "--quiet", is_flag=True, help="No progress bar.")
 @click.option("--ranks", type=click.IntRange(min=1), default=None, metavar="N",
               help="MPI scaling instead: the first of --backends on 1 to N ranks (mpiexec), "
@@ -60,7 +66,8 @@ def _grid_options(steps: int, steps_help: str) -> Callable[[F], F]:
 def bench_cmd(backend_list: str | None, rows: int, cols: int, steps: int, dtype: str,
               repeat: int, warmup: int, bandwidth_mib: int | None, json_path: str | None,
               markdown_path: str | None, plot_path: str | None, quiet: bool,
-              ranks: int | None = None) -> None:
+              ranks: int | None = None, interleave: bool = False,
+              against: str | None = None) -> None:
     """Time every backend on the school's problem, beside the school's published table.
 
     Reports cell-updates per second, seconds per step, compile time (apart), the speedup over
@@ -74,7 +81,9 @@ def bench_cmd(backend_list: str | None, rows: int, cols: int, steps: int, dtype:
 
         return command(ranks, backend_list, (rows, cols), steps, repeat, dtype, json_path,
                        ladder_only=[o for o, p in (("--plot", plot_path),
-                                                   ("--markdown", markdown_path)) if p])
+                                                   ("--markdown", markdown_path),
+                                                   ("--interleave", interleave),
+                                                   ("--against", against)) if p])
     from . import report as rep
     from .runner import parse_backends, run_bench
 
@@ -87,18 +96,22 @@ def bench_cmd(backend_list: str | None, rows: int, cols: int, steps: int, dtype:
         rep.check_plot_available()
         check_plot_format(plot_path)
     from ..resources import check_memory
-    from .runner import plan
+    from .runner import check_against, plan
 
     # Each backend in turn holds its fields: none of those that will run may be too big
     # (the default set, None, is resolved the way run_bench resolves it).
-    for name in plan(names, (rows, cols))[0]:
+    run = plan(names, (rows, cols))[0]
+    check_against(against, run, interleave)
+    for name in run:
         check_memory(name, (rows, cols), dtype)
     if not quiet:
+        then = ("then rounds of a short probe and every backend" if interleave
+                else "then each backend")
         click.echo(f"grayscott bench: {rows}x{cols} {dtype}, {steps} steps x {repeat} repeats; "
-                   "measuring memory bandwidth, then each backend...", err=True)
+                   f"measuring memory bandwidth, {then}...", err=True)
     result = run_bench(names, (rows, cols), dtype, steps=steps, repeat=repeat, warmup=warmup,
                        bandwidth_bytes=bandwidth_mib * (1 << 20) if bandwidth_mib else None,
-                       progress=not quiet)
+                       progress=not quiet, interleave=interleave, against=against)
     click.echo(rep.format_table(result))
     if json_path:
         rep.write_json(result, json_path)

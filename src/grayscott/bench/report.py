@@ -13,7 +13,7 @@ from typing import Any
 from ..errors import GrayScottError
 from ..io.paths import check_writable_file, format_duration
 from . import arithmetic as ar
-from .runner import BackendResult, BenchReport
+from .runner import BackendResult, BenchReport, Interleaving
 from .school import (
     BASELINE,
     SCHOOL_CPUS,
@@ -73,32 +73,80 @@ COLUMNS = ("backend", "threads", "Mcell-updates/s", "ms/step median [min, max]",
            "vs numpy-school", "32x1000 run (projected)", "roofline")
 
 
-def _row(r: BackendResult) -> list[str]:
+#: Where an interleaved run's ratio column goes (after the speedup over numpy-school).
+RATIO_AT = 6
+
+
+def _ratio(x: float) -> str:
+    """Two decimals: the per-round ratios of two close backends differ in the second."""
+    return f"{x:.2f}" if math.isfinite(x) and x < 10 else ar.format_ratio(x).lstrip("×")
+
+
+def _ratio_cell(r: BackendResult) -> str:
+    """"×1.13 [1.05, 1.21]": median [min, max] over rounds; the reference says so."""
+    q = r.ratio
+    if q is None:
+        return "-"
+    if r.backend == r.against:
+        return "×1 (reference)"
+    return f"×{_ratio(q.median)} [{_ratio(q.min)}, {_ratio(q.max)}]"
+
+
+def _columns(report: BenchReport) -> list[str]:
+    cols = list(COLUMNS)
+    if report.interleaving is not None:
+        cols.insert(RATIO_AT, f"vs {report.interleaving.against} per round [min, max]")
+    return cols
+
+
+def _row(r: BackendResult, interleaved: bool = False) -> list[str]:
     sps = r.seconds_per_step
     proj = r.projected_school_seconds
-    return [r.backend, str(r.threads), _mcells(r.cell_steps_per_s),
-            f"{_ms(sps.median)} [{_ms(sps.min)}, {_ms(sps.max)}]",
-            f"{r.compile_seconds:.2f}", ar.format_ratio(r.speedup_vs_baseline),
-            f"{_seconds(proj)} s" + (f" ({format_duration(proj)})" if proj >= 120 else ""),
-            _pct(r.roofline_fraction)]
+    row = [r.backend, str(r.threads), _mcells(r.cell_steps_per_s),
+           f"{_ms(sps.median)} [{_ms(sps.min)}, {_ms(sps.max)}]",
+           f"{r.compile_seconds:.2f}", ar.format_ratio(r.speedup_vs_baseline),
+           f"{_seconds(proj)} s" + (f" ({format_duration(proj)})" if proj >= 120 else ""),
+           _pct(r.roofline_fraction)]
+    if interleaved:
+        row.insert(RATIO_AT, _ratio_cell(r))
+    return row
+
+
+def _right(report: BenchReport) -> set[int]:
+    """Right-aligned columns: the numbers (all but the backend and the projection)."""
+    n = len(_columns(report))
+    left = {0, n - 2}
+    return set(range(n)) - left - {3}
+
+
+def _interleave_line(report: BenchReport) -> str | None:
+    it = report.interleaving
+    if it is None:
+        return None
+    return (f"interleaved: {it.describe()} then one timed call of every backend; roofline = "
+            "median over rounds of rate / that round's roofline")
 
 
 def _header_lines(report: BenchReport) -> list[str]:
     r, c = report.grid
-    return [
+    lines = [
         f"grid {r}x{c} {report.dtype}, {report.steps} steps x {report.repeat} repeats "
         f"(+{report.warmup} warm-up), median [min, max]",
         f"memory bandwidth {report.bandwidth.describe()}",
         f"roofline {_mcells(report.roofline)} Mcell-updates/s = bandwidth / "
         f"{report.bytes_per_cell_update} B per cell-update (read u, v; write u', v')",
     ]
+    line = _interleave_line(report)
+    return lines + ([line] if line else [])
 
 
 def format_table(report: BenchReport) -> str:
     """The terminal table, with its header lines, skipped backends and notes."""
-    rows = [list(COLUMNS)] + [_row(r) for r in report.results]
-    widths = [max(len(row[i]) for row in rows) for i in range(len(COLUMNS))]
-    right = {1, 2, 4, 5, 7}
+    interleaved = report.interleaving is not None
+    columns = _columns(report)
+    rows = [columns] + [_row(r, interleaved) for r in report.results]
+    widths = [max(len(row[i]) for row in rows) for i in range(len(columns))]
+    right = _right(report)
 
     def fmt(row: list[str]) -> str:
         return "  ".join(cell.rjust(w) if i in right else cell.ljust(w)
@@ -215,6 +263,8 @@ def reproduce_command(report: BenchReport, markdown: str | None = None,
     if report.dtype != "float32":
         parts.append(f"--dtype {report.dtype}")
     parts += [f"--steps {report.steps}", f"--repeat {report.repeat}"]
+    if report.interleaving is not None:
+        parts.append(f"--interleave --against {report.interleaving.against}")
     for flag, value in (("--markdown", markdown), ("--plot", plot), ("--json", json_path)):
         if value:
             parts.append(f"{flag} {value}")
@@ -241,13 +291,17 @@ def to_markdown(report: BenchReport, plot_link: str | None = None,
             "Compilation (Numba, XLA) is timed apart and never counted in the rate.", ""]
     header = ["backend", "threads", "Mcell-updates/s", "ms/step [min, max]", "compile (s)",
               "speedup vs `numpy-school`", "32 × 1000 run, projected (s)", "roofline"]
+    it = report.interleaving
+    if it is not None:
+        out.insert(-1, _md_interleaving(it))  # the same paragraph, continued
+        header.insert(RATIO_AT, f"vs `{it.against}` per round [min, max]")
     rows = []
     for res in report.results:
-        row = _row(res)
+        row = _row(res, it is not None)
         row[0] = f"`{res.backend}`"
-        row[6] = _seconds(res.projected_school_seconds)
+        row[-2] = _seconds(res.projected_school_seconds)
         rows.append(row)
-    out += _md_table(header, rows, {1, 2, 4, 5, 6, 7})
+    out += _md_table(header, rows, set(range(1, len(header))) - {3})
     extra = [f"- `{res.backend}`: {res.note}" for res in report.results if res.note]
     extra += [f"- skipped `{s.backend}`: {s.reason}" for s in report.skipped]
     extra += [f"- {n}" for n in report.notes]
@@ -280,7 +334,12 @@ def to_markdown(report: BenchReport, plot_link: str | None = None,
             f"{report.bandwidth.repeat}), counted as STREAM counts it: "
             f"{report.bandwidth.describe()}, hence a roofline of "
             f"{_mcells(report.roofline)} million cell-updates per second. "
-            "The *roofline* column is each backend's rate over it.", "",
+            "The *roofline* column is each backend's rate over it."
+            + ("" if it is None else
+               " In this interleaved run it is the median over rounds of the rate over the "
+               "roofline of the probe run just before (STREAM copy on "
+               f"{it.threads} thread(s): {it.spread.min / 1e9:.1f}–{it.spread.max / 1e9:.1f} "
+               "GB/s)."), "",
             "A kernel well below the roofline is compute- or overhead-bound (NumPy's temporaries "
             "cost several passes per step); one near it is as fast as memory allows, and only "
             "fusing several time steps per pass (temporal blocking) goes further. A grid whose "
@@ -295,6 +354,15 @@ def to_markdown(report: BenchReport, plot_link: str | None = None,
             "defaults. Run it on a quiet machine: other work on the cores shows up in the "
             "min-max spread.", ""]
     return "\n".join(out)
+
+
+def _md_interleaving(it: Interleaving) -> str:
+    """The Results paragraph's last sentences for an interleaved run."""
+    return (f"Interleaved: every backend was compiled and warmed up first, then {it.describe()} "
+            "followed by one timed call of every backend, so that the load of a shared machine "
+            "falls alike on all of them. The roofline column is the median over rounds of each "
+            "round's rate over that round's roofline; the ratio column is the rate over "
+            f"`{it.against}`'s in the same round, median [min, max].")
 
 
 def _relative(target: str | os.PathLike[str] | None, document: Path) -> str | None:

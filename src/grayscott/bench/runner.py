@@ -11,11 +11,20 @@ A slow rung (a backend declaring ``Capabilities.cell_steps_per_second``: the ``p
 takes seconds per step on the school's grid: it is left out of the default set when one step
 would take over a second, and when it runs it is timed on fewer steps and repeats (the report
 says so).
+
+Interleaved (``interleave=True``, ``grayscott bench --interleave``): on a shared machine the load
+changes between a probe and a backend timed minutes later, so their ratios mislead. Every backend
+is first built, compiled and warmed up; then each of ``repeat`` rounds runs a short bandwidth
+probe (STREAM copy on as many threads as the widest backend) and one timed call of every backend.
+A backend's roofline fraction is the median of its per-round fractions (each against that round's
+probe), and its ratio to a reference backend (``against``) is taken round by round. The full probe
+still runs first: it gives the machine's headline bandwidth and the per-thread figures.
 """
 
 from __future__ import annotations
 
 import gc
+import statistics
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -39,6 +48,12 @@ SLOW_DEFAULT_MAX_STEP_SECONDS = 1.0
 #: A slow rung is timed on as many steps as fit in this many seconds per repeat (at least 1).
 SLOW_REPEAT_SECONDS = 2.0
 SLOW_MAX_REPEAT = 3
+#: The probe before each interleaved round: copy only, best of this many passes (a few hundred
+#: ms on the default arrays), on the widest backend's thread count.
+ROUND_PROBE_KERNELS = ("copy",)
+ROUND_PROBE_REPEAT = 2
+#: The reference of the per-round ratios when it is among the backends timed.
+DEFAULT_AGAINST = "numba-parallel"
 
 
 @dataclass
@@ -60,6 +75,21 @@ class BackendResult:
     speedup_vs_baseline: float | None = None
     roofline_fraction: float | None = None
     roofline_fraction_at_threads: float | None = None
+    # Interleaved runs only (index i: round i; a slow rung takes part in the first rounds only).
+    round_fractions: list[float | None] | None = None  # rate / that round's probe roofline
+    round_ratios: list[float | None] | None = None  # rate / the reference's rate, same round
+    against: str | None = None
+
+    @property
+    def round_rates(self) -> list[float]:
+        """Cell-updates per second of each timed call, in order."""
+        return [ar.cell_steps_per_s(self.cells, self.steps, s) for s in self.seconds]
+
+    @property
+    def ratio(self) -> ar.Summary | None:
+        """Median, min and max over rounds of the rate over the reference's (interleaved)."""
+        ratios = [q for q in self.round_ratios or [] if q is not None]
+        return ar.Summary.of(ratios) if ratios else None
 
     @property
     def seconds_per_step(self) -> ar.Summary:
@@ -83,6 +113,23 @@ class BackendResult:
         return ar.projected_school_seconds(self.cell_steps_per_s)
 
     def to_dict(self) -> dict[str, Any]:
+        data = self._to_dict()
+        if self.round_fractions is not None:  # interleaved: the rounds too
+            ratio, ratios = self.ratio, self.round_ratios or []
+            data.update({
+                "against": self.against,
+                "ratio_vs_against": ratio.median if ratio else None,
+                "ratio_vs_against_min": ratio.min if ratio else None,
+                "ratio_vs_against_max": ratio.max if ratio else None,
+                "rounds": [{"round": i, "seconds": s, "cell_steps_per_s": rate,
+                            "roofline_fraction": self.round_fractions[i],
+                            "ratio_vs_against": ratios[i] if i < len(ratios) else None}
+                           for i, (s, rate) in enumerate(zip(self.seconds, self.round_rates,
+                                                             strict=True))],
+            })
+        return data
+
+    def _to_dict(self) -> dict[str, Any]:
         sps, rate = self.seconds_per_step, self.rate
         return {
             "backend": self.backend,
@@ -119,6 +166,53 @@ class Skipped:
 
 
 @dataclass
+class Interleaving:
+    """How an interleaved run went: the probe before each round, the ratios' reference."""
+
+    against: str
+    probes: list[Bandwidth]  # one per round, in order
+    threads: int  # of each round's probe
+    kernels: tuple[str, ...] = ROUND_PROBE_KERNELS
+    repeat: int = ROUND_PROBE_REPEAT
+
+    @property
+    def rounds(self) -> int:
+        return len(self.probes)
+
+    @property
+    def probe_bytes_per_s(self) -> list[float]:
+        return [p.bytes_per_s for p in self.probes]
+
+    @property
+    def spread(self) -> ar.Summary:
+        return ar.Summary.of(self.probe_bytes_per_s)
+
+    def describe(self) -> str:
+        """"5 rounds, each a probe (STREAM copy, 2 thread(s), best of 2: 20.1–24.3 GB/s,
+        median 22.0)"."""
+        s = self.spread
+        return (f"{self.rounds} round(s), each a bandwidth probe (STREAM "
+                f"{'+'.join(self.kernels)}, {self.threads} thread(s), best of {self.repeat}: "
+                f"{s.min / 1e9:.1f}–{s.max / 1e9:.1f} GB/s, median {s.median / 1e9:.1f})")
+
+    def to_dict(self, dtype: str) -> dict[str, Any]:
+        bws, s = self.probe_bytes_per_s, self.spread
+        return {
+            "rounds": self.rounds, "against": self.against,
+            "method": "every backend compiled and warmed up first; then each round: a bandwidth "
+                      "probe, then one timed call of every backend; roofline fraction = median "
+                      "over rounds of rate / that round's roofline; ratio = per round",
+            "probe": {"kernels": list(self.kernels), "threads": self.threads,
+                      "repeat": self.repeat,
+                      "array_bytes": self.probes[0].array_bytes if self.probes else None},
+            "probe_bytes_per_s": bws,
+            "probe_bytes_per_s_min": s.min, "probe_bytes_per_s_max": s.max,
+            "probe_bytes_per_s_median": s.median,
+            "roofline_cell_steps_per_s": [ar.roofline_cell_steps_per_s(b, dtype) for b in bws],
+        }
+
+
+@dataclass
 class BenchReport:
     grid: tuple[int, int]
     dtype: str
@@ -133,6 +227,8 @@ class BenchReport:
     baseline: str = BASELINE
     #: The GPU's bandwidth (a device-to-device copy), measured when a backend ran on one.
     device_bandwidth: Bandwidth | None = None
+    #: Set when the backends were timed interleaved with per-round probes.
+    interleaving: Interleaving | None = None
 
     @property
     def cells(self) -> int:
@@ -183,6 +279,12 @@ class BenchReport:
         return None
 
     def to_dict(self) -> dict[str, Any]:
+        data = self._to_dict()
+        if self.interleaving is not None:
+            data["interleaved"] = self.interleaving.to_dict(self.dtype)
+        return data
+
+    def _to_dict(self) -> dict[str, Any]:
         return {
             "grid": list(self.grid),
             "dtype": self.dtype,
@@ -273,6 +375,17 @@ def plan(names: Sequence[str] | None, shape: tuple[int, int]
     return run, skipped, notes
 
 
+def check_against(against: str | None, run: Sequence[str], interleave: bool) -> None:
+    """Refuse, before measuring, a reference that is not timed, or one without --interleave."""
+    if against is None:
+        return
+    if not interleave:
+        raise GrayScottError(f"--against {against}: the per-round ratios need --interleave")
+    if against not in run:
+        raise GrayScottError(f"--against {against}: not among the backends timed "
+                             f"({', '.join(run)})")
+
+
 def _counts(name: str, cells: int, steps: int, repeat: int, warmup: int
             ) -> tuple[int, int, int, str]:
     """(steps, repeat, warmup, note) for one backend: the slow rungs get fewer."""
@@ -287,10 +400,42 @@ def _counts(name: str, cells: int, steps: int, repeat: int, warmup: int
                      f"instead of {steps} x {repeat}")
 
 
-def time_backend(name: str, shape: tuple[int, int], dtype: str, steps: int, repeat: int,
-                 warmup: int = 1, on_tick: Callable[[], None] | None = None,
-                 threads: int | None = None) -> BackendResult:
-    """Time one backend (see the module docstring for the protocol)."""
+@dataclass
+class Prepared:
+    """A backend built, compiled and warmed up on the school's initial state, ready for timed
+    calls (:func:`timed_call`); ``steps``, ``repeat`` and ``warmup`` are its own (a slow rung
+    gets fewer)."""
+
+    name: str
+    backend: Backend
+    u0: np.ndarray
+    v0: np.ndarray
+    steps: int
+    repeat: int
+    warmup: int
+    note: str
+    compile_seconds: float
+    first_call_seconds: float | None
+    cells: int
+
+    def result(self, seconds: list[float]) -> BackendResult:
+        """The result of these timed calls (settings read now: what the backend chose)."""
+        b = self.backend
+        first = self.first_call_seconds
+        if first is None and seconds:  # no warm-up: the first timed call was the first call
+            first = seconds[0]
+        note = "; ".join(filter(None, [b.describe(), self.note]))
+        return BackendResult(backend=self.name, threads=b.threads, steps=self.steps,
+                             repeat=len(seconds), warmup=self.warmup, seconds=list(seconds),
+                             compile_seconds=self.compile_seconds, first_call_seconds=first,
+                             cells=self.cells, note=note, platform=b.platform,
+                             settings=b.provenance)
+
+
+def prepare_backend(name: str, shape: tuple[int, int], dtype: str, steps: int, repeat: int,
+                    warmup: int = 1, on_tick: Callable[[], None] | None = None,
+                    threads: int | None = None) -> Prepared:
+    """Build the backend, time its :meth:`compile` and run its untimed warm-up calls."""
     problem = make_problem(shape, dtype=dtype)
     cells = shape[0] * shape[1]
     steps, repeat, warmup, note = _counts(name, cells, steps, repeat, warmup)
@@ -311,31 +456,39 @@ def time_backend(name: str, shape: tuple[int, int], dtype: str, steps: int, repe
             first_call = time.perf_counter() - t0
         if on_tick is not None:
             on_tick()
-    seconds = []
-    for _ in range(repeat):
-        backend.set_state(u0, v0)
+    return Prepared(name, backend, u0, v0, steps, repeat, warmup, note, compile_seconds,
+                    first_call, cells)
+
+
+def timed_call(p: Prepared) -> float:
+    """Seconds of one ``advance(p.steps)`` from the initial state, the garbage collector off,
+    the clock stopped only once the backend has finished."""
+    backend = p.backend
+    backend.set_state(p.u0, p.v0)
+    synchronize(backend)
+    gc_was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        t0 = time.perf_counter()
+        backend.advance(p.steps)
         synchronize(backend)
-        gc_was_enabled = gc.isenabled()
-        gc.disable()
-        try:
-            t0 = time.perf_counter()
-            backend.advance(steps)
-            synchronize(backend)
-            elapsed = time.perf_counter() - t0
-        finally:
-            if gc_was_enabled:
-                gc.enable()
-        seconds.append(elapsed)
-        if first_call is None:
-            first_call = elapsed
+        return time.perf_counter() - t0
+    finally:
+        if gc_was_enabled:
+            gc.enable()
+
+
+def time_backend(name: str, shape: tuple[int, int], dtype: str, steps: int, repeat: int,
+                 warmup: int = 1, on_tick: Callable[[], None] | None = None,
+                 threads: int | None = None) -> BackendResult:
+    """Time one backend (see the module docstring for the protocol)."""
+    p = prepare_backend(name, shape, dtype, steps, repeat, warmup, on_tick, threads)
+    seconds = []
+    for _ in range(p.repeat):
+        seconds.append(timed_call(p))
         if on_tick is not None:
             on_tick()
-    settings = backend.provenance  # what it chose for this grid, e.g. numba-blocked's k, bands
-    note = "; ".join(filter(None, [backend.describe(), note]))
-    return BackendResult(backend=name, threads=backend.threads, steps=steps, repeat=repeat,
-                         warmup=warmup, seconds=seconds, compile_seconds=compile_seconds,
-                         first_call_seconds=first_call, cells=cells, note=note,
-                         platform=backend.platform, settings=settings)
+    return p.result(seconds)
 
 
 def finish(results: list[BackendResult], bandwidth: Bandwidth, dtype: str,
@@ -357,6 +510,98 @@ def finish(results: list[BackendResult], bandwidth: Bandwidth, dtype: str,
         r.roofline_fraction_at_threads = ar.roofline_fraction(
             r.cell_steps_per_s, ar.roofline_cell_steps_per_s(bandwidth.at_threads(r.threads),
                                                              dtype))
+
+
+def default_against(names: Sequence[str]) -> str:
+    """The reference of the per-round ratios: numba-parallel if timed, else the first."""
+    return DEFAULT_AGAINST if DEFAULT_AGAINST in names else names[0]
+
+
+def finish_interleaved(results: list[BackendResult], probes: Sequence[Bandwidth], dtype: str,
+                       against: str) -> None:
+    """After :func:`finish`: each round's fraction against that round's probe, the roofline
+    fraction as their median, and the rate over ``against``'s in the same round."""
+    ref = next(r for r in results if r.backend == against)
+    ref_rates = ref.round_rates
+    roofs = [ar.roofline_cell_steps_per_s(p.bytes_per_s, dtype) for p in probes]
+    for r in results:
+        rates = r.round_rates  # round i is call i: a slow rung is in the first rounds only
+        r.against = against
+        r.round_ratios = [ar.speedup(x, ref_rates[i]) if i < len(ref_rates) else None
+                          for i, x in enumerate(rates)]
+        if r.platform != "cpu":  # no host roofline for an accelerator (finish's fraction stays)
+            r.round_fractions = [None] * len(rates)
+            continue
+        r.round_fractions = [ar.roofline_fraction(x, roofs[i]) for i, x in enumerate(rates)]
+        known = [f for f in r.round_fractions if f is not None]
+        r.roofline_fraction = statistics.median(known) if known else None
+
+
+def _probe_threads(prepared: Sequence[Prepared]) -> int:
+    """The widest thread count among the backends on the host (all of them if none is)."""
+    on_host = [p.backend.threads for p in prepared if p.backend.platform == "cpu"]
+    return max(on_host or [p.backend.threads for p in prepared])
+
+
+def _time_interleaved(run: Sequence[str], shape: tuple[int, int], dtype: str, steps: int,
+                      repeat: int, warmup: int, array_bytes: int, skipped: list[Skipped],
+                      tick: Callable[[], None] | None,
+                      describe: Callable[[str], None]) -> tuple[list[BackendResult],
+                                                                 list[Bandwidth], int]:
+    """Prepare every backend, then ``repeat`` rounds of (probe, one call of each backend)."""
+    prepared = []
+    for name in run:
+        describe(name)
+        try:
+            prepared.append(prepare_backend(name, shape, dtype, steps, repeat, warmup, tick))
+        except GrayScottError as exc:  # e.g. the backend refuses this dtype here
+            skipped.append(Skipped(name, str(exc)))
+    if not prepared:
+        return [], [], 0
+    threads = _probe_threads(prepared)
+    probes: list[Bandwidth] = []
+    seconds: dict[str, list[float]] = {p.name: [] for p in prepared}
+    for i in range(repeat):
+        describe(f"round {i + 1}/{repeat}")
+        probes.append(measure_bandwidth(array_bytes, threads=[threads],
+                                        repeat=ROUND_PROBE_REPEAT, kernels=ROUND_PROBE_KERNELS,
+                                        on_tick=tick))
+        for p in prepared:
+            if i < p.repeat:  # a slow rung: its first rounds only
+                seconds[p.name].append(timed_call(p))
+                if tick is not None:
+                    tick()
+    return [p.result(seconds[p.name]) for p in prepared], probes, threads
+
+
+def _time_in_turn(run: Sequence[str], shape: tuple[int, int], dtype: str, steps: int,
+                  repeat: int, warmup: int, skipped: list[Skipped],
+                  tick: Callable[[], None] | None, describe: Callable[[str], None],
+                  on_result: Callable[[BackendResult], None] | None) -> list[BackendResult]:
+    """Each backend in turn: prepared, then all its timed calls (:func:`time_backend`)."""
+    results = []
+    for name in run:
+        describe(name)
+        try:
+            result = time_backend(name, shape, dtype, steps, repeat, warmup, on_tick=tick)
+        except GrayScottError as exc:  # e.g. the backend refuses this dtype here
+            skipped.append(Skipped(name, str(exc)))
+            continue
+        results.append(result)
+        if on_result is not None:
+            on_result(result)
+    return results
+
+
+def _reference(against: str | None, timed: Sequence[str], notes: list[str]) -> str:
+    """The ratios' reference: ``against`` if it ran, else the default (and a note why)."""
+    if against in timed:
+        return against
+    ref = default_against(timed)
+    if against is not None:
+        notes.append(f"--against {against} could not run (see skipped): the ratios are "
+                     f"against {ref}")
+    return ref
 
 
 def _report_notes(report: BenchReport) -> list[str]:
@@ -390,6 +635,16 @@ def _report_notes(report: BenchReport) -> list[str]:
         notes.append(f"ran on an accelerator: {', '.join(elsewhere)}; the roofline here is the "
                      "host's memory, so no fraction is given (scripts/gpu-check.sh measures the "
                      "device's bandwidth)")
+    it = report.interleaving
+    if it is not None:
+        copy = report.bandwidth.by_kernel.get("copy", {})
+        below = [t for t in sorted(copy) if t <= it.threads]
+        if below:
+            notes.append(f"interleaved roofline: each round's probe is STREAM copy only; the "
+                         f"full probe above measured copy at {below[-1]} thread(s) "
+                         f"{copy[below[-1]] / 1e9:.1f} GB/s and its best figure "
+                         f"({report.bandwidth.kernel}) {report.bandwidth.bytes_per_s / 1e9:.1f}"
+                         " GB/s (a run without --interleave divides by the latter)")
     if report.bandwidth.far_larger_than_cache is False:
         notes.append("the bandwidth probe's arrays are not 4x larger than the last-level cache: "
                      "the bandwidth may be overstated (raise --bandwidth-mib)")
@@ -400,8 +655,10 @@ def run_bench(names: Sequence[str] | None = None, shape: tuple[int, int] = SCHOO
               dtype: str = "float32", steps: int = 100, repeat: int = 5, warmup: int = 1,
               bandwidth_bytes: int | None = None, bandwidth_repeat: int = 5,
               progress: bool = False,
-              on_result: Callable[[BackendResult], None] | None = None) -> BenchReport:
-    """Measure the bandwidth, then time each backend; return the whole report."""
+              on_result: Callable[[BackendResult], None] | None = None,
+              interleave: bool = False, against: str | None = None) -> BenchReport:
+    """Measure the bandwidth, then time each backend (one after the other, or interleaved
+    with a probe per round: see the module docstring); return the whole report."""
     for label, value, low in (("steps", steps, 1), ("repeat", repeat, 1), ("warmup", warmup, 0)):
         check_int(label, value, low)
     make_problem(shape, dtype=dtype)  # bad grid or dtype: refuse before measuring anything
@@ -410,29 +667,36 @@ def run_bench(names: Sequence[str] | None = None, shape: tuple[int, int] = SCHOO
     if not run:
         raise GrayScottError("no backend to run: " + "; ".join(
             f"{s.backend} ({s.reason})" for s in skipped))
+    check_against(against, run, interleave)
     cells = shape[0] * shape[1]
-    ticks = probe_ticks(repeat=bandwidth_repeat) + sum(
-        c[1] + c[2] for c in (_counts(n, cells, steps, repeat, warmup) for n in run))
+    counts = [_counts(n, cells, steps, repeat, warmup) for n in run]
+    ticks = probe_ticks(repeat=bandwidth_repeat) + sum(c[1] + c[2] for c in counts)
+    if interleave:
+        ticks += repeat * probe_ticks([1], ROUND_PROBE_REPEAT, ROUND_PROBE_KERNELS)
     bar = progress_bar(ticks, progress, unit="run", leave=False)
-    tick = bar.update if bar is not None else None
-    try:
+    tick = (lambda: bar.update(1)) if bar is not None else None
+
+    def describe(what: str) -> None:
         if bar is not None:
-            bar.set_description("bandwidth")
-        bw = measure_bandwidth(bandwidth_bytes, repeat=bandwidth_repeat,
-                               on_tick=(lambda: tick(1)) if tick else None)
-        results = []
-        for name in run:
-            if bar is not None:
-                bar.set_description(name)
-            try:
-                result = time_backend(name, shape, dtype, steps, repeat, warmup,
-                                      on_tick=(lambda: tick(1)) if tick else None)
-            except GrayScottError as exc:  # e.g. the backend refuses this dtype here
-                skipped.append(Skipped(name, str(exc)))
-                continue
-            results.append(result)
-            if on_result is not None:
-                on_result(result)
+            bar.set_description(what)
+
+    interleaving = None
+    try:
+        describe("bandwidth")
+        bw = measure_bandwidth(bandwidth_bytes, repeat=bandwidth_repeat, on_tick=tick)
+        if interleave:
+            results, probes, threads = _time_interleaved(run, shape, dtype, steps, repeat,
+                                                         warmup, bw.array_bytes, skipped, tick,
+                                                         describe)
+            if results:
+                ref = _reference(against, [r.backend for r in results], notes)
+                interleaving = Interleaving(ref, probes, threads)
+            for result in results:
+                if on_result is not None:
+                    on_result(result)
+        else:
+            results = _time_in_turn(run, shape, dtype, steps, repeat, warmup, skipped, tick,
+                                    describe, on_result)
     finally:
         if bar is not None:
             bar.close()
@@ -440,9 +704,12 @@ def run_bench(names: Sequence[str] | None = None, shape: tuple[int, int] = SCHOO
     device_bw = (measure_device_bandwidth() if any(r.platform == "gpu" for r in results)
                  else None)
     finish(results, bw, dtype, device_bw)
+    if interleaving is not None:
+        finish_interleaved(results, interleaving.probes, dtype, interleaving.against)
     report = BenchReport(grid=tuple(shape), dtype=dtype, steps=steps, repeat=repeat,
                          warmup=warmup, bandwidth=bw, results=results, skipped=skipped,
-                         metadata=collect_metadata(), notes=notes, device_bandwidth=device_bw)
+                         metadata=collect_metadata(), notes=notes, device_bandwidth=device_bw,
+                         interleaving=interleaving)
     report.notes += _report_notes(report)
     if last_level_cache_bytes() is None:
         report.notes.append("cache size unknown: cannot tell whether the grid fits in cache")
