@@ -2,11 +2,21 @@
 
 from __future__ import annotations
 
+import atexit
+import os
+import shutil
+import tempfile
+
 import numpy as np
 import pytest
 
 from grayscott import backends
 from grayscott.physics import STENCILS, Parameters, make_problem
+
+# numba-blocked's tuning cache: one per test session (subprocesses inherit it), never the
+# user's, so no test depends on what an earlier run measured.
+os.environ["GRAYSCOTT_CACHE_DIR"] = _CACHE = tempfile.mkdtemp(prefix="grayscott-cache-")
+atexit.register(shutil.rmtree, _CACHE, True)
 
 ALL_BACKENDS = backends.names()
 

@@ -204,3 +204,119 @@ def test_default_backend_and_the_decomposable_one(numba):
     assert backends.default_backend() == "numba-blocked"
     split = backends.default_backend(decomposable=True)
     assert split != "numba-blocked" and backends.capabilities(split).decomposable
+
+
+# -- tuning k on this machine ----------------------------------------------------------------
+
+
+class Measured:
+    """A stand-in for the timing: given rates, and a count of the calls."""
+
+    def __init__(self, rates, band_rows):
+        self.rates, self.band_rows, self.calls = rates, band_rows, 0
+
+    def __call__(self, candidates):
+        self.calls += 1
+        return {k: self.rates[k] for k in candidates}, self.band_rows
+
+
+def test_tuning_keeps_the_fastest_and_measures_once(numba, tmp_path, monkeypatch):
+    from grayscott.backends import numba_blocked as B
+    from grayscott.backends import tuning
+
+    monkeypatch.setenv("GRAYSCOTT_CACHE_DIR", str(tmp_path))
+    measure = Measured({1: 1.0, 2: 3.0, 4: 2.0}, 100)
+    first = B.tune_blocking("key", [1, 2, 4], 100, measure)
+    assert (first["blocking"], first["cached"], measure.calls) == (2, False, 1)
+    again = B.tune_blocking("key", [1, 2, 4], 100, measure)
+    assert (again["blocking"], again["cached"], measure.calls) == (2, True, 1)
+    assert tuning.load("key")["rates"] == {"1": 1.0, "2": 3.0, "4": 2.0}
+    # Another key is another measurement; a candidate the cache lacks is measured too.
+    assert B.tune_blocking("other", [1, 2], 100, measure)["cached"] is False
+    measure.rates[8] = 9.0
+    more = B.tune_blocking("key", [1, 2, 4, 8], 100, measure)
+    assert (more["blocking"], more["cached"], measure.calls) == (8, False, 3)
+
+
+def test_tuning_scales_strip_rates_to_the_grid_band_height(numba, tmp_path, monkeypatch):
+    """Timed on bands of 100 rows, k = 8 computes 7 % more rows than it keeps; on bands of
+    1000 rows, 0.7 %: its rate there is higher, enough to beat k = 2 here."""
+    from grayscott.backends import numba_blocked as B
+
+    monkeypatch.setenv("GRAYSCOTT_CACHE_DIR", str(tmp_path))
+    measure = Measured({2: 1.0, 8: 0.97}, 100)
+    assert B.tune_blocking("a", [2, 8], 100, measure)["blocking"] == 2
+    tall = B.tune_blocking("a", [2, 8], 1000, measure)
+    assert tall["blocking"] == 8
+    assert tall["predicted_rates"][8] == pytest.approx(0.97 * 1.07 / 1.007)
+
+
+def test_a_damaged_or_unwritable_cache_costs_a_measurement_not_the_run(numba, tmp_path,
+                                                                        monkeypatch):
+    from grayscott.backends import numba_blocked as B
+    from grayscott.backends import tuning
+
+    monkeypatch.setenv("GRAYSCOTT_CACHE_DIR", str(tmp_path))
+    measure = Measured({1: 1.0, 2: 3.0}, 50)
+    B.tune_blocking("key", [1, 2], 50, measure)
+    for damage in ("{not json", '{"version": 1, "entries": {"key": {"rates": 3}}}',
+                   '{"version": 1, "entries": []}', '{"version": 999, "entries": {}}'):
+        tuning.cache_path().write_text(damage)
+        calls = measure.calls
+        assert B.tune_blocking("key", [1, 2], 50, measure)["blocking"] == 2
+        assert measure.calls == calls + 1
+    blocker = tmp_path / "a-file"
+    blocker.write_text("")
+    monkeypatch.setenv("GRAYSCOTT_CACHE_DIR", str(blocker / "sub"))  # cannot be a directory
+    assert B.tune_blocking("key", [1, 2], 50, measure)["blocking"] == 2
+    assert tuning.store("key", {}) is False
+
+
+def test_tune_rows_stay_out_of_cache_when_the_grid_is(numba):
+    from grayscott.backends import numba_blocked as B
+
+    llc = 1 << 20
+    assert B.tune_rows((500, 100), 4, llc) == 500  # fits: the whole grid
+    assert B.tune_rows((500, 100), 4, None) == 500
+    rows = B.tune_rows((10_000, 1000), 4, llc)
+    per_row = 4 * 1002 * 4
+    assert rows * per_row >= B.TUNE_CACHE_FACTOR * llc > (rows - 1) * per_row
+
+
+def test_backend_tunes_on_its_own_buffers_then_runs_bit_for_bit(numba, tmp_path,
+                                                                 monkeypatch):
+    """tune=True on a small grid: the real timing path. The buffers it scribbled on do not
+    leak into the run, and the second backend takes k from the cache."""
+    monkeypatch.setenv("GRAYSCOTT_CACHE_DIR", str(tmp_path))
+    problem = small_problem((48, 40), border="school")
+    u, v = noisy_state(problem.shape)
+    tuned = backends.create("numba-blocked", problem, tune=True)
+    prov = tuned.provenance
+    assert prov["blocking_chosen_by"] == "autotune"
+    assert f"k={tuned.k}:" in prov["tune_mcells_per_k"] and prov["tune_cache"]
+    assert "autotuned;" in tuned.describe()
+    tuned.set_state(u, v)
+    tuned.advance(7)
+    assert_bits_equal(tuned.get_state(), run_backend("numba", problem, u, v, [7]))
+    again = backends.create("numba-blocked", problem, tune=True)
+    assert again.provenance["blocking_chosen_by"] == "autotune (cached)" and again.k == tuned.k
+    assert "autotuned, cached" in again.describe()
+
+
+def test_who_chooses_k(numba, tmp_path, monkeypatch):
+    from grayscott.backends import numba_blocked as B
+
+    monkeypatch.setenv("GRAYSCOTT_CACHE_DIR", str(tmp_path))
+    small = small_problem((30, 20))
+    big = small_problem((1024, B.TUNE_MIN_CELLS // 1024))
+    assert backends.create("numba-blocked", small).provenance["blocking_chosen_by"] == "model"
+    assert backends.create("numba-blocked", big, tune=False).provenance[
+        "blocking_chosen_by"] == "model"
+    monkeypatch.setenv("GRAYSCOTT_AUTOTUNE", "0")
+    assert backends.create("numba-blocked", big).provenance["blocking_chosen_by"] == "model"
+    monkeypatch.delenv("GRAYSCOTT_AUTOTUNE")
+    assert backends.create("numba-blocked", big).provenance["blocking_chosen_by"] == "autotune"
+    assert backends.create("numba-blocked", big, blocking=3).provenance[
+        "blocking_chosen_by"] == "user"
+    with pytest.raises(GrayScottError, match="tune"):
+        backends.create("numba-blocked", small, tune="yes")

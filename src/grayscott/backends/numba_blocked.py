@@ -24,13 +24,19 @@ computes rows beyond the grid as the wrapped ones, so no exchange is needed), gh
 set on each ring row as it is computed, and the school's deficit correction is redone on edge
 cells of every level exactly as ``numba`` does on each step.
 
-``k`` and the bands are chosen from the grid width and the L2 size (:func:`choose_blocking`);
-``blocking=`` and ``bands=`` (the CLI's ``--blocking``) override them. :attr:`provenance` says
-which were used and why.
+``k`` is chosen in three ways, in this order: given (``blocking=``, the CLI's ``--blocking``);
+measured (:func:`tune_blocking`: on grids of :data:`TUNE_MIN_CELLS` or more, each admissible k
+is timed on a strip of the grid's width, the best kept in the tuning cache, so the measurement
+happens once per machine, width, dtype and thread count); or the model (:func:`choose_blocking`,
+from the grid width and the L2 size: small grids, ``tune=False``, ``GRAYSCOTT_AUTOTUNE=0``).
+The bands are one per thread unless ``bands=`` says otherwise. :attr:`provenance` says which
+were used and why.
 """
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -39,7 +45,8 @@ from numba import njit, prange
 from ..errors import GrayScottError
 from ..physics import Problem
 from . import numba_kernels as K
-from .base import Capabilities, Option, integer
+from . import tuning
+from .base import Capabilities, Option, integer, one_of
 from .numba_parallel import NumbaParallelBackend
 
 _OPTS = K._OPTS
@@ -58,6 +65,19 @@ DEFAULT_L2 = 1 << 20
 K_LIMIT = 256
 #: Most memory all rings together may take (bytes): more means far too many bands or levels.
 RINGS_LIMIT = 1 << 30
+#: Grids smaller than this (cells) take the model's k: timing the candidates would cost more
+#: than a better k saves, and their fields sit in cache anyway.
+TUNE_MIN_CELLS = 1 << 20
+#: The k the tuning may try (those whose rings fit the L2 and whose halo fits a band).
+TUNE_KS = (1, 2, 3, 4, 6, 8, 12, 16)
+#: The tuning times the whole grid, or, on a grid whose fields exceed this many times the
+#: last-level cache, a strip of its rows that still does: the same regime (in cache or
+#: streaming from memory), the same width (ring sizes), in bounded time.
+TUNE_CACHE_FACTOR = 2
+#: About this many steps per timed call of a candidate (whole passes of k), and rounds of
+#: calls, candidates interleaved in each round; a candidate's figure is its best round.
+TUNE_STEPS = 16
+TUNE_ROUNDS = 2
 
 
 # -- the compiled wavefront -------------------------------------------------------------------
@@ -203,6 +223,67 @@ def band_starts(nrow: int, bands: int) -> np.ndarray:
     return edges + 1
 
 
+def halo_work(k: int, band_rows: float) -> float:
+    """Rows computed per row kept, for bands of ``band_rows`` rows and passes of k levels:
+    level t also computes the k - t halo rows on each side (see the module docstring)."""
+    return 1 + (k - 1) / band_rows
+
+
+def tune_candidates(shape: tuple[int, int], itemsize: int, bands: int,
+                    l2: int | None = None) -> list[int]:
+    """The k worth timing on this grid: rings within the L2, halo within a quarter band."""
+    nr, nc = shape
+    l2 = l2 or l2_bytes() or DEFAULT_L2
+    return [k for k in TUNE_KS if k == 1 or (
+        ring_bytes(nc, itemsize, k) <= l2 and BAND_HALO_RATIO * 2 * (k - 1) <= nr // bands)]
+
+
+def tune_key(problem: Problem, rows: int, threads: int, bands: int, kind: int, l2: int) -> str:
+    """What a measurement depends on: machine, threads, bands, rows timed, width, dtype,
+    loop, border."""
+    from ..bench.machine import cpu_model
+
+    return (f"numba-blocked|{cpu_model()}|threads={threads}|bands={bands}|rows={rows}|"
+            f"cols={problem.nbcol}|{problem.dtype.name}|kind={kind}|{problem.border}|l2={l2}")
+
+
+def tune_rows(shape: tuple[int, int], itemsize: int, llc: int | None) -> int:
+    """Rows the tuning times: all of them, unless the fields (4 arrays) exceed
+    :data:`TUNE_CACHE_FACTOR` x the last-level cache; then just enough to exceed it too."""
+    nr, nc = shape
+    if not llc:
+        return nr
+    per_row = 4 * (nc + 2) * itemsize
+    return min(nr, max(1, -(-TUNE_CACHE_FACTOR * llc // per_row)))
+
+
+def tune_blocking(key: str, candidates: list[int], band_rows: float,
+                  measure: Callable[[list[int]], tuple[dict[int, float], float]],
+                  ) -> dict[str, Any]:
+    """The k that ran fastest on this machine for this grid: from the tuning cache under
+    ``key`` when it holds every candidate, else ``measure(candidates)`` (rates and the rows per
+    band they were timed with), cached. Rates are scaled to this grid's ``band_rows`` by
+    :func:`halo_work` before comparing; ties go to the smaller k."""
+    from ..provenance import now_utc
+
+    entry = tuning.load(key)
+    try:
+        stored = {int(k): float(r) for k, r in entry["rates"].items()} if entry else {}
+        timed_band = float(entry["band_rows"]) if entry else 0.0
+    except (KeyError, TypeError, ValueError, AttributeError):  # a damaged entry: measure again
+        stored, timed_band = {}, 0.0
+    cached = bool(stored) and timed_band > 0 and set(candidates) <= set(stored)
+    if not cached:
+        stored, timed_band = measure(candidates)
+        tuning.store(key, {"rates": {str(k): r for k, r in stored.items()},
+                           "band_rows": timed_band, "measured": now_utc()})
+    predicted = {k: stored[k] * halo_work(k, timed_band) / halo_work(k, band_rows)
+                 for k in candidates}
+    best = max(predicted, key=lambda k: (predicted[k], -k))
+    return {"blocking": best, "cached": cached, "predicted_rates": predicted,
+            "cache": str(tuning.cache_path())}
+
+
 # -- the backend ------------------------------------------------------------------------------
 
 
@@ -216,20 +297,43 @@ class NumbaBlockedBackend(NumbaParallelBackend):
                            "and the L2 size)", integer(1, lambda: K_LIMIT)),
         "bands": Option("bands of rows swept in parallel (default: one per thread)",
                         integer(1)),
+        "tune": Option("time the candidate k on this machine when k is not given (default: "
+                       f"True on grids of {TUNE_MIN_CELLS:,} cells or more, unless "
+                       "GRAYSCOTT_AUTOTUNE=0)", one_of(True, False)),
     }
+
+    def _should_tune(self) -> bool:
+        if "tune" in self.config:
+            return self.config["tune"]
+        return tuning.enabled() and self.problem.nbrow * self.problem.nbcol >= TUNE_MIN_CELLS
 
     def __init__(self, problem: Problem, **options: Any) -> None:
         super().__init__(problem, **options)
         auto = choose_blocking(problem.shape, problem.dtype.itemsize, self._threads)
-        self.k = self.config.get("blocking", auto["blocking"])
         self.bands = min(self.config.get("bands", auto["bands"]), problem.nbrow)
         self._provenance = {
-            "blocking": self.k, "bands": self.bands,
-            "blocking_chosen_by": "user" if "blocking" in self.config else "model",
+            "bands": self.bands,
+            "blocking_chosen_by": "model", "blocking_model": auto["blocking"],
             "bands_chosen_by": "user" if "bands" in self.config else "model",
             "l2_bytes": auto["l2_bytes"],
-            "ring_bytes_per_thread": ring_bytes(problem.nbcol, problem.dtype.itemsize, self.k),
         }
+        if "blocking" in self.config:
+            self.k = self.config["blocking"]
+            self._provenance["blocking_chosen_by"] = "user"
+        elif self._should_tune():
+            tuned = self._tune(auto["l2_bytes"])
+            self.k = tuned["blocking"]
+            self._provenance.update(
+                blocking_chosen_by="autotune (cached)" if tuned["cached"] else "autotune",
+                # One string: provenance values become HDF5 attributes, which take no dicts.
+                tune_mcells_per_k=", ".join(f"k={k}: {r / 1e6:.0f}"
+                                            for k, r in tuned["predicted_rates"].items()),
+                tune_cache=tuned["cache"])
+        else:
+            self.k = auto["blocking"]
+        self._provenance.update(
+            blocking=self.k,
+            ring_bytes_per_thread=ring_bytes(problem.nbcol, problem.dtype.itemsize, self.k))
         self.starts = band_starts(problem.nbrow, self.bands)
         ring = (self.bands, max(self.k - 1, 1), 3, problem.nbcol + 2)
         total = 2 * int(np.prod(ring)) * problem.dtype.itemsize
@@ -241,16 +345,67 @@ class NumbaBlockedBackend(NumbaParallelBackend):
         self.RU = np.zeros(ring, problem.dtype)
         self.RV = np.zeros(ring, problem.dtype)
 
+    def _tune(self, l2: int) -> dict[str, Any]:
+        """:func:`tune_blocking` for this grid, timing on this backend's own buffers (before
+        any state is set: nothing to keep, no second copy of the fields)."""
+        from ..bench.machine import last_level_cache_bytes
+
+        p = self.problem
+        rows = tune_rows(p.shape, p.dtype.itemsize, last_level_cache_bytes())
+        bands = min(self.bands, rows)
+        key = tune_key(p, rows, self._threads, bands, K.row_kind(self.w, self.c), l2)
+        candidates = tune_candidates((rows, p.nbcol), p.dtype.itemsize, bands, l2)
+        return tune_blocking(key, candidates, p.nbrow / self.bands,
+                             lambda ks: self._measure(ks, rows, bands))
+
+    def _measure(self, candidates: list[int], rows: int,
+                 bands: int) -> tuple[dict[int, float], float]:
+        """Best rate (cell-updates/s) of each k on the first ``rows`` rows, candidates
+        interleaved over :data:`TUNE_ROUNDS` rounds, and the rows per band they ran with."""
+        import numba
+
+        numba.set_num_threads(self._threads)
+        # A developed pattern's values (no zeros, no subnormals) in the padded first rows:
+        # views of the fields, so the kernel runs on exactly the memory the run will use.
+        fields = [x[:rows + 2] for x in (self.U, self.V, self.U2, self.V2)]
+        rng = np.random.default_rng(0)
+        for x, scale in zip(fields, (0.8, 0.5, 0.8, 0.5), strict=True):
+            rng.random(dtype=x.dtype, out=x)
+            x *= scale
+        starts = band_starts(rows, bands)
+        best = dict.fromkeys(candidates, 0.0)
+        for _ in range(TUNE_ROUNDS + 1):  # the first round is untimed: compile, first touch
+            for k in candidates:
+                ring = (bands, max(k - 1, 1), 3, self.problem.nbcol + 2)
+                RU, RV = np.zeros(ring, self.problem.dtype), np.zeros(ring, self.problem.dtype)
+                steps = k * max(1, round(TUNE_STEPS / k))
+                t0 = time.perf_counter()
+                advance_blocked(*fields, RU, RV, self.w, self.c, self.border, self.ghost_u,
+                                self.ghost_v, *self.strips, starts, k, steps)
+                elapsed = time.perf_counter() - t0
+                best[k] = max(best[k], rows * self.problem.nbcol * steps / max(elapsed, 1e-9))
+        for x in fields:
+            x.fill(0)  # as a new backend's fields were
+        return best, rows / bands
+
     @property
     def provenance(self) -> dict[str, Any]:
         """How the run was blocked: k, bands, who chose them, the L2 and ring sizes."""
         return dict(self._provenance)
 
     def describe(self) -> str:
-        """One line for reports: ``k=8, 2 bands (model, 2 MiB L2)``."""
+        """One line for reports, e.g. ``k=8, 2 bands (autotuned, cached; model: k=6, 2 MiB
+        L2)``, ``k=5, 3 bands (given)``."""
         p = self._provenance
-        how = ("given" if "user" in (p["blocking_chosen_by"], p["bands_chosen_by"]) else
-               f"model, {p['l2_bytes'] / 2**20:g} MiB L2")
+        by = p["blocking_chosen_by"]
+        l2 = f"{p['l2_bytes'] / 2**20:g} MiB L2"
+        if "user" in (by, p["bands_chosen_by"]):
+            how = "given"
+        elif by == "model":
+            how = f"model, {l2}"
+        else:
+            how = (f"autotuned{', cached' if 'cached' in by else ''}; "
+                   f"model: k={p['blocking_model']}, {l2}")
         return f"k={self.k}, {self.bands} band{'s' if self.bands > 1 else ''} ({how})"
 
     def _run(self, nsteps: int) -> None:
