@@ -67,8 +67,8 @@ def cli() -> None:
 @click.option("--threads", type=click.IntRange(min=1), default=None,
               help="CPU threads of numba-parallel (default: NUMBA_NUM_THREADS or all cores).")
 @click.option("--blocking", type=click.IntRange(min=1), default=None, metavar="K",
-              help="numba-blocked: time steps per pass over memory (default: chosen from the "
-                   "grid and the L2 size).")
+              help="numba-blocked: time steps per pass over memory (default: measured on "
+                   "first use and cached; GRAYSCOTT_AUTOTUNE=0: from the grid and the L2 size).")
 @click.option("--video", type=click.Path(), default=None,
               help="At the end, render the frames to this .mp4, .gif or PNG folder "
                    "(as `grayscott render` does by default).")
