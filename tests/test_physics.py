@@ -147,6 +147,34 @@ class TestDeficit:
         assert deficit(get_stencil("school"), "periodic", (4, 5)) is None
         assert deficit(get_stencil("school"), "fixed", (4, 5)) is None
 
+    @pytest.mark.parametrize("shape", [(1, 1), (1, 6), (2, 2), (3, 3), (6, 1), (5, 8)])
+    @pytest.mark.parametrize("stencil", ["school", "laplace9", "custom"])
+    def test_every_cell_and_side_choice_against_a_cell_by_cell_count(self, stencil, shape):
+        """The strips equal, bit for bit, a plain loop over each edge cell's neighbours, in the
+        same order, for every choice of sides (the strips are computed on the edges only)."""
+        import itertools
+
+        from conftest import CUSTOM
+
+        st = get_stencil(CUSTOM if stencil == "custom" else stencil)
+        nr, nc = shape
+        for sides in itertools.product([False, True], repeat=4):
+            d = deficit(st, "school", shape, sides=sides)
+            want = np.zeros(shape)
+            for i, j in itertools.product(range(nr), range(nc)):
+                for di, dj in itertools.product((-1, 0, 1), repeat=2):
+                    r, c = i + di, j + dj
+                    out = ((sides[0] and r < 0) or (sides[1] and r >= nr)
+                           or (sides[2] and c < 0) or (sides[3] and c >= nc))
+                    if (di, dj) != (0, 0) and st.weights[di + 1, dj + 1] and out:
+                        want[i, j] += st.weights[di + 1, dj + 1]
+            if d is None:
+                assert not want.any()
+                continue
+            assert np.array_equal(d.top, want[0]) and np.array_equal(d.bottom, want[-1])
+            assert np.array_equal(d.left, want[1:-1, 0])
+            assert np.array_equal(d.right, want[1:-1, -1])
+
     def test_decomposed_block_sides(self):
         """A block with only its top side on the global border corrects only that side."""
         d = deficit(get_stencil("school"), "school", (4, 5), sides=(True, False, False, False))

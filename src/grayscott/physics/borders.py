@@ -99,25 +99,33 @@ def deficit(stencil: Stencil, border: str, shape: tuple[int, int],
     nr, nc = shape
     w = stencil.weights
     top, bottom, left, right = sides
-    outside = np.zeros(shape)
-    rows = np.arange(nr)[:, None]
-    cols = np.arange(nc)[None, :]
-    for di in (-1, 0, 1):
-        for dj in (-1, 0, 1):
-            if (di, dj) == (0, 0) or w[di + 1, dj + 1] == 0:
-                continue
-            out = np.zeros(shape, dtype=bool)
-            if top:
-                out |= (rows + di < 0) & np.ones_like(cols, dtype=bool)
-            if bottom:
-                out |= (rows + di >= nr) & np.ones_like(cols, dtype=bool)
-            if left:
-                out |= (cols + dj < 0) & np.ones_like(rows, dtype=bool)
-            if right:
-                out |= (cols + dj >= nc) & np.ones_like(rows, dtype=bool)
-            outside += w[di + 1, dj + 1] * out
-    result = Deficit(top=outside[0, :].copy(), bottom=outside[-1, :].copy(),
-                     left=outside[1:-1, 0].copy(), right=outside[1:-1, -1].copy())
+
+    def outside(rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
+        """Summed weights of the neighbours of cells (rows x cols) that lie outside a
+        corrected side; only edge cells are ever asked, so the cost is that of the edges."""
+        rows, cols = rows[:, None], cols[None, :]
+        total = np.zeros((rows.shape[0], cols.shape[1]))
+        for di in (-1, 0, 1):
+            for dj in (-1, 0, 1):
+                if (di, dj) == (0, 0) or w[di + 1, dj + 1] == 0:
+                    continue
+                out = np.zeros(total.shape, dtype=bool)
+                if top:
+                    out |= rows + di < 0
+                if bottom:
+                    out |= rows + di >= nr
+                if left:
+                    out |= cols + dj < 0
+                if right:
+                    out |= cols + dj >= nc
+                total += w[di + 1, dj + 1] * out
+        return total
+
+    every_col, inner_rows = np.arange(nc), np.arange(1, nr - 1)
+    result = Deficit(top=outside(np.array([0]), every_col)[0],
+                     bottom=outside(np.array([nr - 1]), every_col)[0],
+                     left=outside(inner_rows, np.array([0]))[:, 0],
+                     right=outside(inner_rows, np.array([nc - 1]))[:, 0])
     if not (result.top.any() or result.bottom.any() or result.left.any() or result.right.any()):
         return None
     return result
