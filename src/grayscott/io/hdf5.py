@@ -42,6 +42,7 @@ import contextlib
 import errno
 import os
 import shutil
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -164,6 +165,39 @@ def _reserve(path: Path, name: Path | None = None) -> None:
         os.close(fd)
 
 
+@contextlib.contextmanager
+def durable_file(path: Path, name: Path | None = None) -> Iterator[h5py.File]:
+    """A new HDF5 file at ``path``, open for a writer that may be killed at any moment (the
+    run's file, the sweep's). The body creates every structure (:func:`_early_dataset`); on
+    leaving it the file is flushed and its space reserved (:func:`_reserve`). On any error the
+    file is closed and removed, and an HDF5 or OS error becomes one line naming ``name``.
+
+    No HDF5 file lock: readers open the file while it is written (OutputLock keeps writers
+    out); the default (earliest) format has no "open for write" mark to go stale.
+    rdcc_nbytes=0: data goes to the file when written, so a write the disk refuses fails there
+    and leaves nothing in a cache that a later flush or close would retry.
+    """
+    display = Path(name or path)
+    try:
+        f = h5py.File(path, "w", locking=False, rdcc_nbytes=0)
+    except (OSError, RuntimeError) as exc:
+        raise file_error(exc, display) from None
+    try:
+        yield f
+        f.flush()
+        _reserve(path, display)
+    except BaseException as exc:
+        with contextlib.suppress(Exception):
+            f.close()
+        with contextlib.suppress(OSError):
+            path.unlink()
+        # h5py raises ValueError too when the disk refuses a dataset's space
+        if (isinstance(exc, OSError | RuntimeError) or is_disk_full(exc)) \
+                and not isinstance(exc, GrayScottError):
+            raise file_error(exc, display) from None
+        raise
+
+
 class RunFile:
     """One run's HDF5 file, open for writing: frames, progress, checkpoints, the end.
 
@@ -190,15 +224,7 @@ class RunFile:
         display = Path(name or path)
         out_dtype, st_dtype = np.dtype(output_dtype), np.dtype(state_dtype)
         nr, nc = shape
-        # No HDF5 file lock: readers open the file while the run writes it (OutputLock keeps
-        # writers out); the default (earliest) format has no "open for write" mark to go stale.
-        # rdcc_nbytes=0: a frame goes to the file when written, so a write the disk refuses
-        # fails there and leaves nothing in a cache that a later flush or close would retry.
-        try:
-            f = h5py.File(path, "w", locking=False, rdcc_nbytes=0)
-        except (OSError, RuntimeError) as exc:
-            raise file_error(exc, display) from None
-        try:
+        with durable_file(path, display) as f:
             for name, values in (("frame", np.arange(nbimage)), ("row", np.arange(nr)),
                                  ("col", np.arange(nc))):
                 ds = _early_dataset(f, name, (len(values),), np.dtype("int64"),
@@ -244,16 +270,6 @@ class RunFile:
                 f.attrs[key] = _attr(value)
             run = cls(f, path)
             run._write_coords(0, nbimage, nbextrastep, dt, steps_before)
-            f.flush()
-            _reserve(path, display)
-        except BaseException as exc:
-            with contextlib.suppress(Exception):
-                f.close()
-            with contextlib.suppress(OSError):
-                path.unlink()
-            if isinstance(exc, OSError | RuntimeError) and not isinstance(exc, GrayScottError):
-                raise file_error(exc, display) from None
-            raise
         return run
 
     @classmethod

@@ -72,14 +72,19 @@ def presets_cmd() -> None:
 def sweep_cmd(feed: str, kill: str, nbrow: int, nbcol: int, steps: int, deltat: float,
               Du: float, Dv: float, backend: str | None, dtype: str, stencil: str, border: str,
               initial: str, seed: int, batch: int | None, threads: int | None, output: str,
-              image: str | None, overwrite: bool, allow_unstable: bool, quiet: bool) -> None:
+              image: str | None, overwrite: bool, allow_unstable: bool, quiet: bool,
+              ) -> int | None:
     """Run the N x M simulations of a grid of (F, k) in one batched program.
 
     Writes OUTPUT with dataset v (N, M, nbrow, nbcol): V after STEPS steps of each member,
     feed (N) and kill (M) as its dimension scales, and the provenance. Member (i, j) equals
     `grayscott run -n 1 -e STEPS -f feed[i] -k kill[j]` with the same other options.
+    Each piece (--batch members) is in the file, flushed and counted in its dataset done, as
+    soon as it ends: a sweep killed keeps them, SIGINT/SIGTERM stop it after the piece in
+    progress, and --overwrite replaces the old file only once the new one holds a piece.
     """
     from ..io.paths import check_writable_file
+    from ..observers import Interrupted
     from ..physics import Parameters
     from .core import check_backend, parse_range, sweep
 
@@ -96,10 +101,15 @@ def sweep_cmd(feed: str, kill: str, nbrow: int, nbcol: int, steps: int, deltat: 
         click.echo(f"grayscott sweep: {len(feeds)} x {len(kills)} members of {nbrow}x{nbcol} "
                    f"{dtype}, {steps} steps, backend {name}, stencil {stencil}, border "
                    f"{border}, initial {initial} -> {output}")
-    result = sweep(feeds, kills, steps, (nbrow, nbcol), params=params, stencil=stencil,
-                   border=border, dtype=dtype, backend=name, initial=initial, seed=seed,
-                   output=output, overwrite=overwrite, batch=batch, threads=threads,
-                   progress=not quiet, allow_unstable=allow_unstable)
+    try:
+        result = sweep(feeds, kills, steps, (nbrow, nbcol), params=params, stencil=stencil,
+                       border=border, dtype=dtype, backend=name, initial=initial, seed=seed,
+                       output=output, overwrite=overwrite, batch=batch, threads=threads,
+                       progress=not quiet, allow_unstable=allow_unstable)
+    except Interrupted as exc:  # the file is closed, its finished members counted in `done`
+        click.echo(f"grayscott sweep: stopped by {exc}; the members finished so far are kept "
+                   f"in {output} (its dataset done says which)", err=True)
+        return 128 + exc.signum
     if result.nonfinite:
         click.echo(f"grayscott sweep: warning: {len(result.nonfinite)} member(s) blew up "
                    f"(NaN/Inf), e.g. F={result.nonfinite[0][0]:g} k={result.nonfinite[0][1]:g}",

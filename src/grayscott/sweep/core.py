@@ -8,6 +8,7 @@ memory; each piece is one call of a batched kernel (:mod:`.numba_batch` or :mod:
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
 import math
 import os
@@ -251,7 +252,12 @@ def sweep(feed: Sequence[float] | np.ndarray | str, kill: Sequence[float] | np.n
     with ``numba``/``numba-parallel``, to float32 rounding against any other backend.
 
     ``output``: write ``v`` (N, M, R, C), ``feed``, ``kill`` and the provenance there (then
-    ``result.v`` is None); without it ``result.v`` holds the final V of every member.
+    ``result.v`` is None); without it ``result.v`` holds the final V of every member. The file
+    is kept as ``grayscott run`` keeps its own (:mod:`.hdf5`): a sweep killed at any moment
+    leaves the members of its finished pieces readable, an existing output is replaced only
+    once a piece is in the new file, a second writer is refused, a file the disk cannot hold is
+    refused before the start; SIGINT/SIGTERM stop it after the piece in progress and
+    :class:`~grayscott.observers.Interrupted` is raised once the file is closed ("stopped").
     ``batch`` caps the members per piece; pieces are also cut so that they use at most
     ``memory_budget`` bytes (default: half the memory available now). ``strategy`` forces how
     the batch shares the work (numba: "rows" or "members"; jax: "vmap" or "map"; default:
@@ -285,7 +291,13 @@ def sweep(feed: Sequence[float] | np.ndarray | str, kill: Sequence[float] | np.n
     nbytes = members * problem.shape[0] * problem.shape[1] * problem.dtype.itemsize
     path = None
     if output is not None:
-        path = check_output_path(output, overwrite, nbytes, "members (the N of --feed, --kill)")
+        from .hdf5 import estimated_bytes
+
+        path = check_output_path(output, overwrite, estimated_bytes(
+            feed.size, kill.size, problem.shape, problem.dtype),
+            "members (the N of --feed, --kill)")
+        if path.is_symlink():  # replace the file it points to, not the link (as run does)
+            path = Path(os.path.realpath(path))
     else:  # the result stays in memory beside the pieces
         budget = _keep_in_memory(nbytes, budget)
     size = plan_pieces(members, per, budget, batch)
@@ -304,12 +316,8 @@ def sweep(feed: Sequence[float] | np.ndarray | str, kill: Sequence[float] | np.n
         raise GrayScottError("--threads is for the numba backend (XLA uses every core)")
 
     nf, nk = len(feed), len(kill)
-    out = None if path is not None else np.empty((nf, nk, *problem.shape), problem.dtype)
-    writer = None
     result = SweepResult(feed, kill, steps, name, size, pieces, 0.0, 0.0, path=path)
     if path is not None:
-        from .hdf5 import SweepWriter
-
         prov = {**base.as_dict(), "steps": steps, "nbrow": problem.nbrow,
                 "nbcol": problem.nbcol, "stencil": problem.stencil.name,
                 "stencil_weights": problem.stencil.weights, "border": problem.border,
@@ -318,40 +326,97 @@ def sweep(feed: Sequence[float] | np.ndarray | str, kill: Sequence[float] | np.n
                 "pieces": pieces, "started": now_utc(), **file_versions(name),
                 **(attrs or {})}
         del prov["F"], prov["k"]  # one per member: the feed and kill datasets
-        writer = SweepWriter(path, feed, kill, problem.shape, problem.dtype, prov)
+        _sweep_to_file(path, prov, pairs, problem, (u0, v0), strategy, progress, result)
+        return result
+    out = np.empty((nf * nk, *problem.shape), problem.dtype)
     bar = progress_bar(pieces * steps, progress, unit="step", desc="sweep")
-    completed = False
     t_start = time.perf_counter()
     try:
         for start, v in run_pieces(pairs, steps, problem, (u0, v0), name, size, strategy, bar,
                                    result):
-            for m in range(len(v)):
-                i, j = divmod(start + m, nk)
-                if writer is not None:
-                    writer.write(i, j, v[m])
-                else:
-                    out[i, j] = v[m]
-        completed = True
+            out[start:start + len(v)] = v
     finally:
         result.wall_seconds = time.perf_counter() - t_start - result.compile_seconds
         if bar is not None:
             bar.close()
-        if writer is not None:
-            writer.close(completed, "completed" if completed else "interrupted", {
+    result.v = out.reshape(nf, nk, *problem.shape)
+    return result
+
+
+@contextlib.contextmanager
+def _stop_signal() -> Iterator[Any]:
+    """The run's :class:`~grayscott.observers.StopSignal` around a sweep: the first SIGINT or
+    SIGTERM is noted (the sweep stops after the piece in progress), a second one stops at once.
+    It reads nothing from a run's context, so none is given."""
+    from ..observers import StopSignal
+
+    stop = StopSignal()
+    stop.start(None)  # type: ignore[arg-type]
+    try:
+        yield stop
+    finally:
+        stop.finish(None)  # type: ignore[arg-type]
+
+
+def _sweep_to_file(path: Path, prov: dict[str, Any], pairs: list[tuple[float, float]],
+                   problem: Any, state: tuple[np.ndarray, np.ndarray], strategy: str | None,
+                   progress: bool, result: SweepResult) -> None:
+    """Run the sweep into ``path`` as ``grayscott run`` writes its file: under the output's
+    lock, in a temporary file that replaces an existing output only once it holds a piece,
+    each piece flushed then counted, stopped after a piece by SIGINT/SIGTERM (then
+    :class:`~grayscott.observers.Interrupted` is raised once the file is closed)."""
+    from ..driver import _status
+    from ..io.paths import OutputLock, temporary_path
+    from ..observers import Interrupted
+    from ..provenance import now_utc
+    from .hdf5 import SweepWriter
+
+    steps, size = result.steps, result.batch
+    with OutputLock(path), _stop_signal() as stop:
+        existed = path.exists()
+        writer = SweepWriter(temporary_path(path), result.feed, result.kill, problem.shape,
+                             problem.dtype, prov, publish_to=path)
+        if not existed:  # nothing to protect: the file takes its name now, readers see it
+            writer.publish()
+        bar = progress_bar(result.pieces * steps, progress, unit="step", desc="sweep")
+        status = "failed"
+        t_start = time.perf_counter()
+        try:
+            # split: the piece's kernel returns now and then, so a second signal acts at once
+            for start, v in run_pieces(pairs, steps, problem, state, result.backend, size,
+                                       strategy, bar, result, split=True):
+                writer.write_piece(start, v, time.perf_counter() - t_start
+                                   - result.compile_seconds)
+                if stop.signum is not None and writer.members_written < len(pairs):
+                    status = "stopped"
+                    break
+            else:
+                status = "completed"
+        except BaseException as exc:
+            status = _status(exc)
+            raise
+        finally:
+            result.wall_seconds = time.perf_counter() - t_start - result.compile_seconds
+            if bar is not None:
+                bar.close()
+            writer.close(status, {
                 "finished": now_utc(), "wall_seconds": result.wall_seconds,
                 "compile_seconds": result.compile_seconds, "strategy": result.strategy,
-                "nonfinite_members": len(result.nonfinite)})
-    result.v = out
-    return result
+                "nonfinite_members": len(result.nonfinite),
+                "members_written": writer.members_written})
+    if status == "stopped":
+        raise Interrupted(stop.signum)
 
 
 def run_pieces(pairs: Sequence[tuple[float, float]], steps: int, problem: Any,
                state: tuple[np.ndarray, np.ndarray], backend: str, size: int,
                strategy: str | None = None, bar: Any = None,
-               result: SweepResult | None = None) -> Iterator[tuple[int, np.ndarray]]:
+               result: SweepResult | None = None,
+               split: bool = False) -> Iterator[tuple[int, np.ndarray]]:
     """Run ``pairs`` of (F, k) in pieces of ``size`` members; yield (index of the piece's
     first member, its final V (b, R, C)) piece by piece. Compile time, the Numba strategy and
-    the members that blew up are recorded in ``result`` when given."""
+    the members that blew up are recorded in ``result`` when given. ``split`` (or a ``bar``):
+    each piece runs as ~50 kernel calls (the same bits), so Python gets control between them."""
     u0, v0 = state
     for start in range(0, len(pairs), size):
         chunk = pairs[start:start + size]
@@ -362,7 +427,7 @@ def run_pieces(pairs: Sequence[tuple[float, float]], steps: int, problem: Any,
         if result is not None:
             result.compile_seconds += time.perf_counter() - t0
             result.strategy = piece.how
-        for n in _progress_blocks(steps, bar is not None):
+        for n in _progress_blocks(steps, bar is not None or split):
             piece.advance(n)
             if bar is not None:
                 piece.sync()  # the bar follows the device, not the dispatch

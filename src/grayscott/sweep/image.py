@@ -48,13 +48,17 @@ def mosaic(v: np.ndarray, gap: int = 1, max_pixels: int = MAX_PIXELS) -> np.ndar
 def read_for_map(path: str | os.PathLike, max_pixels: int = MAX_PIXELS,
                  ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(v, feed, kill) of a sweep file, ``v`` read already decimated as :func:`mosaic` would
-    (a big sweep is never read whole just to be drawn)."""
+    (a big sweep is never read whole just to be drawn). Members a stopped or killed sweep did
+    not finish are NaN: blank tiles."""
     import h5py
+
+    from .hdf5 import _mask_unfinished
 
     with h5py.File(path, "r") as f:
         n, m, r, c = f["v"].shape
         step = _decimation(n, m, r, c, max_pixels)
-        return f["v"][:, :, ::step, ::step], f["feed"][...], f["kill"][...]
+        v = _mask_unfinished(f, f["v"][:, :, ::step, ::step])
+        return v, f["feed"][...], f["kill"][...]
 
 
 def _labels(values: np.ndarray) -> list[str]:
