@@ -311,3 +311,29 @@ def test_kill_9_of_mpiexec_leaves_a_resumable_file(tmp_path: Path) -> None:
     _serial("resume", "-q", "-n", str(total), str(out))
     _serial("run", *args, "-n", str(total), "-o", str(tmp_path / "ref.h5"))
     _same(out, tmp_path / "ref.h5")
+
+
+def test_agree_seconds_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    from grayscott.parallel import collective
+
+    monkeypatch.delenv("GRAYSCOTT_MPI_AGREE_SECONDS", raising=False)
+    assert collective.agree_seconds() == collective.AGREE_SECONDS
+    monkeypatch.setenv("GRAYSCOTT_MPI_AGREE_SECONDS", "0.5")
+    assert collective.agree_seconds() == 0.5
+    for bad in ("abc", "0", "-1", "inf", "nan", ""):
+        monkeypatch.setenv("GRAYSCOTT_MPI_AGREE_SECONDS", bad)
+        with pytest.raises(GrayScottError, match="GRAYSCOTT_MPI_AGREE_SECONDS"):
+            collective.agree_seconds()
+
+
+@needs_mpi
+def test_a_bad_agree_seconds_is_one_line_on_every_rank(tmp_path: Path) -> None:
+    env = {**os.environ, "GRAYSCOTT_MPI": "1", "GRAYSCOTT_MPI_AGREE_SECONDS": "soon"}
+    proc = subprocess.run([_mpiexec(), "-n", "2", *GRAYSCOTT, "run", "-q", "-r", "8", "-c", "8",
+                           "-n", "1", "-e", "1", "-o", str(tmp_path / "x.h5")],
+                          capture_output=True, text=True, timeout=120, env=env)
+    assert proc.returncode == 2, proc.stderr
+    assert proc.stderr.strip().splitlines() == [
+        "grayscott: error: GRAYSCOTT_MPI_AGREE_SECONDS must be a number of seconds > 0, "
+        "got 'soon'"], proc.stderr
+    assert not (tmp_path / "x.h5").exists()

@@ -29,8 +29,24 @@ from ..errors import GrayScottError
 
 T = TypeVar("T")
 
-#: How long a failing rank waits for the others to fail too before it aborts them (seconds).
-AGREE_SECONDS = float(os.environ.get("GRAYSCOTT_MPI_AGREE_SECONDS", "2"))
+#: How long a failing rank waits for the others to fail too before it aborts them (seconds);
+#: ``GRAYSCOTT_MPI_AGREE_SECONDS`` overrides it.
+AGREE_SECONDS = 2.0
+
+
+def agree_seconds() -> float:
+    """:data:`AGREE_SECONDS`, or the environment's value: a bad one is one line, not a trace."""
+    text = os.environ.get("GRAYSCOTT_MPI_AGREE_SECONDS")
+    if text is None:
+        return AGREE_SECONDS
+    try:
+        value = float(text)
+    except ValueError:
+        value = float("nan")
+    if not 0 < value < float("inf"):
+        raise GrayScottError(f"GRAYSCOTT_MPI_AGREE_SECONDS must be a number of seconds > 0, "
+                             f"got {text!r}")
+    return value
 ROOT = 0
 
 
@@ -58,6 +74,12 @@ def mpi_main(main: Callable[[Sequence[str] | None], int], argv: Sequence[str] | 
         collective = command_of(argv) in COLLECTIVE_COMMANDS
     if not collective:
         return _root_alone(main, argv, comm)
+    try:  # read before anything runs: the failure path below needs it, and must not fail
+        wait = agree_seconds()
+    except GrayScottError as exc:  # every rank sees the same environment: all stop here
+        if rank == ROOT:
+            print(f"grayscott: error: {exc}", file=sys.stderr)
+        return 2
     # Duplicated now, while every rank is here: Dup is collective, and the failure path must
     # not wait for ranks that may never come.
     errors = comm.Dup()
@@ -76,7 +98,7 @@ def mpi_main(main: Callable[[Sequence[str] | None], int], argv: Sequence[str] | 
             code = 1
     if code == 0:
         return 0
-    if _all_fail(errors):
+    if _all_fail(errors, wait):
         return code
     if rank != ROOT:
         lines = held.getvalue().rstrip().splitlines()
@@ -107,11 +129,11 @@ def _root_alone(main: Callable[[Sequence[str] | None], int], argv: Sequence[str]
     return int(code[0])
 
 
-def _all_fail(errors: Any) -> bool:
-    """Whether every rank reaches this point within :data:`AGREE_SECONDS` (a non-blocking
+def _all_fail(errors: Any, wait: float) -> bool:
+    """Whether every rank reaches this point within ``wait`` seconds (a non-blocking
     barrier on ``errors``, a communicator of its own, so it cannot match any other message)."""
     request = errors.Ibarrier()
-    deadline = time.monotonic() + AGREE_SECONDS
+    deadline = time.monotonic() + wait
     while not request.Test():
         if time.monotonic() > deadline:
             return False

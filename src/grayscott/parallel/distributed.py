@@ -15,7 +15,6 @@ get one.
 from __future__ import annotations
 
 import dataclasses
-import os
 import time
 from typing import Any
 
@@ -57,6 +56,9 @@ class DistributedBackend(Backend):
         from . import world
 
         check_decomposable(backend)
+        if (options or {}).get("subnormals", "keep") != "keep":  # the steppers call IEEE kernels
+            raise GrayScottError("flushing subnormals is not supported under MPI; run without "
+                                 "--flush-subnormals (or on one process)")
         self.inner_name = backend
         self.comm = comm if comm is not None else world()
         self.cart, self.block = decompose(self.comm, problem.shape,
@@ -188,10 +190,11 @@ def _threads_per_rank(comm: Any) -> int:
     from mpi4py import MPI
 
     from ..backends.numba_parallel import max_threads
+    from ..bench.machine import usable_cores
 
     local = comm.Split_type(MPI.COMM_TYPE_SHARED)
-    try:
-        return max(1, min(max_threads(), (os.cpu_count() or 1) // local.Get_size()))
+    try:  # the cores this rank may use (a launcher that binds ranks leaves one), shared
+        return max(1, min(max_threads(), usable_cores() // local.Get_size()))
     finally:
         local.Free()
 
