@@ -14,7 +14,7 @@ import contextlib
 import os
 import time
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -504,6 +504,8 @@ class ResumePlan:
     checkpoint_every: int
     threads: int | None
     wall_before: float
+    #: Backend options the run was made with and the backend takes (``subnormals``).
+    options: dict[str, Any] = field(default_factory=dict)
 
 
 def plan_resume(path: str | Path, nbimage: int | None = None, backend: str | None = None,
@@ -538,7 +540,17 @@ def plan_resume(path: str | Path, nbimage: int | None = None, backend: str | Non
     every = (int(a.get("checkpoint_every", DEFAULT_CHECKPOINT_EVERY)) if checkpoint_every is None
              else check_int("checkpoint_every", checkpoint_every, 0))
     return ResumePlan(path, problem, name, total, nbextrastep, ck_frames, ck_steps,
-                      frames_written, status, np.dtype(out_dtype), every, threads, wall_before)
+                      frames_written, status, np.dtype(out_dtype), every, threads, wall_before,
+                      _resumed_options(a, name))
+
+
+def _resumed_options(attrs: dict[str, Any], name: str) -> dict[str, Any]:
+    """The options of the run in ``attrs`` that change its arithmetic, for ``name`` if it
+    takes them: a run that flushed subnormals goes on flushing (the same bits as unstopped)."""
+    sub = attrs.get("backend_subnormals")
+    if sub is None or "subnormals" not in backends.info(name).load().options:
+        return {}
+    return {"subnormals": sub.decode() if isinstance(sub, bytes) else str(sub)}
 
 
 def resume(path: str | Path, nbimage: int | None = None, backend: str | None = None,
@@ -596,7 +608,7 @@ def resume(path: str | Path, nbimage: int | None = None, backend: str | None = N
         try:
             sim = pl.simulation(problem, plan.backend, initial="school", seed=0,
                                 state=(u, v) if pl.is_root else None, threads=plan.threads,
-                                steps_done=steps, options=None)
+                                steps_done=steps, options=plan.options or None)
             del u, v
             if on_start is not None and pl.is_root:
                 on_start(sim)

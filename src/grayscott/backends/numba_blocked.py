@@ -47,6 +47,7 @@ from ..physics import Problem
 from . import numba_kernels as K
 from . import tuning
 from .base import Capabilities, Option, integer, one_of
+from .fpmode import enter, leave
 from .numba_parallel import NumbaParallelBackend
 
 _OPTS = K._OPTS
@@ -152,17 +153,20 @@ def _band(U, V, U2, V2, RU, RV, w, c, kind, border, ghost_u, ghost_v, top, botto
 
 @njit(parallel=True, **_OPTS)
 def _pass(U, V, U2, V2, RU, RV, w, c, kind, border, ghost_u, ghost_v, top, bottom, left, right,
-          starts, m):  # pragma: no cover  (compiled)
+          starts, m, mask):  # pragma: no cover  (compiled)
     for i in prange(starts.size - 1):  # static schedule: one band per thread when bands=threads
+        old = enter(mask)  # the MXCSR mode is per thread: set in the one computing this band
         _band(U, V, U2, V2, RU[i], RV[i], w, c, kind, border, ghost_u, ghost_v, top, bottom,
               left, right, starts[i], starts[i + 1], m)
+        leave(old, mask)
 
 
 @njit(**_OPTS)
 def advance_blocked(U, V, U2, V2, RU, RV, w, c, border, ghost_u, ghost_v, top, bottom, left,
-                    right, starts, k, nsteps):  # pragma: no cover  (compiled)
+                    right, starts, k, nsteps, mask=0):  # pragma: no cover  (compiled)
     """``nsteps`` steps in passes of ``k`` (the last one shorter); ``starts``: the bands' first
-    rows and the end row. Returns 1 if the state ends in (U2, V2), as :func:`K.advance`."""
+    rows and the end row. Returns 1 if the state ends in (U2, V2), as :func:`K.advance`.
+    ``mask``: MXCSR bits set in each band's thread meanwhile (:mod:`.fpmode`)."""
     kind = K.row_kind(w, c)
     passes = 0
     done = 0
@@ -171,7 +175,7 @@ def advance_blocked(U, V, U2, V2, RU, RV, w, c, border, ghost_u, ghost_v, top, b
         K.fill_ghosts(U, border, ghost_u)
         K.fill_ghosts(V, border, ghost_v)
         _pass(U, V, U2, V2, RU, RV, w, c, kind, border, ghost_u, ghost_v, top, bottom, left,
-              right, starts, m)
+              right, starts, m, mask)
         U, U2 = U2, U
         V, V2 = V2, V
         done += m
@@ -333,7 +337,8 @@ class NumbaBlockedBackend(NumbaParallelBackend):
             self.k = auto["blocking"]
         self._provenance.update(
             blocking=self.k,
-            ring_bytes_per_thread=ring_bytes(problem.nbcol, problem.dtype.itemsize, self.k))
+            ring_bytes_per_thread=ring_bytes(problem.nbcol, problem.dtype.itemsize, self.k),
+            **super().provenance)
         self.starts = band_starts(problem.nbrow, self.bands)
         ring = (self.bands, max(self.k - 1, 1), 3, problem.nbcol + 2)
         total = 2 * int(np.prod(ring)) * problem.dtype.itemsize
@@ -381,7 +386,7 @@ class NumbaBlockedBackend(NumbaParallelBackend):
                 steps = k * max(1, round(TUNE_STEPS / k))
                 t0 = time.perf_counter()
                 advance_blocked(*fields, RU, RV, self.w, self.c, self.border, self.ghost_u,
-                                self.ghost_v, *self.strips, starts, k, steps)
+                                self.ghost_v, *self.strips, starts, k, steps, self.mask)
                 elapsed = time.perf_counter() - t0
                 best[k] = max(best[k], rows * self.problem.nbcol * steps / max(elapsed, 1e-9))
         for x in fields:
@@ -406,7 +411,8 @@ class NumbaBlockedBackend(NumbaParallelBackend):
         else:
             how = (f"autotuned{', cached' if 'cached' in by else ''}; "
                    f"model: k={p['blocking_model']}, {l2}")
-        return f"k={self.k}, {self.bands} band{'s' if self.bands > 1 else ''} ({how})"
+        flush = ", subnormals flushed" if self.mask else ""
+        return f"k={self.k}, {self.bands} band{'s' if self.bands > 1 else ''} ({how}){flush}"
 
     def _run(self, nsteps: int) -> None:
         import numba
@@ -414,7 +420,7 @@ class NumbaBlockedBackend(NumbaParallelBackend):
         numba.set_num_threads(self._threads)
         swapped = advance_blocked(self.U, self.V, self.U2, self.V2, self.RU, self.RV, self.w,
                                   self.c, self.border, self.ghost_u, self.ghost_v, *self.strips,
-                                  self.starts, self.k, nsteps)
+                                  self.starts, self.k, nsteps, self.mask)
         if swapped:
             self.U, self.U2 = self.U2, self.U
             self.V, self.V2 = self.V2, self.V

@@ -21,12 +21,18 @@ threads: ``numba`` and ``numba-parallel`` agree bit for bit.
 
 Weights, rates and deficit strips are runtime arrays of the field's dtype, so one compilation per
 dtype serves every stencil and border; all of them are cached on disk (``cache=True``).
+
+``mask`` (last argument, default 0: IEEE) is an MXCSR mask set in every thread that computes, for
+the duration of the call, and restored after (:mod:`.fpmode`): :data:`~.fpmode.FLUSH` flushes
+subnormals to zero, the ``subnormals="flush"`` option. The arithmetic is the same either way.
 """
 
 from __future__ import annotations
 
 import numpy as np
 from numba import njit, prange
+
+from .fpmode import enter, leave
 
 #: Border codes of the compiled ghost fill.
 SCHOOL, PERIODIC, FIXED = 0, 1, 2
@@ -299,9 +305,11 @@ def step_rows(U, V, U2, V2, w, c, top, bottom, left, right, r0, r1):  # pragma: 
 
 @njit(**_OPTS)
 def advance(U, V, U2, V2, w, c, border, ghost_u, ghost_v, top, bottom, left, right,
-            nsteps):  # pragma: no cover  (compiled)
-    """``nsteps`` steps on one thread; the state ends in (U, V) if it returns 0, else (U2, V2)."""
+            nsteps, mask=0):  # pragma: no cover  (compiled)
+    """``nsteps`` steps on one thread; the state ends in (U, V) if it returns 0, else (U2, V2).
+    ``mask``: MXCSR bits set meanwhile (see the module docstring)."""
     nr = U.shape[0] - 2
+    old = enter(mask)
     for _ in range(nsteps):
         fill_ghosts(U, border, ghost_u)
         fill_ghosts(V, border, ghost_v)
@@ -310,25 +318,31 @@ def advance(U, V, U2, V2, w, c, border, ghost_u, ghost_v, top, bottom, left, rig
             _edges(U, V, U2, V2, i, w, c, top, bottom, left, right)
         U, U2 = U2, U
         V, V2 = V2, V
+    leave(old, mask)
     return nsteps % 2
 
 
 @njit(parallel=True, **_OPTS)
-def _step_parallel(U, V, U2, V2, w, c, top, bottom, left, right):  # pragma: no cover
+def _step_parallel(U, V, U2, V2, w, c, top, bottom, left, right,
+                   mask=0):  # pragma: no cover  (compiled)
     nr = U.shape[0] - 2
     for i in prange(1, nr + 1):  # static schedule: each thread streams one block of rows
+        # The mode is per thread and prange gives no hook per worker: set it per row (a few
+        # cycles against a row's thousands of operations), in whichever thread runs the row.
+        old = enter(mask)
         _row(U, V, U2, V2, i, w, c)
         _edges(U, V, U2, V2, i, w, c, top, bottom, left, right)
+        leave(old, mask)
 
 
 @njit(**_OPTS)
 def advance_parallel(U, V, U2, V2, w, c, border, ghost_u, ghost_v, top, bottom, left, right,
-                     nsteps):  # pragma: no cover  (compiled)
+                     nsteps, mask=0):  # pragma: no cover  (compiled)
     """:func:`advance` with the rows of each step shared among numba's threads."""
     for _ in range(nsteps):
         fill_ghosts(U, border, ghost_u)
         fill_ghosts(V, border, ghost_v)
-        _step_parallel(U, V, U2, V2, w, c, top, bottom, left, right)
+        _step_parallel(U, V, U2, V2, w, c, top, bottom, left, right, mask)
         U, U2 = U2, U
         V, V2 = V2, V
     return nsteps % 2

@@ -16,7 +16,7 @@ import numba
 from ..physics import Problem
 from . import numba_kernels as K
 from .base import Option, integer
-from .numba_loops import NumbaBackend
+from .numba_loops import SUBNORMALS, NumbaBackend
 
 
 def max_threads() -> int:
@@ -37,7 +37,8 @@ def check_threads(value: Any) -> int:
 class NumbaParallelBackend(NumbaBackend):
     name = "numba-parallel"
     options = {"threads": Option("CPU threads sharing the rows (default: NUMBA_NUM_THREADS)",
-                                 check_threads)}
+                                 check_threads),
+               "subnormals": SUBNORMALS}
     _kernel = staticmethod(K.advance_parallel)
 
     def __init__(self, problem: Problem, **options: Any) -> None:
