@@ -171,6 +171,20 @@ def test_sigterm_stops_after_the_piece_with_the_members_kept(reference, tmp_path
     assert not temporary_path(path).exists()
 
 
+def test_a_numba_sweep_into_a_file_runs_in_pieces_by_default(tmp_path):
+    """So that a kill loses one piece at most; in memory (nothing to keep) it stays one."""
+    from grayscott.sweep import sweep
+
+    args = ("0.02:0.06:16", "0.05:0.066:8", 3, (8, 8))
+    assert sweep(*args, backend="numba").pieces == 1
+    r = sweep(*args, backend="numba", output=tmp_path / "s.h5")
+    assert (r.batch, r.pieces) == (8, 16)
+    assert sweep(*args, backend="numba", output=tmp_path / "s.h5", overwrite=True,
+                 batch=128).pieces == 1
+    with h5py.File(tmp_path / "s.h5", "r") as f:
+        assert f["done"][...].all() and f["members_written"][()] == 128
+
+
 # -- a full disk (a small tmpfs, as root) -------------------------------------------------------
 
 
