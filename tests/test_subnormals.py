@@ -8,11 +8,13 @@ school's NumPy reference. The CLI records it in the run file and resume carries 
 
 from __future__ import annotations
 
+import importlib.util
+
 import h5py
 import numpy as np
 import pytest
-from conftest import assert_bits_equal, run_backend, small_problem
 
+from conftest import assert_bits_equal, run_backend, small_problem
 from grayscott import backends
 from grayscott.backends import fpmode
 from grayscott.cli import main
@@ -197,3 +199,21 @@ def test_flush_refused_under_mpi(numba):
 
     with pytest.raises(GrayScottError, match="not supported under MPI"):
         DistributedBackend(small_problem(), "numba", options={"subnormals": "flush"})
+
+
+def test_flush_refused_under_mpiexec_in_one_line(numba, tmp_path):
+    """The same through the command line on 2 ranks: run, and resume of a flushed file."""
+    from test_mpi import GRAYSCOTT, _mpiexec, mpiexec
+
+    if _mpiexec() is None or importlib.util.find_spec("mpi4py") is None:
+        pytest.skip("needs mpi4py and mpiexec: pip install 'grayscott[mpi]'")
+    flushed = tmp_path / "f.h5"
+    assert main(["run", *RUN, "-n", "2", "-b", "numba", "--flush-subnormals", "-o",
+                 str(flushed)]) == 0
+    for args in (["run", *RUN, "-n", "2", "-b", "numba", "--flush-subnormals", "-o",
+                  str(tmp_path / "x.h5")], ["resume", "-q", "-n", "3", str(flushed)]):
+        proc = mpiexec(2, *GRAYSCOTT, *args, timeout=60)
+        lines = [ln for ln in proc.stderr.splitlines() if ln.strip()]
+        assert proc.returncode == 2 and len(lines) == 1, proc.stderr
+        assert "not supported under MPI" in lines[0]
+    assert not (tmp_path / "x.h5").exists()
