@@ -166,9 +166,83 @@ def _frames(sim: Simulation, observers: Sequence[Observer], ctx: RunContext,
                                        ctx.nbimage - ctx.first_frame):
             yield ctx.first_frame + k, fetched
         return
+    if needs_v and backend.capabilities.releases_gil and not any(
+            o.frame_uses_backend for o in observers):
+        yield from _frames_in_thread(sim, observers, ctx)
+        return
     for i in range(ctx.first_frame, ctx.nbimage):
         sim.advance(ctx.nbextrastep)
         yield i, None
+
+
+def _frames_in_thread(sim: Simulation, observers: Sequence[Observer],
+                      ctx: RunContext) -> Iterator[tuple[int, Any]]:
+    """:func:`_frames` for a backend whose compiled blocks release the GIL: a worker thread
+    runs the blocks and copies the frames, in order, while this thread writes the previous
+    frame (measured on the school's grid: BENCHMARKS.md, "The run end to end").
+
+    Only the worker touches the backend while the loop runs; :func:`frames_ahead` queues block
+    ``i + 1`` and the copy of its V behind the copy of frame ``i``, so frame ``i`` is V after
+    ``i + 1`` blocks, as in the plain loop. Where an observer wants frame ``i``'s whole state
+    (a checkpoint, a stop signal), no block is queued ahead, so the backend still holds it when
+    the loop ends there. ``sim.steps_done`` counts a block when it is queued (a device
+    backend's dispatch); the loop's end waits for the worker, and ``sim.consistent`` is true
+    only if every block ran to the end.
+    """
+    from concurrent.futures import Future, ThreadPoolExecutor
+
+    from .backends.frames import frames_ahead
+
+    backend, n = sim.backend, ctx.nbextrastep
+    first = ctx.first_frame
+    frames = iter(range(first, ctx.nbimage))
+    blocks: list[Future[None]] = []
+    pool = ThreadPoolExecutor(1, thread_name_prefix="grayscott-blocks")
+
+    def block() -> None:
+        with np.errstate(over="ignore", invalid="ignore"):  # as Simulation.advance
+            backend.advance(n)
+
+    def advance() -> None:
+        sim.consistent = False
+        sim.steps_done += n
+        blocks.append(pool.submit(block))
+
+    def fetch(block: Future[None], whole: bool) -> Any:
+        block.result()  # done (queued before this copy); a block that failed fails its frame
+        return backend.get_state() if whole else backend.get_v()
+
+    def request() -> Future[Any]:
+        ctx.frame = next(frames)  # the frame whose copy is queued
+        # The block is bound now: by the time the copy runs, the next block may be queued.
+        return pool.submit(fetch, blocks[-1], any(o.wants_state(ctx) for o in observers))
+
+    def ahead(i: int) -> bool:
+        ctx.frame = first + i
+        return not any(o.wants_state(ctx) for o in observers)
+
+    try:
+        for k, fetched in frames_ahead(advance, request, ctx.nbimage - first, ahead):
+            yield first + k, fetched
+    finally:
+        pool.shutdown(wait=True)  # the state is whole again before any finish reads it
+        sim.consistent = all(b.exception() is None for b in blocks)
+
+
+def _fetch(sim: Simulation, observers: Sequence[Observer], ctx: RunContext, fetched: Any,
+           needs_v: bool) -> None:
+    """Set ``ctx.u``, ``ctx.v`` for frame ``ctx.frame`` from what :func:`_frames` fetched."""
+    ctx.u = ctx.v = None
+    if isinstance(fetched, tuple):  # frame i's state, requested for a checkpoint
+        ctx.u, ctx.v = fetched
+    # The backend holds frame i's state unless it already runs the next block; then a late
+    # wish for the state (a stop signal since) gets V alone, never the next's.
+    elif sim.steps_done == ctx.steps_done and any(o.wants_state(ctx) for o in observers):
+        ctx.u, ctx.v = sim.backend.get_state()
+    elif fetched is not None:
+        ctx.v = fetched
+    elif needs_v:
+        ctx.v = sim.backend.get_v()
 
 
 def drive(sim: Simulation, observers: Sequence[Observer], ctx: RunContext) -> Outcome:
@@ -189,24 +263,17 @@ def drive(sim: Simulation, observers: Sequence[Observer], ctx: RunContext) -> Ou
             o.start(ctx)
             started.append(o)
         ctx.t_start = time.perf_counter()
-        for i, fetched in _frames(sim, observers, ctx, needs_v):
-            ctx.frame = i
-            ctx.u = ctx.v = None
-            if isinstance(fetched, tuple):  # frame i's state, requested for a checkpoint
-                ctx.u, ctx.v = fetched
-            # The backend holds frame i's state unless it already runs the next block; then
-            # a late wish for the state (a stop signal since) gets V alone, never the next's.
-            elif sim.steps_done == ctx.steps_done and any(o.wants_state(ctx)
-                                                          for o in observers):
-                ctx.u, ctx.v = sim.backend.get_state()
-            elif fetched is not None:
-                ctx.v = fetched
-            elif needs_v:
-                ctx.v = sim.backend.get_v()
-            for o in observers:
-                o.frame(ctx)
-            if ctx.stop_reason is not None:
-                break
+        frames = _frames(sim, observers, ctx, needs_v)
+        try:
+            for i, fetched in frames:
+                ctx.frame = i
+                _fetch(sim, observers, ctx, fetched, needs_v)
+                for o in observers:
+                    o.frame(ctx)
+                if ctx.stop_reason is not None:
+                    break
+        finally:  # now, not when the generator is collected: a block under way must end
+            frames.close()
         ctx.outcome = Outcome("completed" if ctx.stop_reason is None
                               else f"stopped: {ctx.stop_reason}")
     except BaseException as exc:  # re-raised below, after the observers finish

@@ -87,6 +87,9 @@ class Capabilities:
     #: It can advance one block of a decomposed grid: its state is padded NumPy fields ``U``,
     #: ``V`` whose ghost ring is read, never computed, by the step, so a halo exchange can fill it.
     decomposable: bool = False
+    #: Its ``advance`` runs compiled code that releases the GIL (Numba's ``nogil``): the driver
+    #: may run the next block in a worker thread while this thread writes the frame.
+    releases_gil: bool = False
 
 
 @dataclass(frozen=True)

@@ -294,7 +294,7 @@ def tune_blocking(key: str, candidates: list[int], band_rows: float,
 class NumbaBlockedBackend(NumbaParallelBackend):
     name = "numba-blocked"
     # A pass reads k rows of halo, not the 1-cell ghost ring a halo exchange refreshes per step.
-    capabilities = Capabilities(decomposable=False)
+    capabilities = Capabilities(decomposable=False, releases_gil=True)
     options = {
         **NumbaParallelBackend.options,
         "blocking": Option("time steps per pass over memory, k (default: from the grid width "

@@ -21,7 +21,7 @@ import numpy as np
 from ..physics import Problem
 from ..physics.borders import FIXED_GHOST
 from . import numba_kernels as K
-from .base import Option, PaddedNumpyBackend, one_of
+from .base import Capabilities, Option, PaddedNumpyBackend, one_of
 from .fpmode import flush_supported, mask_for
 
 
@@ -41,6 +41,8 @@ SUBNORMALS = Option("'keep' (IEEE, the default: bit for bit the school's referen
 
 class NumbaBackend(PaddedNumpyBackend):
     name = "numba"
+    # Its kernels are nogil: a run computes the next block while the last frame is written.
+    capabilities = Capabilities(decomposable=True, releases_gil=True)
     options = {"subnormals": SUBNORMALS}
     _kernel = staticmethod(K.advance)
 

@@ -95,6 +95,11 @@ class Observer:
 
     #: Fetch V at every frame (``ctx.v``) for this observer.
     needs_v: bool = False
+    #: ``frame`` may use the backend itself (``ctx.sim``), not only ``ctx.v``/``ctx.u``. The
+    #: driver then keeps the backend idle while observers run; when no observer does, a backend
+    #: that releases the GIL computes the next block in a thread meanwhile. Finish hooks run
+    #: once the backend is idle again, whatever this says.
+    frame_uses_backend: bool = True
 
     def wants_state(self, ctx: RunContext) -> bool:
         """Whether this frame needs the whole state (``ctx.u`` and ``ctx.v``). Must give the

@@ -20,6 +20,8 @@ class Checkpointer(Observer):
     in the file first. A NaN state is never written: resuming it could only blow up again.
     """
 
+    frame_uses_backend = False
+
     def __init__(self, runfile: RunFile, every: int, steps_before: int,
                  nbextrastep: int) -> None:
         self.runfile = runfile

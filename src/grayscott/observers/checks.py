@@ -28,6 +28,8 @@ class BlowUpCheck(Observer):
     """Ends the run when V holds NaN or infinities, before any other observer sees the frame
     (so no NaN frame is written and no NaN state is checkpointed). Put it first."""
 
+    frame_uses_backend = False
+
     needs_v = True
 
     def frame(self, ctx: RunContext) -> None:
@@ -42,6 +44,8 @@ class StopSignal(Observer):
     """The first SIGINT/SIGTERM stops the run after the frame in progress, so the file and the
     state stay whole; a second one aborts at once. Put it last, so every other observer has
     handled the frame before the run stops."""
+
+    frame_uses_backend = False
 
     def __init__(self) -> None:
         self.signum: int | None = None
@@ -76,6 +80,8 @@ class StopSignal(Observer):
 class Progress(Observer):
     """The tqdm bar (stderr, terminals only), starting at the resumed frame."""
 
+    frame_uses_backend = False
+
     def __init__(self, enabled: bool = True, desc: str = "grayscott") -> None:
         self.enabled = enabled
         self.desc = desc
@@ -100,6 +106,8 @@ class Progress(Observer):
 
 class Callback(Observer):
     """Calls ``fn(frame_index, v)`` at every frame (``run(on_frame=...)``)."""
+
+    frame_uses_backend = False
 
     needs_v = True
 

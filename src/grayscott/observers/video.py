@@ -11,6 +11,8 @@ class Video(Observer):
     """Put it first in the list: ``finish`` runs in reverse order, so this one runs after the
     writer has closed the file."""
 
+    frame_uses_backend = False
+
     def __init__(self, source: Path, video: str, overwrite: bool, quiet: bool) -> None:
         self.source = source
         self.video = video

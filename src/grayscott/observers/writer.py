@@ -25,6 +25,8 @@ class HDF5Writer(Observer):
     ``wall_before``: seconds of earlier sessions (resume), added to the recorded wall time.
     """
 
+    frame_uses_backend = False
+
     needs_v = True
 
     def __init__(self, runfile: RunFile, output_dtype: np.dtype, publish_to: Path | None = None,
