@@ -26,11 +26,11 @@ run: $(VENV)/.run-installed
 	$(BIN)/grayscott run $(RUN_ARGS) --video $(VIDEO)
 
 test: $(VENV)/.test-installed
-	$(BIN)/python -m ruff check src tests notebooks
+	$(BIN)/python -m ruff check src tests notebooks scripts
 	$(BIN)/python -m pytest
 
 lint: $(VENV)/.test-installed
-	$(BIN)/python -m ruff check src tests notebooks
+	$(BIN)/python -m ruff check src tests notebooks scripts
 
 # The tutorial notebooks are generated from the solutions; never edit them by hand.
 tutorials: $(VENV)/.test-installed

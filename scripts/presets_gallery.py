@@ -12,11 +12,11 @@ import sys
 import matplotlib
 
 matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-from PIL import Image  # noqa: E402
+import matplotlib.pyplot as plt
+from PIL import Image
 
-from grayscott.physics.presets import PRESETS  # noqa: E402
-from grayscott.sweep import run_rates  # noqa: E402
+from grayscott.physics.presets import PRESETS
+from grayscott.sweep import run_rates
 
 STEPS, SIZE, COLS = 10000, 256, 6
 

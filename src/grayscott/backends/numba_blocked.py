@@ -26,7 +26,8 @@ cells of every level exactly as ``numba`` does on each step.
 
 ``k`` is chosen in three ways, in this order: given (``blocking=``, the CLI's ``--blocking``);
 measured (:func:`tune_blocking`: on grids of :data:`TUNE_MIN_CELLS` or more, each admissible k
-is timed on a strip of the grid's width, the best kept in the tuning cache, so the measurement
+is timed on the backend's own buffers, a strip of their rows when the fields exceed the
+last-level cache (:func:`tune_rows`), the best kept in the tuning cache, so the measurement
 happens once per machine, width, dtype and thread count); or the model (:func:`choose_blocking`,
 from the grid width and the L2 size: small grids, ``tune=False``, ``GRAYSCOTT_AUTOTUNE=0``).
 The bands are one per thread unless ``bands=`` says otherwise. :attr:`provenance` says which
