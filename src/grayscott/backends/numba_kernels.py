@@ -108,6 +108,17 @@ def row_kind(w, c):  # pragma: no cover  (compiled)
 
 
 @njit(**_INLINE)
+def _react(uc, vc, lu, lv, du, dv, f, fk, dt, one, unit_dt):  # pragma: no cover  (compiled)
+    """The update of one cell from its Laplacians, in the school's order; ``unit_dt`` (a
+    constant where it is inlined: folded, no branch in the loop) drops the exact ``1 *``. The
+    rates come as scalars read before the loop (``c``, an array, might alias the output)."""
+    uvv = uc * vc * vc
+    if unit_dt:
+        return uc + (du * lu - uvv + f * (one - uc)), vc + (dv * lv + uvv - fk * vc)
+    return uc + dt * (du * lu - uvv + f * (one - uc)), vc + dt * (dv * lv + uvv - fk * vc)
+
+
+@njit(**_INLINE)
 def _lines_generic(um, u0, up, vm, v0, vp, uo, vo, w, c, unit_dt):  # pragma: no cover  (compiled)
     nc = uo.shape[0] - 2
     w0, w1, w2, w3, w4, w5, w6, w7, w8 = w[0], w[1], w[2], w[3], w[4], w[5], w[6], w[7], w[8]
@@ -119,15 +130,8 @@ def _lines_generic(um, u0, up, vm, v0, vp, uo, vo, w, c, unit_dt):  # pragma: no
         lv = (w0 * vm[j] + w1 * vm[j + 1] + w2 * vm[j + 2]
               + w3 * v0[j] + w4 * v0[j + 1] + w5 * v0[j + 2]
               + w6 * vp[j] + w7 * vp[j + 1] + w8 * vp[j + 2])
-        uc = u0[j + 1]
-        vc = v0[j + 1]
-        uvv = uc * vc * vc
-        if unit_dt:  # a constant where the loop is inlined: folded, no branch in the loop
-            uo[j + 1] = uc + (du * lu - uvv + f * (one - uc))
-            vo[j + 1] = vc + (dv * lv + uvv - fk * vc)
-        else:
-            uo[j + 1] = uc + dt * (du * lu - uvv + f * (one - uc))
-            vo[j + 1] = vc + dt * (dv * lv + uvv - fk * vc)
+        uo[j + 1], vo[j + 1] = _react(u0[j + 1], v0[j + 1], lu, lv, du, dv, f, fk, dt, one,
+                                      unit_dt)
 
 
 @njit(**_INLINE)
@@ -144,15 +148,8 @@ def _lines_ones(um, u0, up, vm, v0, vp, uo, vo, w, c, unit_dt):  # pragma: no co
         lv = (vm[j] + vm[j + 1] + vm[j + 2]
               + v0[j] + w4 * v0[j + 1] + v0[j + 2]
               + vp[j] + vp[j + 1] + vp[j + 2])
-        uc = u0[j + 1]
-        vc = v0[j + 1]
-        uvv = uc * vc * vc
-        if unit_dt:  # a constant where the loop is inlined: folded, no branch in the loop
-            uo[j + 1] = uc + (du * lu - uvv + f * (one - uc))
-            vo[j + 1] = vc + (dv * lv + uvv - fk * vc)
-        else:
-            uo[j + 1] = uc + dt * (du * lu - uvv + f * (one - uc))
-            vo[j + 1] = vc + dt * (dv * lv + uvv - fk * vc)
+        uo[j + 1], vo[j + 1] = _react(u0[j + 1], v0[j + 1], lu, lv, du, dv, f, fk, dt, one,
+                                      unit_dt)
 
 
 @njit(**_INLINE)
@@ -170,15 +167,8 @@ def _lines_cross(um, u0, up, vm, v0, vp, uo, vo, w, c, unit_dt):  # pragma: no c
         lv = (z * vm[j] + vm[j + 1] + z * vm[j + 2]
               + v0[j] + w4 * v0[j + 1] + v0[j + 2]
               + z * vp[j] + vp[j + 1] + z * vp[j + 2])
-        uc = u0[j + 1]
-        vc = v0[j + 1]
-        uvv = uc * vc * vc
-        if unit_dt:  # a constant where the loop is inlined: folded, no branch in the loop
-            uo[j + 1] = uc + (du * lu - uvv + f * (one - uc))
-            vo[j + 1] = vc + (dv * lv + uvv - fk * vc)
-        else:
-            uo[j + 1] = uc + dt * (du * lu - uvv + f * (one - uc))
-            vo[j + 1] = vc + dt * (dv * lv + uvv - fk * vc)
+        uo[j + 1], vo[j + 1] = _react(u0[j + 1], v0[j + 1], lu, lv, du, dv, f, fk, dt, one,
+                                      unit_dt)
 
 
 @njit(**_INLINE)
