@@ -126,6 +126,15 @@ def file_error(exc: BaseException, path: str | os.PathLike) -> GrayScottError:
     return GrayScottError(f"cannot write {str(path)!r}: {text}")
 
 
+def write_refused(exc: BaseException, path: str | os.PathLike, kept: str) -> GrayScottError:
+    """The one-line error for a write h5py refused while adding to ``path``: on a full disk,
+    :class:`DiskFullError` saying what is kept (``kept``: "3 frames"), else :func:`file_error`
+    (HDF5's own text spans several lines and names internals)."""
+    if not is_disk_full(exc):
+        return file_error(exc, path)
+    return DiskFullError(f"the disk is full after {kept}; they are kept in {str(path)!r}")
+
+
 def _early_dataset(group: h5py.Group, name: str, shape: tuple[int, ...], dtype: np.dtype,
                    chunks: tuple[int, ...] | None, maxshape: tuple[int | None, ...] | None = None,
                    fill: float | None = None) -> h5py.Dataset:

@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import DiskFullError
-from ..io.hdf5 import RunFile, file_error, is_disk_full
+from ..io.hdf5 import RunFile, is_disk_full, write_refused
 from .base import Observer, RunContext
 
 
@@ -63,11 +63,9 @@ class HDF5Writer(Observer):
             self.runfile.commit(ctx.frames_done, ctx.steps_done,
                                 self.wall_before + ctx.wall_seconds, flush)
         except (OSError, RuntimeError) as exc:  # h5py raises either for a refused write
-            if not is_disk_full(exc):  # one line, not HDF5's multi-line trace
-                raise file_error(exc, self.path) from None
-            self.disk_full = True
-            raise DiskFullError(f"the disk is full after {self.frames_written} frames; they "
-                                f"are kept in {str(self.path)!r}") from None
+            error = write_refused(exc, self.path, f"{self.frames_written} frames")
+            self.disk_full = isinstance(error, DiskFullError)
+            raise error from None
         self.frames_written = ctx.frames_done
         ctx.shared["frames_written"] = self.frames_written
         self._publish()

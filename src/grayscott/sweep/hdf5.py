@@ -39,8 +39,8 @@ from ..io.hdf5 import (
     _attr,
     _early_dataset,
     durable_file,
-    file_error,
     is_disk_full,
+    write_refused,
 )
 
 DATASET = "v"
@@ -121,11 +121,9 @@ class SweepWriter:
             self._progress["wall_seconds"][()] = wall_seconds
             self.file.flush()
         except (OSError, RuntimeError) as exc:  # h5py raises either for a refused write
-            if not is_disk_full(exc):  # one line, not HDF5's multi-line trace
-                raise file_error(exc, self.output) from None
-            self.disk_full = True
-            raise DiskFullError(f"the disk is full after {self.members_written} members; they "
-                                f"are kept in {str(self.output)!r}") from None
+            error = write_refused(exc, self.output, f"{self.members_written} members")
+            self.disk_full = isinstance(error, DiskFullError)
+            raise error from None
         self.members_written += len(v)
         self.publish()
 
