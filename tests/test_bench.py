@@ -551,3 +551,61 @@ def test_bench_command_interleaved_writes_the_rounds(tmp_path, capsys):
     data = json.loads(j.read_text())
     assert len(data["interleaved"]["probe_bytes_per_s"]) == 2
     assert all(len(r["rounds"]) == 2 for r in data["results"])
+
+
+# -- timing from a developed state (--from-step) -----------------------------------------------
+
+
+def test_start_state_is_the_school_state_after_n_ieee_steps():
+    from grayscott import backends
+    from grayscott.physics import make_initial, make_problem
+
+    shape = (16, 24)
+    u0, v0 = make_initial("school", shape)
+    same = runner.start_state(shape, "float32", 0)
+    assert np.array_equal(same[0], u0) and np.array_equal(same[1], v0)
+    ref = backends.create("numpy-school", make_problem(shape))
+    ref.set_state(u0, v0)
+    ref.advance(7)
+    later = runner.start_state(shape, "float32", 7)
+    assert all(np.array_equal(a, b) for a, b in zip(later, ref.get_state(), strict=True))
+    assert not np.array_equal(later[1], v0)
+
+
+def test_every_timed_call_starts_from_the_developed_state(monkeypatch):
+    """The backends are set, before each timed call, to the state after --from-step steps;
+    the report says so, and the note on long runs goes once the state is developed."""
+    from grayscott.backends.numpy_buffers import NumpyBackend
+
+    seen = []
+    real = NumpyBackend._set_state
+
+    def spy(self, u, v):
+        seen.append(v.copy())
+        return real(self, u, v)
+
+    monkeypatch.setattr(NumpyBackend, "_set_state", spy)
+    report = runner.run_bench(["numpy"], TINY, steps=1, repeat=2, warmup=1, from_step=5,
+                              bandwidth_bytes=MiB, bandwidth_repeat=1)
+    want = runner.start_state(TINY, "float32", 5)[1]
+    assert len(seen) >= 4 and all(np.array_equal(v, want) for v in seen)
+    assert json.loads(rep.to_json(report))["from_step"] == 5
+    assert "after 5 steps" in rep.format_table(report)
+    assert any("long run" in n for n in report.notes)
+    monkeypatch.setattr(runner, "DEVELOPED_STEPS", 5)
+    again = runner.run_bench(["numpy"], TINY, steps=1, repeat=1, warmup=0, from_step=5,
+                             bandwidth_bytes=MiB, bandwidth_repeat=1)
+    assert not any("long run" in n for n in again.notes)
+
+
+def test_bench_command_from_step(tmp_path, capsys):
+    j = tmp_path / "b.json"
+    rc = main(["bench", "-r", "16", "-c", "24", "-s", "1", "--repeat", "1", "-b", "numpy",
+               "--bandwidth-mib", "1", "--from-step", "3", "--json", str(j), "-q"])
+    assert rc == 0 and json.loads(j.read_text())["from_step"] == 3
+    assert "after 3 steps" in capsys.readouterr().out
+    for bad, message in ((["--from-step", "-1"], "-1"), (["--ranks", "2", "--from-step", "3"],
+                                                        "--from-step")):
+        assert main(["bench", "-r", "8", "-c", "8", "-q", *bad]) == 2
+        err = capsys.readouterr().err.strip()
+        assert len(err.splitlines()) == 1 and message in err, err

@@ -59,6 +59,10 @@ def _grid_options(steps: int, steps_help: str) -> Callable[[F], F]:
 @click.option("--against", default=None, metavar="NAME",
               help="With --interleave: the backend the per-round ratios are taken against "
                    "(default: numba-parallel if timed, else the first).")
+@click.option("--from-step", "from_step", type=click.IntRange(min=0), default=0,
+              show_default=True, metavar="N",
+              help="Time every call from the school's state after N steps (computed once) "
+                   "instead of the initial state: a long run's speed (subnormal numbers).")
 @click.option("-q", "--quiet", is_flag=True, help="No progress bar.")
 @click.option("--ranks", type=click.IntRange(min=1), default=None, metavar="N",
               help="MPI scaling instead: the first of --backends on 1 to N ranks (mpiexec), "
@@ -67,7 +71,7 @@ def bench_cmd(backend_list: str | None, rows: int, cols: int, steps: int, dtype:
               repeat: int, warmup: int, bandwidth_mib: int | None, json_path: str | None,
               markdown_path: str | None, plot_path: str | None, quiet: bool,
               ranks: int | None = None, interleave: bool = False,
-              against: str | None = None) -> None:
+              against: str | None = None, from_step: int = 0) -> None:
     """Time every backend on the school's problem, beside the school's published table.
 
     Reports cell-updates per second, seconds per step, compile time (apart), the speedup over
@@ -83,7 +87,8 @@ def bench_cmd(backend_list: str | None, rows: int, cols: int, steps: int, dtype:
                        ladder_only=[o for o, p in (("--plot", plot_path),
                                                    ("--markdown", markdown_path),
                                                    ("--interleave", interleave),
-                                                   ("--against", against)) if p])
+                                                   ("--against", against),
+                                                   ("--from-step", from_step)) if p])
     from . import report as rep
     from .runner import parse_backends, run_bench
 
@@ -111,7 +116,8 @@ def bench_cmd(backend_list: str | None, rows: int, cols: int, steps: int, dtype:
                    f"measuring memory bandwidth, {then}...", err=True)
     result = run_bench(names, (rows, cols), dtype, steps=steps, repeat=repeat, warmup=warmup,
                        bandwidth_bytes=bandwidth_mib * (1 << 20) if bandwidth_mib else None,
-                       progress=not quiet, interleave=interleave, against=against)
+                       progress=not quiet, interleave=interleave, against=against,
+                       from_step=from_step)
     click.echo(rep.format_table(result))
     if json_path:
         rep.write_json(result, json_path)

@@ -127,11 +127,20 @@ def _interleave_line(report: BenchReport) -> str | None:
             "median over rounds of rate / that round's roofline")
 
 
+def start_words(report: BenchReport) -> str:
+    """Where every timed call starts, in words."""
+    if not report.from_step:
+        return "the school's initial state"
+    return (f"the school's state after {report.from_step:,} steps (computed once, in IEEE "
+            "arithmetic, by the default backend)")
+
+
 def _header_lines(report: BenchReport) -> list[str]:
     r, c = report.grid
     lines = [
         f"grid {r}x{c} {report.dtype}, {report.steps} steps x {report.repeat} repeats "
-        f"(+{report.warmup} warm-up), median [min, max]",
+        f"(+{report.warmup} warm-up), median [min, max]"
+        + (f", from {start_words(report)}" if report.from_step else ""),
         f"memory bandwidth {report.bandwidth.describe()}",
         f"roofline {_mcells(report.roofline)} Mcell-updates/s = bandwidth / "
         f"{report.bytes_per_cell_update} B per cell-update (read u, v; write u', v')",
@@ -286,8 +295,8 @@ def to_markdown(report: BenchReport, plot_link: str | None = None,
     out += _md_table(["", ""], _machine_rows(report), set())
     out += ["", f"## Results: {r} × {c}, {report.dtype}", "",
             f"{report.steps} steps per timed call, {report.repeat} repeats after "
-            f"{report.warmup} untimed warm-up call(s), each repeat from the school's initial "
-            "state; the rate is the median, the step time is shown as median [min, max]. "
+            f"{report.warmup} untimed warm-up call(s), each repeat from {start_words(report)}"
+            "; the rate is the median, the step time is shown as median [min, max]. "
             "Compilation (Numba, XLA) is timed apart and never counted in the rate.", ""]
     header = ["backend", "threads", "Mcell-updates/s", "ms/step [min, max]", "compile (s)",
               "speedup vs `numpy-school`", "32 × 1000 run, projected (s)", "roofline"]

@@ -23,6 +23,7 @@ still runs first: it gives the machine's headline bandwidth and the per-thread f
 
 from __future__ import annotations
 
+import functools
 import gc
 import statistics
 import time
@@ -229,6 +230,8 @@ class BenchReport:
     device_bandwidth: Bandwidth | None = None
     #: Set when the backends were timed interleaved with per-round probes.
     interleaving: Interleaving | None = None
+    #: Steps behind the state every timed call starts from (0: the school's initial state).
+    from_step: int = 0
 
     @property
     def cells(self) -> int:
@@ -291,6 +294,7 @@ class BenchReport:
             "steps": self.steps,
             "repeat": self.repeat,
             "warmup_calls": self.warmup,
+            "from_step": self.from_step,
             "bandwidth_bytes_per_s": self.bandwidth.bytes_per_s,
             "roofline_cell_steps_per_s": self.roofline,
             "bytes_per_cell_update": self.bytes_per_cell_update,
@@ -432,15 +436,32 @@ class Prepared:
                              settings=b.provenance)
 
 
+@functools.lru_cache(maxsize=2)
+def start_state(shape: tuple[int, int], dtype: str, from_step: int = 0,
+                ) -> tuple[np.ndarray, np.ndarray]:
+    """The state every timed call starts from: the school's initial state, or that state after
+    ``from_step`` steps of the default backend in IEEE arithmetic, computed once (a long run's
+    state: its front of tiny V values makes subnormal arithmetic that the first steps lack,
+    BENCHMARKS.md "Long runs")."""
+    u0, v0 = make_initial("school", shape)
+    if from_step == 0:
+        return u0, v0
+    backend = backends.create(backends.default_backend(), make_problem(shape, dtype=dtype))
+    backend.set_state(u0, v0)
+    with np.errstate(over="ignore", invalid="ignore"):
+        backend.advance(from_step)
+    return backend.get_state()
+
+
 def prepare_backend(name: str, shape: tuple[int, int], dtype: str, steps: int, repeat: int,
                     warmup: int = 1, on_tick: Callable[[], None] | None = None,
-                    threads: int | None = None) -> Prepared:
+                    threads: int | None = None, from_step: int = 0) -> Prepared:
     """Build the backend, time its :meth:`compile` and run its untimed warm-up calls."""
     problem = make_problem(shape, dtype=dtype)
     cells = shape[0] * shape[1]
     steps, repeat, warmup, note = _counts(name, cells, steps, repeat, warmup)
     backend = backends.create(name, problem, threads=threads)
-    u0, v0 = make_initial("school", shape)
+    u0, v0 = start_state(tuple(shape), np.dtype(dtype).name, from_step)
     backend.set_state(u0, v0)
     t0 = time.perf_counter()
     backend.compile()
@@ -480,9 +501,9 @@ def timed_call(p: Prepared) -> float:
 
 def time_backend(name: str, shape: tuple[int, int], dtype: str, steps: int, repeat: int,
                  warmup: int = 1, on_tick: Callable[[], None] | None = None,
-                 threads: int | None = None) -> BackendResult:
+                 threads: int | None = None, from_step: int = 0) -> BackendResult:
     """Time one backend (see the module docstring for the protocol)."""
-    p = prepare_backend(name, shape, dtype, steps, repeat, warmup, on_tick, threads)
+    p = prepare_backend(name, shape, dtype, steps, repeat, warmup, on_tick, threads, from_step)
     seconds = []
     for _ in range(p.repeat):
         seconds.append(timed_call(p))
@@ -546,14 +567,15 @@ def _probe_threads(prepared: Sequence[Prepared]) -> int:
 def _time_interleaved(run: Sequence[str], shape: tuple[int, int], dtype: str, steps: int,
                       repeat: int, warmup: int, array_bytes: int, skipped: list[Skipped],
                       tick: Callable[[], None] | None,
-                      describe: Callable[[str], None]) -> tuple[list[BackendResult],
-                                                                 list[Bandwidth], int]:
+                      describe: Callable[[str], None], from_step: int = 0,
+                      ) -> tuple[list[BackendResult], list[Bandwidth], int]:
     """Prepare every backend, then ``repeat`` rounds of (probe, one call of each backend)."""
     prepared = []
     for name in run:
         describe(name)
         try:
-            prepared.append(prepare_backend(name, shape, dtype, steps, repeat, warmup, tick))
+            prepared.append(prepare_backend(name, shape, dtype, steps, repeat, warmup, tick,
+                                            from_step=from_step))
         except GrayScottError as exc:  # e.g. the backend refuses this dtype here
             skipped.append(Skipped(name, str(exc)))
     if not prepared:
@@ -577,13 +599,15 @@ def _time_interleaved(run: Sequence[str], shape: tuple[int, int], dtype: str, st
 def _time_in_turn(run: Sequence[str], shape: tuple[int, int], dtype: str, steps: int,
                   repeat: int, warmup: int, skipped: list[Skipped],
                   tick: Callable[[], None] | None, describe: Callable[[str], None],
-                  on_result: Callable[[BackendResult], None] | None) -> list[BackendResult]:
+                  on_result: Callable[[BackendResult], None] | None,
+                  from_step: int = 0) -> list[BackendResult]:
     """Each backend in turn: prepared, then all its timed calls (:func:`time_backend`)."""
     results = []
     for name in run:
         describe(name)
         try:
-            result = time_backend(name, shape, dtype, steps, repeat, warmup, on_tick=tick)
+            result = time_backend(name, shape, dtype, steps, repeat, warmup, on_tick=tick,
+                                  from_step=from_step)
         except GrayScottError as exc:  # e.g. the backend refuses this dtype here
             skipped.append(Skipped(name, str(exc)))
             continue
@@ -604,8 +628,19 @@ def _reference(against: str | None, timed: Sequence[str], notes: list[str]) -> s
     return ref
 
 
+#: From this many steps on, the school's state has the front of tiny V values whose
+#: subnormal arithmetic slows the IEEE backends (BENCHMARKS.md "Long runs").
+DEVELOPED_STEPS = 1000
+
+
 def _report_notes(report: BenchReport) -> list[str]:
     notes = []
+    if report.from_step < DEVELOPED_STEPS and any(r.platform == "cpu" for r in report.results):
+        start = "an early state" if report.from_step else "the initial state"
+        notes.append(f"timed from {start}: a long run (the 32x1000 one) is slower on the "
+                     "CPU backends that keep IEEE subnormals, by x2-4 after 10,000 steps; "
+                     "--from-step 10000 times that state, --flush-subnormals (run) avoids the "
+                     "cost")
     if report.grid != SCHOOL_GRID:
         notes.append(f"grid {report.grid[0]}x{report.grid[1]} is not the school's "
                      f"{SCHOOL_GRID[0]}x{SCHOOL_GRID[1]}: the 32x1000 projection assumes the "
@@ -656,10 +691,13 @@ def run_bench(names: Sequence[str] | None = None, shape: tuple[int, int] = SCHOO
               bandwidth_bytes: int | None = None, bandwidth_repeat: int = 5,
               progress: bool = False,
               on_result: Callable[[BackendResult], None] | None = None,
-              interleave: bool = False, against: str | None = None) -> BenchReport:
+              interleave: bool = False, against: str | None = None,
+              from_step: int = 0) -> BenchReport:
     """Measure the bandwidth, then time each backend (one after the other, or interleaved
-    with a probe per round: see the module docstring); return the whole report."""
-    for label, value, low in (("steps", steps, 1), ("repeat", repeat, 1), ("warmup", warmup, 0)):
+    with a probe per round: see the module docstring); return the whole report. Every timed
+    call starts from the school's initial state, or from it after ``from_step`` steps."""
+    for label, value, low in (("steps", steps, 1), ("repeat", repeat, 1), ("warmup", warmup, 0),
+                              ("from_step", from_step, 0)):
         check_int(label, value, low)
     make_problem(shape, dtype=dtype)  # bad grid or dtype: refuse before measuring anything
     dtype = np.dtype(dtype).name
@@ -682,12 +720,15 @@ def run_bench(names: Sequence[str] | None = None, shape: tuple[int, int] = SCHOO
 
     interleaving = None
     try:
+        if from_step:
+            describe(f"state after {from_step} steps")
+            start_state(tuple(shape), dtype, from_step)  # once, before any timing
         describe("bandwidth")
         bw = measure_bandwidth(bandwidth_bytes, repeat=bandwidth_repeat, on_tick=tick)
         if interleave:
             results, probes, threads = _time_interleaved(run, shape, dtype, steps, repeat,
                                                          warmup, bw.array_bytes, skipped, tick,
-                                                         describe)
+                                                         describe, from_step)
             if results:
                 ref = _reference(against, [r.backend for r in results], notes)
                 interleaving = Interleaving(ref, probes, threads)
@@ -696,7 +737,7 @@ def run_bench(names: Sequence[str] | None = None, shape: tuple[int, int] = SCHOO
                     on_result(result)
         else:
             results = _time_in_turn(run, shape, dtype, steps, repeat, warmup, skipped, tick,
-                                    describe, on_result)
+                                    describe, on_result, from_step)
     finally:
         if bar is not None:
             bar.close()
@@ -709,7 +750,7 @@ def run_bench(names: Sequence[str] | None = None, shape: tuple[int, int] = SCHOO
     report = BenchReport(grid=tuple(shape), dtype=dtype, steps=steps, repeat=repeat,
                          warmup=warmup, bandwidth=bw, results=results, skipped=skipped,
                          metadata=collect_metadata(), notes=notes, device_bandwidth=device_bw,
-                         interleaving=interleaving)
+                         interleaving=interleaving, from_step=from_step)
     report.notes += _report_notes(report)
     if last_level_cache_bytes() is None:
         report.notes.append("cache size unknown: cannot tell whether the grid fits in cache")
