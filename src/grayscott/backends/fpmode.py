@@ -38,16 +38,6 @@ def flush_supported() -> bool:
     return _X86
 
 
-def mask_for(subnormals: str) -> int:
-    """The MXCSR mask of a ``subnormals`` option value; refused where flushing is unsupported."""
-    from ..errors import GrayScottError
-
-    if subnormals == "flush" and not flush_supported():
-        raise GrayScottError(f"subnormals='flush' needs an x86-64 CPU (its MXCSR flush-to-zero "
-                             f"mode); this machine is {platform.machine() or 'unknown'}")
-    return MASKS[subnormals]
-
-
 def _csr_call(builder: ir.IRBuilder, name: str, ptr: ir.Value, fence: bool = True) -> None:
     fnty = ir.FunctionType(ir.VoidType(), [ir.PointerType(ir.IntType(8))])
     fn = cgutils.get_or_insert_function(builder.module, fnty, name)

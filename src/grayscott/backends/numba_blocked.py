@@ -298,8 +298,9 @@ class NumbaBlockedBackend(NumbaParallelBackend):
     capabilities = Capabilities(decomposable=False, releases_gil=True)
     options = {
         **NumbaParallelBackend.options,
-        "blocking": Option("time steps per pass over memory, k (default: from the grid width "
-                           "and the L2 size)", integer(1, lambda: K_LIMIT)),
+        "blocking": Option("time steps per pass over memory, k (default: measured on first "
+                           "use and cached, or from the grid width and the L2 size)",
+                           integer(1, lambda: K_LIMIT)),
         "bands": Option("bands of rows swept in parallel (default: one per thread)",
                         integer(1)),
         "tune": Option("time the candidate k on this machine when k is not given (default: "

@@ -22,7 +22,7 @@ from ..physics import Problem
 from ..physics.borders import FIXED_GHOST
 from . import numba_kernels as K
 from .base import Capabilities, Option, PaddedNumpyBackend, one_of
-from .fpmode import flush_supported, mask_for
+from .fpmode import MASKS, flush_supported
 
 
 def check_subnormals(value: Any) -> str:
@@ -50,7 +50,7 @@ class NumbaBackend(PaddedNumpyBackend):
         super().__init__(problem, **options)
         self.subnormals = self.config.get("subnormals", "keep")
         #: The MXCSR bits the kernels set while they run (0: none, IEEE).
-        self.mask = mask_for(self.subnormals)
+        self.mask = MASKS[self.subnormals]  # the option's check refused 'flush' where unsupported
         dt_ = problem.dtype
         p = problem.params
         self.U2 = np.zeros_like(self.U)

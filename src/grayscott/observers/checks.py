@@ -43,25 +43,38 @@ class BlowUpCheck(Observer):
 class StopSignal(Observer):
     """The first SIGINT/SIGTERM stops the run after the frame in progress, so the file and the
     state stay whole; a second one aborts at once. Put it last, so every other observer has
-    handled the frame before the run stops."""
+    handled the frame before the run stops. Outside a run (the sweep), :meth:`install` and
+    :meth:`restore` do the same around any loop that checks :attr:`signum`; ``unit`` names what
+    the loop finishes before it stops ("frame", "piece")."""
 
     frame_uses_backend = False
 
-    def __init__(self) -> None:
+    def __init__(self, unit: str = "frame") -> None:
         self.signum: int | None = None
+        self.unit = unit
         self._previous: dict[int, Any] = {}
 
     def _handler(self, signum: int, frame: Any) -> None:
         if self.signum is not None:
             raise KeyboardInterrupt if signum == signal.SIGINT else Interrupted(signum)
         self.signum = signum
-        print(f"\ngrayscott: {signal.Signals(signum).name} received, stopping after this frame "
-              "(send it again to stop at once)", file=sys.stderr, flush=True)
+        print(f"\ngrayscott: {signal.Signals(signum).name} received, stopping after this "
+              f"{self.unit} (send it again to stop at once)", file=sys.stderr, flush=True)
 
-    def start(self, ctx: RunContext) -> None:
+    def install(self) -> None:
+        """Take SIGINT and SIGTERM (signals can be handled in the main thread only)."""
         if threading.current_thread() is threading.main_thread():
             self._previous = {s: signal.signal(s, self._handler)
                               for s in (signal.SIGINT, signal.SIGTERM)}
+
+    def restore(self) -> None:
+        """Give SIGINT and SIGTERM back to the handlers :meth:`install` found."""
+        for s, h in self._previous.items():
+            signal.signal(s, h)
+        self._previous = {}
+
+    def start(self, ctx: RunContext) -> None:
+        self.install()
 
     def wants_state(self, ctx: RunContext) -> bool:
         # The run stops at this frame: keep the state of this very frame (no block ahead).
@@ -72,9 +85,7 @@ class StopSignal(Observer):
             raise Interrupted(self.signum)
 
     def finish(self, ctx: RunContext) -> None:
-        for s, h in self._previous.items():
-            signal.signal(s, h)
-        self._previous = {}
+        self.restore()
 
 
 class Progress(Observer):

@@ -363,16 +363,15 @@ def sweep(feed: Sequence[float] | np.ndarray | str, kill: Sequence[float] | np.n
 @contextlib.contextmanager
 def _stop_signal() -> Iterator[Any]:
     """The run's :class:`~grayscott.observers.StopSignal` around a sweep: the first SIGINT or
-    SIGTERM is noted (the sweep stops after the piece in progress), a second one stops at once.
-    It reads nothing from a run's context, so none is given."""
+    SIGTERM is noted (the sweep stops after the piece in progress), a second one stops at once."""
     from ..observers import StopSignal
 
-    stop = StopSignal()
-    stop.start(None)  # type: ignore[arg-type]
+    stop = StopSignal(unit="piece")
+    stop.install()
     try:
         yield stop
     finally:
-        stop.finish(None)  # type: ignore[arg-type]
+        stop.restore()
 
 
 def _sweep_to_file(path: Path, prov: dict[str, Any], pairs: list[tuple[float, float]],
