@@ -145,9 +145,10 @@ def read_sweep(path: Path) -> dict | None:
     try:
         with h5py.File(path, "r") as f:
             done = f["done"][...]
+            completed = f["completed"][()] if "completed" in f else f.attrs.get("completed", 0)
             return {"done": done, "v": f["v"][...], "written": int(f["members_written"][()]),
                     "status": f["status"][()].rstrip(b"\0").decode(errors="replace"),
-                    "completed": int(f.attrs.get("completed", 0))}
+                    "completed": int(completed)}
     except Exception:
         return None
 
@@ -305,6 +306,8 @@ def main() -> None:
     a = ap.parse_args()
     a.work.mkdir(parents=True, exist_ok=True)
     t0 = time.perf_counter()
+    from grayscott.physics import make_problem
+    make_problem((12, 10))  # the stability bound, computed once here for every child
     if a.path.startswith("sweep"):  # compile the kernels once, here, for every child
         from grayscott.sweep import sweep
         sweep([0.02], [0.06], 2, (8, 6), backend="numba", batch=1, threads=1)
