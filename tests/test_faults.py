@@ -182,3 +182,69 @@ def test_a_hard_link_or_a_rename_is_the_same_file(tmp_path: Path) -> None:
     assert holder(tmp_path / "moved.h5") is None
     OutputLock(tmp_path / "moved.h5").acquire().release()
     assert sorted(p.name for p in tmp_path.iterdir()) == ["moved.h5", "x.h5"]
+
+
+# -- signals: honoured in bounded time, never cutting the file's last writes short -------------
+
+def test_a_signal_while_the_file_closes_is_noted_not_raised(capsys) -> None:
+    """From the stop signal's finish on (final checkpoint, status, close) a further SIGINT or
+    SIGTERM is noted: a KeyboardInterrupt there would cut the file's last writes short."""
+    import signal
+
+    from grayscott.observers import Interrupted, StopSignal
+
+    stop = StopSignal()
+    stop.install()
+    try:
+        stop._handler(signal.SIGINT, None)  # the first: noted, the loop stops after the frame
+        with pytest.raises(KeyboardInterrupt):  # a second in the loop: at once
+            stop._handler(signal.SIGINT, None)
+        stop.finish(None)  # the loop is over: the file is being closed
+        stop._handler(signal.SIGINT, None)
+        stop._handler(signal.SIGTERM, None)
+        assert stop.signum == signal.SIGINT
+        assert "being closed" in capsys.readouterr().err
+        with pytest.raises(Interrupted):  # the loop, had it gone on, would stop here
+            stop.frame(None)
+    finally:
+        stop.restore()
+
+
+@pytest.mark.skipif(not HAS_NUMBA, reason="the sweep needs numba")
+def test_a_sweep_with_a_long_piece_stops_on_sigterm(tmp_path: Path) -> None:
+    """A piece of 10**9 steps: SIGTERM ends the sweep within one kernel call of bounded work
+    (the piece, which would take hours, is not kept), exit 143, the file opens."""
+    import signal
+    import time
+
+    import h5py
+
+    out = tmp_path / "s.h5"
+    proc = subprocess.Popen([sys.executable, "-m", "grayscott", "sweep", "-q", "-r", "16", "-c",
+                             "16", "--steps", "1000000000", "--feed", "0.02", "--kill", "0.06",
+                             "--threads", "1", "-o", str(out)], stderr=subprocess.PIPE,
+                            text=True)
+    try:
+        deadline = time.monotonic() + 120
+        while not out.exists() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        time.sleep(0.5)
+        proc.send_signal(signal.SIGTERM)
+        _, err = proc.communicate(timeout=120)  # without the split: hours
+    finally:
+        proc.kill()
+    assert proc.returncode == 143, err
+    assert "Traceback" not in err
+    with h5py.File(out, "r") as f:
+        assert f["members_written"][()] == 0 and f["status"][()] == b"stopped"
+
+
+def test_sweep_refuses_the_step_counts_run_refuses(tmp_path: Path, capsys) -> None:
+    from grayscott.cli import main
+
+    out = tmp_path / "never.h5"
+    assert main(["sweep", "-q", "-r", "8", "-c", "8", "--steps", str(2**63), "--feed", "0.02",
+                 "--kill", "0.06", "-o", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert len(err.strip().splitlines()) == 1 and "2**63" in err
+    assert not out.exists()

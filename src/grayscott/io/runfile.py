@@ -123,10 +123,13 @@ class RunFile:
         self.matrix: h5py.Dataset = file[DATASET]
         # Handles kept: a name lookup per frame costs more than the write.
         self._progress = {name: file[name] for name in _PROGRESS if name in file}
-        fw = self._progress.get("frames_written")
-        # Where frames_written's 8 bytes are: what the file counts is read there once the
-        # file is abandoned (HDF5 may not be asked any more).
-        self._counter_at = fw.id.get_offset() if fw is not None else None
+        # Where frames_written's 8 bytes and the status's are: once the file is abandoned
+        # (HDF5 may not be asked any more), what it counts is read there, and how it ended is
+        # written there beside HDF5, after it closed (one pwrite over bytes that exist).
+        self._counter_at, self._status_at = (
+            self._progress[name].id.get_offset() if name in self._progress else None
+            for name in ("frames_written", "status"))
+        self._late_status: bytes | None = None
 
     # -- making and opening --------------------------------------------------------------
 
@@ -319,6 +322,11 @@ class RunFile:
         return ck["u"][slot], ck["v"][slot], frames, steps
 
     def set_status(self, status: str) -> None:
+        """The status; once abandoned, kept to be written beside HDF5 at :meth:`close`."""
+        if self.abandoned:
+            self._late_status = status.encode("utf-8", "replace")[:STATUS_BYTES]
+            return
+
         def write() -> None:
             self._progress["status"][()] = status.encode("utf-8", "replace")[:STATUS_BYTES]
 
@@ -371,3 +379,16 @@ class RunFile:
         finally:
             if self.abandoned:
                 close_quietly(self.file)
+                self._write_status_beside()
+
+    def _write_status_beside(self) -> None:
+        """The status asked after the file was abandoned, with one ``pwrite`` over its own
+        bytes (no new space: a full disk takes it; an I/O error leaves "running")."""
+        if self._late_status is None or self._status_at is None:
+            return
+        with contextlib.suppress(OSError):
+            fd = os.open(self.path, os.O_WRONLY)
+            try:
+                os.pwrite(fd, self._late_status.ljust(STATUS_BYTES, b"\0"), self._status_at)
+            finally:
+                os.close(fd)

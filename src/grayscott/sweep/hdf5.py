@@ -109,6 +109,7 @@ class SweepWriter:
         self._done = np.zeros((n, m), np.int8)
         self._progress = {name: f[name] for name, _, _ in _PROGRESS}
         self._counter_at = f["members_written"].id.get_offset()
+        self._status_at = f["status"].id.get_offset()
 
     @property
     def output(self) -> Path:
@@ -188,6 +189,14 @@ class SweepWriter:
                 error = self._refused(exc)
         if self.abandoned:
             close_quietly(self.file)
+            # how it ended, beside HDF5 (one pwrite over the status's own bytes)
+            with contextlib.suppress(OSError):
+                fd = os.open(self.path, os.O_WRONLY)
+                try:
+                    text = status.encode("utf-8", "replace")[:STATUS_BYTES]
+                    os.pwrite(fd, text.ljust(STATUS_BYTES, b"\0"), self._status_at)
+                finally:
+                    os.close(fd)
         if self.publish_to is not None:
             with contextlib.suppress(OSError):
                 self.path.unlink()
