@@ -333,8 +333,12 @@ def main() -> None:
     for n in range(first, writes + 1, a.every):
         case(p, n, term, tally)
         tried += 1
+    import resource
+
+    cpu = sum(getattr(resource.getrusage(who), f) for who in (resource.RUSAGE_SELF,
+              resource.RUSAGE_CHILDREN) for f in ("ru_utime", "ru_stime"))
     result = {"path": a.path, "writes": writes, "tried": tried,
-              "seconds": round(time.perf_counter() - t0, 1),
+              "seconds": round(time.perf_counter() - t0, 1), "cpu_seconds": round(cpu, 1),
               **{k: len(v) for k, v in tally.items()}, "details": tally}
     text = json.dumps(result, indent=1)
     if a.json:
