@@ -1,3 +1,4 @@
+# ruff: noqa: E501
 """Wrong answers a learner might give, each put in place of an exercise's stub (see
 tests/test_notebooks.py): (notebook, exercise cell id) -> [(the code, what its check must say)].
 Most compute the right numbers the wrong way (a hidden Python loop, the package's own solution, a
@@ -171,5 +172,123 @@ WRONG_ANSWERS = {
          "    m = f.create_dataset('matrix', shape=(nbimage, *shape), dtype='float64',\n"
          "                         chunks=(1, *shape))\n"
          "    for i, frame in enumerate(frame_iter):\n        m[i] = frame", "float32"),
+    ],
+    # ------------------------------------------------------------------ 4. Numba
+    ('4_Numba_Implementation', 'nb4-06'): [
+        ('inside = 8\nsu = (U[i - 1, j - 1] + U[i - 1, j] + U[i - 1, j + 1] + U[i, j - 1]\n      + U[i, j + 1] + U[i + 1, j - 1] + U[i + 1, j] + U[i + 1, j + 1])\nsv = (V[i - 1, j - 1] + V[i - 1, j] + V[i - 1, j + 1] + V[i, j - 1]\n      + V[i, j + 1] + V[i + 1, j - 1] + V[i + 1, j] + V[i + 1, j + 1])\nuc, vc = U[i, j], V[i, j]\nuvv = uc * vc * vc\nU2[i, j] = uc + dt * (Du * (su - inside * uc) - uvv + F * (1 - uc))\nV2[i, j] = vc + dt * (Dv * (sv - inside * vc) + uvv - (F + k) * vc)',
+         'the 8 neighbours inside'),
+        ('inside = (2 - (i == 1) - (i == nr)) + (2 - (j == 1) - (j == nc)) + 1 - 5\nsu = U[i - 1, j] + U[i + 1, j] + U[i, j - 1] + U[i, j + 1]\nsv = V[i - 1, j] + V[i + 1, j] + V[i, j - 1] + V[i, j + 1]\nuc, vc = U[i, j], V[i, j]\nuvv = uc * vc * vc\nU2[i, j] = uc + dt * (Du * (su - inside * uc) - uvv + F * (1 - uc))\nV2[i, j] = vc + dt * (Dv * (sv - inside * vc) + uvv - (F + k) * vc)',
+         'differ from numpy-school'),
+        ('inside = (3 - (i == 1) - (i == nr)) * (3 - (j == 1) - (j == nc)) - 1\nsu = (U[i - 1, j - 1] + U[i - 1, j] + U[i - 1, j + 1] + U[i, j - 1]\n      + U[i, j + 1] + U[i + 1, j - 1] + U[i + 1, j] + U[i + 1, j + 1])\nsv = (V[i - 1, j - 1] + V[i - 1, j] + V[i - 1, j + 1] + V[i, j - 1]\n      + V[i, j + 1] + V[i + 1, j - 1] + V[i + 1, j] + V[i + 1, j + 1])\nuc, vc = U[i, j], V[i, j]\nuvv = uc * vc * vc\nU2[i, j] = uc + dt * (Du * (su - inside * uc) - uvv + 0.014 * (1 - uc))\nV2[i, j] = vc + dt * (Dv * (sv - inside * vc) + uvv - (0.014 + 0.054) * vc)',
+         'F=0.035, k=0.065'),
+    ],
+    ('4_Numba_Implementation', 'nb4-11'): [
+        ('@njit(parallel=True)\ndef step_prange(U, V, U2, V2, Du, Dv, F, k, dt):\n    for _ in prange(1):\n        step_loop(U, V, U2, V2, Du, Dv, F, k, dt)',
+         'none over the rows'),
+        ('step_prange = step_loop  # still one thread',
+         'parallel option'),
+        ('@njit(parallel=True)\ndef step_prange(U, V, U2, V2, Du, Dv, F, k, dt):\n    nr, nc = U.shape[0] - 2, U.shape[1] - 2\n    for i in range(1, nr + 1):\n        for j in prange(1, nc + 1):\n            inside = (3 - (i == 1) - (i == nr)) * (3 - (j == 1) - (j == nc)) - 1\n            su = (U[i - 1, j - 1] + U[i - 1, j] + U[i - 1, j + 1] + U[i, j - 1]\n                  + U[i, j + 1] + U[i + 1, j - 1] + U[i + 1, j] + U[i + 1, j + 1])\n            sv = (V[i - 1, j - 1] + V[i - 1, j] + V[i - 1, j + 1] + V[i, j - 1]\n                  + V[i, j + 1] + V[i + 1, j - 1] + V[i + 1, j] + V[i + 1, j + 1])\n            uc, vc = U[i, j], V[i, j]\n            uvv = uc * vc * vc\n            U2[i, j] = uc + dt * (Du * (su - inside * uc) - uvv + F * (1 - uc))\n            V2[i, j] = vc + dt * (Dv * (sv - inside * vc) + uvv - (F + k) * vc)',
+         'none over the rows'),
+        ('@njit(parallel=True)\ndef step_prange(U, V, U2, V2, Du, Dv, F, k, dt):\n    step_loop(U, V, U2, V2, Du, Dv, F, k, dt)',
+         'no parallel loop'),
+    ],
+    # ------------------------------------------------------------------ 5-6. JAX
+    ('5_JAX', 'nb5-09'): [
+        ('predicted_traces = 4  # one per call',
+         'jit traces again'),
+        ('predicted_traces = 2  # one per shape',
+         'jit traces again'),
+    ],
+    ('5_JAX', 'nb5-16'): [
+        ("u, v = (jnp.asarray(a) for a in gs.make_initial('school', (nbrow, nbcol)))",
+         'uses the package'),
+        ('un = np.ones((nbrow, nbcol), np.float32)\nvn = np.zeros((nbrow, nbcol), np.float32)\nun[rows, cols], vn[rows, cols] = 0.0, 1.0\nu, v = jnp.asarray(un), jnp.asarray(vn)',
+         'JAX traced no scatter'),
+        ('r = jnp.arange(nbrow)[:, None]\nc = jnp.arange(nbcol)[None, :]\nbox = (r >= rows.start) & (r < rows.stop) & (c >= cols.start) & (c < cols.stop)\nu = jnp.where(box, 0.0, 1.0).astype(jnp.float32)\nv = jnp.where(box, 1.0, 0.0).astype(jnp.float32)',
+         'JAX traced no scatter'),
+    ],
+    ('5_JAX', 'nb5-23'): [
+        ('return jnp.nanmedian(jnp.where(x > 0, x, jnp.nan))',
+         'not the median'),
+        ('return jnp.where(x > 0, x, 0.0).mean()',
+         'over all the elements'),
+        ('return x[x > 0].mean()',
+         'raised'),
+    ],
+    ('5_JAX', 'nb5-32'): [
+        ('def body(i, state):\n    return step(*state)  # the default rates\n\nreturn lax.fori_loop(0, n, body, (u, v))',
+         'pass F and k to step'),
+        ('for _ in range(n):\n    u, v = step(u, v, F=F, k=k)\nreturn u, v',
+         'raised'),
+        ('def body(state, _):\n    return step(*state, F=F, k=k), None\n\nreturn lax.scan(body, (u, v), None, length=100)[0]  # a fixed number of steps',
+         'differ'),
+    ],
+    ('5_JAX', 'nb5-35'): [
+        ('return jnp.stack([advance(u0, v0, NSTEPS, F, k)[1] for F, k in zip(Fs, ks, strict=True)])',
+         'one vectorised loop'),
+        ('return lax.map(lambda p: advance(u0, v0, NSTEPS, p[0], p[1])[1], (Fs, ks))',
+         'one vectorised loop'),
+        ('return jax.vmap(lambda F: advance(u0, v0, NSTEPS, F)[1])(Fs)  # k left at its default',
+         'run 4 differs'),
+    ],
+    ('5_JAX', 'nb5-41'): [
+        ('derivative_of_total_v = jax.jacfwd(total_v)  # forward mode',
+         'no backward pass'),
+        ('def derivative_of_total_v(F, h=1e-4):\n    return (total_v(F + h) - total_v(F - h)) / (2 * h)',
+         'no backward pass'),
+        ('def derivative_of_total_v(F):\n    return jax.jvp(total_v, (F,), (1.0,))[1]',
+         'no backward pass'),
+    ],
+    ('6_JAX_Implementation', 'nb6-06'): [
+        ('total = 0.0\nfor a in range(3):\n    for b in range(3):\n        total = total + w[b, a] * X[a:a + nr, b:b + nc]\nreturn total',
+         'differs from the sum'),
+        ("return jax.scipy.signal.convolve2d(X, w, mode='valid')",
+         'differs from the sum'),
+        ("return jax.scipy.signal.correlate2d(X, w, mode='valid')",
+         'add the nine weighted slices'),
+    ],
+    ('6_JAX_Implementation', 'nb6-11'): [
+        ('w = np.ones((3, 3), np.float32)\nw[1, 1] = 0\nreturn correlate3x3(X, jnp.asarray(w))',
+         'neighbours_3x3 multiplies'),
+        ('return sum(X[a:a + nr, b:b + nc] for a in range(3) for b in range(3))',
+         'not the centre'),
+        ("k = jnp.ones((3, 3)).at[1, 1].set(0.0)\nreturn jax.scipy.signal.correlate2d(X, k, mode='valid')",
+         'neighbours_3x3 multiplies'),
+    ],
+    # ------------------------------------------------------------------ 7. Beyond
+    ('7_Beyond', 'nb7-06'): [
+        ('return np.stack([run_rates([(PRESETS[n].F, PRESETS[n].k)], NSTEPS, SHAPE, initial=initial,\n                            seed=1)[0] for n in names])  # one run per name',
+         'one batched call'),
+        ('pairs = [(PRESETS[name].k, PRESETS[name].F) for name in names]\nreturn run_rates(pairs, NSTEPS, SHAPE, initial=initial, seed=1)',
+         'is not the single run'),
+        ('pairs = [(PRESETS[names[0]].F, PRESETS[names[0]].k)] * len(names)\nreturn run_rates(pairs, NSTEPS, SHAPE, initial=initial, seed=1)',
+         'mitosis is not'),
+    ],
+    ('7_Beyond', 'nb7-12'): [
+        ('def batched_step(u, v, F, k):\n    out = [step(u[b], v[b], F[b], k[b]) for b in range(u.shape[0])]\n    return jnp.stack([o[0] for o in out]), jnp.stack([o[1] for o in out])',
+         'not a loop over members'),
+        ('def batched_step(u, v, F, k):\n    return jax.lax.map(lambda a: step(*a), (u, v, F, k))',
+         'not a loop over members'),
+        ('batched_step = jax.vmap(step, in_axes=(0, 0, None, None))',
+         'raised'),
+    ],
+    # ------------------------------------------------------------------ 8-9. Long runs, wall
+    ('8_Long_Runs', 'nb8-04'): [
+        ('return float(np.mean(np.abs(x) < np.finfo(x.dtype).tiny))  # zeros counted too',
+         'non-zero, below'),
+        ('a = np.abs(x)\nreturn float(np.mean((a > 0) & (a < np.finfo(np.float32).tiny)))',
+         'float64'),
+        ('return sum(1 for e in x if 0 < abs(e) < np.finfo(x.dtype).tiny) / x.size',
+         'a Python loop does the work'),
+        ('return float(np.mean(np.vectorize(lambda e: 0 < abs(e) < np.finfo(x.dtype).tiny)(x)))',
+         'a Python loop does the work'),
+    ],
+    ('9_Past_The_Wall', 'nb9-10'): [
+        ('for upper, lower in zip(bands, bands[1:]):\n    lower[0] = upper[-1]\n    upper[-1] = lower[0]',
+         'step differently'),
+        ("for b in bands:\n    b[0], b[-1] = b[1], b[-2]  # each band's own edge rows",
+         'outside the grid'),
+        ('for upper, lower in zip(bands, bands[1:]):\n    lower[0] = upper[-2]  # the upper ghosts only',
+         'step differently'),
     ],
 }

@@ -41,7 +41,7 @@ NO_LADDER = {"7_Beyond", "8_Long_Runs", "9_Past_The_Wall"}
 #: Injected after each notebook's parameters cell, as papermill would: a small, short run.
 #: The closing ladder always runs the school's 1080 x 1920; here for 2 rounds of 3 steps.
 SMALL = ("NBROW, NBCOL = 64, 64\nNSTEPS = 320\nNBIMAGE, NBEXTRASTEP = 10, 32\nLADDER_STEPS = 3\n"
-         "LADDER_ROUNDS = 2\nLADDER_FROM_STEP = 3\nLONG_STEPS = 600\nWALL_SHAPE = (96, 128)")
+         "LADDER_ROUNDS = 2\nLADDER_FROM_STEP = 3\nLONG_STEPS = 600")
 CELL_TIMEOUT = 300
 STUB = re.compile(r"^(?P<indent>[ \t]*)raise NotImplementedError\(.*\)$", re.M)
 
@@ -126,7 +126,16 @@ def _error(cell):
     return None
 
 
-def _run_course(name, where, kernel_name):
+def _run_course(name, where, kernel_name, tmp):
+    """Run notebook `name` in folder `where`, its kernel's temporary files in `tmp`."""
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("TMPDIR", str(tmp))  # the kernel's tempfile folder: seen, checked after
+        run = _run_in_kernel(name, where, kernel_name)
+    run.left += sorted(f"{p.name} (in the temporary folder)" for p in tmp.iterdir())
+    return run
+
+
+def _run_in_kernel(name, where, kernel_name):
     solution, tutorial = _read("solutions", name), _read("tutorial", name)
     stubs = {c.id: c.source for c in tutorial.cells if "exercise" in _tags(c)}
     nb = copy.deepcopy(solution)
@@ -155,11 +164,16 @@ def _run_course(name, where, kernel_name):
                 trials = [("unfilled", stubs[cell.id])]
                 trials += [(f"wrong-{k}", fill(stubs[cell.id], wrong))
                            for k, (wrong, _) in enumerate(WRONG_ANSWERS.get((name, cell.id), []))]
+                # The cells between the exercise and its check (functions it needs) run too.
+                until = [c.id for c in nb.cells].index(checks[cell.id])
+                between = [c for c in nb.cells[index + 1:until] if c.cell_type == "code"]
                 for label, source in trials:
-                    filled = nbformat.v4.new_code_cell(source)
-                    check = nbformat.v4.new_code_cell(by_id[checks[cell.id]].source)
+                    steps = [("exercise", nbformat.v4.new_code_cell(source))]
+                    steps += [("between", nbformat.v4.new_code_cell(c.source)) for c in between]
+                    check = by_id[checks[cell.id]].source
+                    steps.append(("check", nbformat.v4.new_code_cell(check)))
                     trial = Trial()
-                    for kind, c in (("exercise", filled), ("check", check)):
+                    for kind, c in steps:
                         err = execute(c, index)
                         if err:
                             trial = Trial(kind, *err)
@@ -196,7 +210,8 @@ def course(kernel_name, tmp_path_factory):
 
     def get(name):
         if name not in runs:
-            runs[name] = _run_course(name, tmp_path_factory.mktemp(name), kernel_name)
+            runs[name] = _run_course(name, tmp_path_factory.mktemp(name), kernel_name,
+                                     tmp_path_factory.mktemp(f"{name}-tmp"))
         return runs[name]
 
     return get
