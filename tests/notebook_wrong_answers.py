@@ -221,7 +221,7 @@ WRONG_ANSWERS = {
         ('for _ in range(n):\n    u, v = step(u, v, F=F, k=k)\nreturn u, v',
          'raised'),
         ('def body(state, _):\n    return step(*state, F=F, k=k), None\n\nreturn lax.scan(body, (u, v), None, length=100)[0]  # a fixed number of steps',
-         'differ'),
+         'must make 7 steps'),
     ],
     ('5_JAX', 'nb5-35'): [
         ('return jnp.stack([advance(u0, v0, NSTEPS, F, k)[1] for F, k in zip(Fs, ks, strict=True)])',
@@ -290,5 +290,23 @@ WRONG_ANSWERS = {
          'outside the grid'),
         ('for upper, lower in zip(bands, bands[1:]):\n    lower[0] = upper[-2]  # the upper ghosts only',
          'step differently'),
+    ],
+    ('8_Long_Runs', 'nb8-09b'): [
+        ('return np.where(np.abs(x) <= np.finfo(x.dtype).tiny, x.dtype.type(0), x)',
+         'only values below'),
+        ('return np.where(np.abs(x) < np.finfo(np.float32).tiny, x.dtype.type(0), x)',
+         'only values below'),
+        ('return np.array([0.0 if abs(e) < np.finfo(x.dtype).tiny else e for e in x], dtype=x.dtype)',
+         'a Python loop does the work'),
+        ('return np.where(np.abs(x) < np.finfo(x.dtype).tiny, 0.0, x).astype(np.float64)',
+         'keep the dtype'),
+    ],
+    ('9_Past_The_Wall', 'nb9-03a'): [
+        ('return [(lo - (k - s), hi + (k - s)) for s in range(1, k + 1)]  # not clipped',
+         'within 0..nrows'),
+        ('return [(max(lo - (k - s + 1), 0), min(hi + (k - s + 1), nrows)) for s in range(1, k + 1)]',
+         'the last step the band itself'),
+        ('return [(max(lo - s, 0), min(hi + s, nrows)) for s in range(1, k + 1)]  # grows',
+         'k - s rows more'),
     ],
 }
