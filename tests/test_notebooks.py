@@ -130,6 +130,8 @@ def _run_course(name, where, kernel_name, tmp):
     """Run notebook `name` in folder `where`, its kernel's temporary files in `tmp`."""
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("TMPDIR", str(tmp))  # the kernel's tempfile folder: seen, checked after
+        # XLA's compilations of the ladder's JAX rungs, shared by the notebooks' kernels.
+        mp.setenv("JAX_COMPILATION_CACHE_DIR", str(tmp.parent / "jax-cache"))
         run = _run_in_kernel(name, where, kernel_name)
     run.left += sorted(f"{p.name} (in the temporary folder)" for p in tmp.iterdir())
     return run
