@@ -27,7 +27,7 @@ OPTION = re.compile(r"`(--?[A-Za-z][\w-]*)")
 
 def _untracked() -> set[str]:
     """Files git does not track, ignored ones included (caches left out)."""
-    out = subprocess.run(["git", "status", "--porcelain", "--ignored", "--untracked-files=all"],
+    out = subprocess.run(["git", "status", "--porcelain", "--ignored"],
                          cwd=ROOT, capture_output=True, text=True, check=True).stdout
     return {line[3:] for line in out.splitlines() if line[:2] in ("??", "!!")
             and "__pycache__" not in line and not line[3:].startswith((".hypothesis",
