@@ -124,7 +124,9 @@ def fit_cmd(target: str, steps: int | None, frame: int | None, feedrate: float |
     if steps is None:
         raise GrayScottError("--steps is required for a .npy target (the steps that made it)")
     from ..physics import Parameters
-    from .fit import FitNotConvergedWarning, fit_rates
+    from .fit import FitNotConvergedWarning, check_target, fit_rates
+
+    v = check_target(v)
 
     def pick(given: Any, name: str, default: Any) -> Any:
         return given if given is not None else meta.get(name, default)
