@@ -9,6 +9,7 @@ and zooming in around the best few finds the well without knowing where it is.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -45,11 +46,16 @@ def batched_losses(pairs: Sequence[tuple[float, float]], steps: int, problem: ob
                        available_memory() // 2, None)
     out = np.empty(len(pairs))
     tj = jnp.asarray(target, jnp.float32)
-    many = jax.jit(jax.vmap(lambda v: pattern_loss(v, tj, loss)))
     for start, v in run_pieces(pairs, steps, problem, state, backend, size):
-        values = np.asarray(many(jnp.asarray(v, jnp.float32)), np.float64)
+        values = np.asarray(_many_losses(jnp.asarray(v, jnp.float32), tj, loss), np.float64)
         out[start:start + len(v)] = np.where(np.isfinite(values), values, np.inf)
     return out
+
+
+@functools.partial(jax.jit, static_argnames="loss")
+def _many_losses(v: jax.Array, target: jax.Array, loss: str) -> jax.Array:
+    """The loss of every member of ``v`` (B, R, C): compiled once per shape and loss."""
+    return jax.vmap(lambda x: pattern_loss(x, target, loss))(v)
 
 
 def grid(center_or_region: tuple, n: tuple[int, int], half: tuple[float, float] | None = None,
