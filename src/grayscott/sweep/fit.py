@@ -191,7 +191,8 @@ def fit_rates(target: Any, steps: int, F0: float | None = None, k0: float | None
         Parameters(Du=params.Du, Dv=params.Dv, F=F0, k=k0, dt=params.dt)  # a valid start
     # Refuses a bogus stencil or border and an unstable dt, in one line, before any work.
     problem = make_problem(target.shape, params=params, stencil=stencil, border=border)
-    from .core import _start, check_backend
+    from .core import _start
+    from .planning import check_backend
 
     u0, v0 = _start(state, initial, target.shape, seed)  # a state must have the target's shape
     value_and_grad = _objective(target, steps, u0, v0, params, problem.stencil, border, block,

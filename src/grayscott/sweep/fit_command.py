@@ -51,7 +51,8 @@ def read_target(path: str, frame: int | None) -> tuple[np.ndarray, dict[str, Any
                                  f"{str(exc).splitlines()[0]}") from None
     if suffix not in (".h5", ".hdf5"):
         raise GrayScottError(f"TARGET {path!r} must be a run's .h5 file or a .npy array")
-    from ..io.hdf5 import DATASET, frames_available, open_run
+    from ..io.layout import DATASET
+    from ..io.readers import frames_available, open_run
 
     with open_run(path) as f:
         n = frames_available(f)

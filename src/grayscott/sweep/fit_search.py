@@ -39,7 +39,8 @@ def batched_losses(pairs: Sequence[tuple[float, float]], steps: int, problem: ob
                    backend: str) -> np.ndarray:
     """The loss of every (F, k) in ``pairs`` (inf where the member blew up): one batched sweep
     (:func:`grayscott.sweep.core.run_pieces`), then the loss of all members in one jitted call."""
-    from .core import available_memory, member_bytes, plan_pieces, run_pieces
+    from .core import run_pieces
+    from .planning import available_memory, member_bytes, plan_pieces
 
     pairs = [(float(f), float(k)) for f, k in pairs]
     size = plan_pieces(len(pairs), member_bytes(problem.shape, problem.dtype.itemsize, backend),
