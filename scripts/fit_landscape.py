@@ -26,8 +26,9 @@ import numpy as np
 
 import grayscott as gs
 from grayscott.physics import make_problem
-from grayscott.sweep.core import _start, check_backend, run_pieces
+from grayscott.sweep.core import _start, run_pieces
 from grayscott.sweep.fit import pattern_loss
+from grayscott.sweep.planning import check_backend
 
 TRUTH = (0.035, 0.060)
 SHAPE = (64, 64)
