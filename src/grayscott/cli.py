@@ -20,6 +20,7 @@ from .io.commands import FSYNC_HELP, info_cmd, resume_cmd, run_summary
 from .physics import BORDERS, DTYPES, INITIAL_STATES, STENCILS, Parameters, make_problem
 from .runs import DEFAULT_CHECKPOINT_EVERY
 from .sweep.commands import presets_cmd, sweep_cmd
+from .sweep.fit_command import fit_cmd
 from .views.commands import render_cmd
 
 EXIT_USAGE = 2
@@ -172,6 +173,7 @@ cli.add_command(bench_cmd)
 cli.add_command(profile_cmd)
 cli.add_command(presets_cmd)
 cli.add_command(sweep_cmd)
+cli.add_command(fit_cmd)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

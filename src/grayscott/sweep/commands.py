@@ -99,6 +99,12 @@ def sweep_cmd(feed: str, kill: str, nbrow: int, nbcol: int, steps: int, deltat: 
         if importlib.util.find_spec("matplotlib") is None:
             raise GrayScottError("--image needs matplotlib: pip install 'grayscott[plot]'")
         check_writable_file(image, "--image", overwrite)
+        from matplotlib.figure import Figure
+
+        kinds = Figure().canvas.get_supported_filetypes()  # what savefig can write
+        if os.path.splitext(image)[1].lower().lstrip(".") not in kinds:
+            raise click.BadParameter(f"{image!r}: not an image type matplotlib writes; end it "
+                                     f"in .{', .'.join(sorted(kinds))}", param_hint="--image")
         if os.path.realpath(image) == os.path.realpath(output):  # ./s.h5 is s.h5
             raise click.BadParameter("--image must differ from --output", param_hint="--image")
     params = Parameters(Du=Du, Dv=Dv, dt=deltat)
