@@ -86,3 +86,99 @@ def test_every_write(results: dict[str, dict], path: str) -> None:
     assert r["writes"] > 5 and r["tried"] >= 4
     failed = {k: r["details"][k] for k in CATEGORIES if r[k]}
     assert not failed, f"{path}: {r['tried']} writes tried: {json.dumps(failed)[:3000]}"
+
+
+# -- a real full disk: a small tmpfs ------------------------------------------------------------
+
+#: Runs the CLI as if the disk had room when it was checked, then filled up (the free-space
+#: check is what would refuse these runs otherwise).
+FILLED_AFTER_CHECK = """
+import shutil, sys
+from collections import namedtuple
+usage = namedtuple("usage", "total used free")
+shutil.disk_usage = lambda path: usage(1 << 40, 0, 1 << 40)
+from grayscott.cli import main
+sys.exit(main(sys.argv[1:]))
+"""
+
+
+@pytest.fixture
+def small_disk(tmp_path: Path):
+    """A 1 MiB tmpfs (root only; skipped where mount is not permitted)."""
+    mnt = tmp_path / "disk"
+    mnt.mkdir()
+    proc = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", str(mnt)],
+                          capture_output=True, text=True)
+    if proc.returncode != 0:
+        pytest.skip(f"cannot mount a tmpfs here: {proc.stderr.strip()[:120]}")
+    try:
+        yield mnt
+    finally:
+        subprocess.run(["umount", "-l", str(mnt)], check=False)
+
+
+def _cli(*args: str, cwd: Path) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-c", FILLED_AFTER_CHECK, *args], cwd=cwd,
+                          capture_output=True, text=True, timeout=120)
+
+
+def test_a_disk_that_fills_after_the_check(small_disk: Path, tmp_path: Path) -> None:
+    """The disk holds less than the file at every size from nothing to all of it: the run ends
+    in one line (exit 2) or completes; what it leaves opens, its counted frames are the
+    uninterrupted run's, and once there is room `resume` (or the run again) completes it."""
+    import h5py
+    import numpy as np
+
+    run = ["run", "-q", "-r", "12", "-c", "10", "-n", "3", "-e", "4", "-b", "numpy",
+           "--checkpoint-every", "2"]
+    assert _cli(*run, "-o", "ref.h5", cwd=tmp_path).returncode == 0
+    with h5py.File(tmp_path / "ref.h5", "r") as f:
+        ref, size = f["matrix"][...], (tmp_path / "ref.h5").stat().st_size
+    free = os.statvfs(small_disk).f_bavail * os.statvfs(small_disk).f_frsize
+    seen = set()
+    for room in np.linspace(0, size + 8192, 8).astype(int):
+        filler = small_disk / "filler"
+        with open(filler, "wb") as fh:
+            fh.write(b"\0" * max(free - int(room), 0))
+        proc = _cli(*run, "-o", "out.h5", "--overwrite", cwd=small_disk)
+        seen.add(proc.returncode)
+        assert proc.returncode in (0, 2), (room, proc.returncode, proc.stderr)
+        assert "Traceback" not in proc.stderr and "Exception ignored" not in proc.stderr
+        if proc.returncode:
+            assert len(proc.stderr.strip().splitlines()) == 1, proc.stderr
+        out = small_disk / "out.h5"
+        if out.exists():
+            with h5py.File(out, "r") as f:  # plain h5py opens what is left
+                n = int(f["frames_written"][()])
+                assert np.array_equal(f["matrix"][:n], ref[:n]), room
+        filler.unlink()
+        again = (["resume", "-q", "out.h5"] if out.exists() else [*run, "-o", "out.h5"])
+        assert _cli(*again, cwd=small_disk).returncode == 0
+        with h5py.File(out, "r") as f:
+            assert np.array_equal(f["matrix"][...], ref) and f["status"][()] == b"completed"
+        out.unlink()
+        assert not [p.name for p in small_disk.iterdir()], "temporary or lock files left"
+    assert 2 in seen, "the disk never filled: the test did not test"
+
+
+# -- one writer per file ------------------------------------------------------------------------
+
+def test_a_hard_link_or_a_rename_is_the_same_file(tmp_path: Path) -> None:
+    """While a run writes x.h5, `resume` through a hard link to it or through a new name of it
+    is refused in one line (the lock is the file's own, not its name's)."""
+    from grayscott.io.paths import OutputLock, holder
+
+    path = tmp_path / "x.h5"
+    path.write_bytes(b"data")
+    os.link(path, tmp_path / "link.h5")
+    with OutputLock(path):
+        assert holder(tmp_path / "link.h5") == -1  # held, under another name
+        from grayscott.errors import OutputBusyError
+        with pytest.raises(OutputBusyError):
+            OutputLock(tmp_path / "link.h5").acquire()
+        os.rename(tmp_path / "link.h5", tmp_path / "moved.h5")
+        with pytest.raises(OutputBusyError):
+            OutputLock(tmp_path / "moved.h5").acquire()
+    assert holder(tmp_path / "moved.h5") is None
+    OutputLock(tmp_path / "moved.h5").acquire().release()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["moved.h5", "x.h5"]

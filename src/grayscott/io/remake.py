@@ -64,7 +64,7 @@ def _copy(old: h5py.File, new: RunFile, frames: int) -> None:
     f = new.file
     for name in ("u", "v", "index"):
         f["checkpoint"][name][...] = old["checkpoint"][name][...]
-    for name in ("steps_done", "wall_seconds", "status"):
+    for name in ("steps_done", "wall_seconds"):  # the status stays "running": not the end
         f[name][()] = old[name][()]
     lines = _log_lines(old)[-LOG_LINES:]
     if lines:
