@@ -156,6 +156,10 @@ WRONG_ANSWERS = {
          "        u, v = step(u, v, p)", "calls of step"),
     ],
     ("3_Python_Implementation", "nb3-16"): [
+        ("import grayscott.io  # the package's writer, at hand\n"
+         "with h5py.File(path, 'w') as f:\n"
+         "    m = f.create_dataset('matrix', shape=(nbimage, *shape), dtype='float32', chunks=(1, *shape))\n"
+         "    for i, frame in enumerate(frame_iter):\n        m[i] = frame", 'write_school_file uses the package'),
         ("data = np.stack(list(frame_iter))  # every frame in memory\n"
          "with h5py.File(path, 'w') as f:\n"
          "    f.create_dataset('matrix', data=data, chunks=(1, *shape))",
@@ -216,6 +220,8 @@ WRONG_ANSWERS = {
          'raised'),
     ],
     ('5_JAX', 'nb5-32'): [
+        ("b = gs.backends.create('jax', gs.make_problem(u.shape, params=gs.Parameters(F=F, k=k)))\n"
+         "b.set_state(u, v)\nb.advance(n)\nreturn b.get_state()", 'advance uses the package'),
         ('def body(i, state):\n    return step(*state)  # the default rates\n\nreturn lax.fori_loop(0, n, body, (u, v))',
          'pass F and k to step'),
         ('for _ in range(n):\n    u, v = step(u, v, F=F, k=k)\nreturn u, v',
@@ -224,6 +230,9 @@ WRONG_ANSWERS = {
          'must make 7 steps'),
     ],
     ('5_JAX', 'nb5-35'): [
+        ("from grayscott.sweep import run_rates\n"
+         "return jnp.asarray(run_rates(list(zip(Fs.tolist(), ks.tolist(), strict=True)), NSTEPS, SHAPE, backend='jax'))",
+         'run_many uses the package'),
         ('return jnp.stack([advance(u0, v0, NSTEPS, F, k)[1] for F, k in zip(Fs, ks, strict=True)])',
          'one vectorised loop'),
         ('return lax.map(lambda p: advance(u0, v0, NSTEPS, p[0], p[1])[1], (Fs, ks))',

@@ -41,7 +41,7 @@ NO_LADDER = {"7_Beyond", "8_Long_Runs", "9_Past_The_Wall"}
 #: Injected after each notebook's parameters cell, as papermill would: a small, short run.
 #: The closing ladder always runs the school's 1080 x 1920; here for 2 rounds of 3 steps.
 SMALL = ("NBROW, NBCOL = 64, 64\nNSTEPS = 320\nNBIMAGE, NBEXTRASTEP = 10, 32\nLADDER_STEPS = 3\n"
-         "LADDER_ROUNDS = 2\nLADDER_FROM_STEP = 3\nLONG_STEPS = 600")
+         "LADDER_ROUNDS = 2\nLADDER_FROM_STEP = 3\nLONG_STEPS = 600\nMPI_RANKS = 0")
 CELL_TIMEOUT = 300
 STUB = re.compile(r"^(?P<indent>[ \t]*)raise NotImplementedError\(.*\)$", re.M)
 
@@ -130,6 +130,8 @@ def _run_course(name, where, kernel_name, tmp):
     """Run notebook `name` in folder `where`, its kernel's temporary files in `tmp`."""
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("TMPDIR", str(tmp))  # the kernel's tempfile folder: seen, checked after
+        # XLA's compilations of the ladder's JAX rungs, shared by the notebooks' kernels.
+        mp.setenv("JAX_COMPILATION_CACHE_DIR", str(tmp.parent / "jax-cache"))
         run = _run_in_kernel(name, where, kernel_name)
     run.left += sorted(f"{p.name} (in the temporary folder)" for p in tmp.iterdir())
     return run
