@@ -16,10 +16,11 @@ import click
 from . import backends
 from .bench.commands import bench_cmd, profile_cmd
 from .errors import BlowUpError, GrayScottError
-from .io.commands import info_cmd, resume_cmd, run_summary
+from .io.commands import FSYNC_HELP, info_cmd, resume_cmd, run_summary
 from .physics import BORDERS, DTYPES, INITIAL_STATES, STENCILS, Parameters, make_problem
 from .runs import DEFAULT_CHECKPOINT_EVERY
 from .sweep.commands import presets_cmd, sweep_cmd
+from .sweep.fit_command import fit_cmd
 from .views.commands import render_cmd
 
 EXIT_USAGE = 2
@@ -91,13 +92,15 @@ def cli() -> None:
               help="Flush the file every N frames (0: only at the end; a crash then loses "
                    "frames).")
 @click.option("--allow-unstable", is_flag=True, help="Run even if dt is above the stable bound.")
+@click.option("--fsync", is_flag=True, help=FSYNC_HELP)
 @click.option("-q", "--quiet", is_flag=True, help="No settings line, progress bar or summary.")
 def run_cmd(nbimage: int, nbextrastep: int, nbrow: int, nbcol: int, killrate: float,
             feedrate: float, deltat: float, Du: float, Dv: float, output: str,
             backend: str | None, dtype: str, output_dtype: str, stencil: str, border: str,
             initial: str, seed: int, preset: str | None, threads: int | None,
             blocking: int | None, flush_subnormals: bool, video: str | None, overwrite: bool,
-            checkpoint_every: int, flush_every: int, allow_unstable: bool, quiet: bool) -> None:
+            checkpoint_every: int, flush_every: int, allow_unstable: bool, fsync: bool,
+            quiet: bool) -> None:
     """Run a simulation and write the school's HDF5 file.
 
     Every frame is flushed and the state saved as it goes, so a run that is killed keeps its
@@ -147,7 +150,7 @@ def run_cmd(nbimage: int, nbextrastep: int, nbrow: int, nbcol: int, killrate: fl
                  initial=initial, seed=seed, overwrite=overwrite, output_dtype=output_dtype,
                  threads=threads, progress=not quiet, on_start=announce,
                  checkpoint_every=checkpoint_every, flush_every=flush_every, video=video,
-                 quiet_video=quiet, extra_attrs=extra,
+                 quiet_video=quiet, extra_attrs=extra, fsync=fsync,
                  **({"backend_options": options} if options else {}))
     if not quiet:
         click.echo(run_summary(result))
@@ -175,6 +178,7 @@ cli.add_command(bench_cmd)
 cli.add_command(profile_cmd)
 cli.add_command(presets_cmd)
 cli.add_command(sweep_cmd)
+cli.add_command(fit_cmd)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
