@@ -150,11 +150,12 @@ def test_a_local_fit_that_converges_reports_it_with_an_honest_uncertainty():
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize(("start", "steps"), [((0.014, 0.054), 2000), ((0.031, 0.057), 1000)])
+@pytest.mark.parametrize(("start", "steps"), [((0.014, 0.054), 1000), ((0.031, 0.057), 500)])
 def test_robust_fit_recovers_from_starts_it_was_not_tuned_to(start, steps):
     """Truth (0.035, 0.060), 64 x 64, noise: from (0.014, 0.054) a local descent stalls at
-    (0.017, 0.049) on the 2000-step target, from (0.031, 0.057) it moves away. The full table (10
-    starts, 500 to 4000 steps) is scripts/fit_recovery.py's, in docs/fitting.md."""
+    (0.017, 0.049) on the 2000-step target, from (0.031, 0.057) it moves away. Shorter targets
+    here to keep the test affordable; the full table (10 starts, 500 to 4000 steps) is
+    scripts/fit_recovery.py's, in docs/fitting.md."""
     truth = (0.035, 0.060)
     target = reference_v(*truth, (64, 64), steps, backend="numba")
     with warnings.catch_warnings():
