@@ -42,7 +42,7 @@ def presets_cmd() -> None:
               help="N feed rates from A to B inclusive (as numpy.linspace), or one value; "
                    "A > B runs downwards, and the map labels its rows as they run.")
 @click.option("--kill", required=True, metavar="A:B:M",
-              help="M kill rates from A to B inclusive, or one value.")
+              help="M kill rates from A to B inclusive, or one value (A > B runs leftwards).")
 @click.option("-r", "--nbrow", type=int, default=64, show_default=True, help="Grid rows.")
 @click.option("-c", "--nbcol", type=int, default=64, show_default=True, help="Grid columns.")
 @click.option("-s", "--steps", type=int, required=True, help="Steps of every member.")
