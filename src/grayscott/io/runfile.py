@@ -194,7 +194,12 @@ class RunFile:
                 f.attrs[key] = _attr(value)
             run = cls(f, path, fsync)
             run._write_coords(0, nbimage, nbextrastep, dt, steps_before)
-        run._sync()
+        try:
+            run._sync()  # with fsync: the file made, on the disk, before it is named
+        except (OSError, RuntimeError, ValueError) as exc:  # abandoned by now
+            close_quietly(f)
+            path.unlink(missing_ok=True)
+            raise file_error(exc, display) from None
         return run
 
     @classmethod
