@@ -27,6 +27,7 @@ run: $(VENV)/.run-installed
 
 test: $(VENV)/.test-installed
 	$(BIN)/python -m ruff check src tests notebooks scripts
+	sh scripts/ensure-chromium.sh
 	$(BIN)/python -m pytest
 
 lint: $(VENV)/.test-installed

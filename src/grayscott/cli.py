@@ -17,6 +17,7 @@ from . import backends
 from .bench.commands import bench_cmd, profile_cmd
 from .driver import DEFAULT_CHECKPOINT_EVERY
 from .errors import BlowUpError, GrayScottError
+from .explore.commands import explore_cmd, replay_cmd
 from .io.commands import info_cmd, resume_cmd, run_summary
 from .physics import BORDERS, DTYPES, INITIAL_STATES, STENCILS, Parameters, make_problem
 from .sweep.commands import presets_cmd, sweep_cmd
@@ -170,6 +171,8 @@ cli.add_command(bench_cmd)
 cli.add_command(profile_cmd)
 cli.add_command(presets_cmd)
 cli.add_command(sweep_cmd)
+cli.add_command(explore_cmd)
+cli.add_command(replay_cmd)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

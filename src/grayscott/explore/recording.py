@@ -1,0 +1,179 @@
+"""A recorded session: the school's HDF5 layout for its frames, plus what replays it.
+
+The file is a run file (:class:`~grayscott.io.hdf5.RunFile`, crash-safe as a run's: every
+structure exists before the first frame, a frame is flushed before ``frames_written`` counts
+it), so ``h5py.File(path)["matrix"][i]`` is frame ``i`` and ``grayscott info`` and ``render``
+read it. Frame ``i`` is V after ``step[i]`` steps of the session (the ``step`` coordinate is
+exact: steps per frame may change while recording). Beside it, the group ``explore``:
+
+* ``u0``, ``v0``: the state when the recording started (after ``steps_before`` steps);
+* ``timeline_step``, ``timeline_op``, ``timeline_count``: the operations applied while recording
+  (JSON: ``params``, ``reset``, ``brush``, ``steps``; see :mod:`.messages`) and the step count
+  at which each was applied, the first ``timeline_count`` of them valid; an operation is counted
+  with the first frame computed after it;
+* attribute ``session``: JSON of the shape, settings, backend and its options, dtype and steps
+  per frame at the start.
+
+The file grows by doubling (frames and timeline: a metadata change, flushed before anything is
+written into the new space) and is cut to what was counted when it is closed.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ..errors import GrayScottError
+from ..io.hdf5 import RunFile, _early_dataset, check_output_path, estimated_bytes, open_run
+from ..provenance import file_versions, now_utc
+from .messages import check_op
+
+GROUP = "explore"
+#: Frames and timeline entries room is made for at first (the file doubles when full).
+FIRST_FRAMES = 16
+FIRST_EVENTS = 256
+#: Bytes of one timeline operation (JSON); a brush dab needs about 70.
+OP_BYTES = 256
+
+
+class Recorder:
+    """Writes one recording; :meth:`frame` after each frame, :meth:`close` at the end."""
+
+    def __init__(self, run: RunFile) -> None:
+        self.run = run
+        self.group = run.file[GROUP]
+        self.frames = 0
+        self.events = 0
+        self.pending: list[tuple[int, dict[str, Any]]] = []
+        self.started = time.perf_counter()
+
+    @classmethod
+    def start(cls, path: str | os.PathLike, session: Any, overwrite: bool = False,
+              attrs: dict[str, Any] | None = None) -> Recorder:
+        """Make the file at ``path`` for a session as it is now (its state is ``u0``, ``v0``)."""
+        shape = session.shape
+        path = check_output_path(path, overwrite, estimated_bytes(
+            FIRST_FRAMES, shape, np.dtype("float32"), session.dtype))
+        if path.exists():
+            path.unlink()
+        u0, v0 = session.state
+        s = session.settings
+        attrs = {**s, "stencil_weights": _weights(s["stencil"]), "nbrow": shape[0],
+                 "nbcol": shape[1], "initial": "state", "seed": session.seed,
+                 "backend": session.backend_name, "threads": session.backend.threads,
+                 "dtype": session.dtype.name, "output_dtype": "float32", "started": now_utc(),
+                 "checkpoint_every": 0, **file_versions(session.backend_name),
+                 **(attrs or {})}
+        run = RunFile.create(path, nbimage=FIRST_FRAMES, nbextrastep=session.steps_per_frame,
+                             dt=s["dt"], shape=shape, output_dtype="float32",
+                             state_dtype=session.dtype, attrs=attrs,
+                             steps_before=session.steps)
+        try:
+            g = run.file.create_group(GROUP)
+            for name, x in (("u0", u0), ("v0", v0)):
+                _early_dataset(g, name, shape, session.dtype, None, fill=0)[...] = x
+            _early_dataset(g, "timeline_step", (FIRST_EVENTS,), np.dtype("int64"),
+                           (FIRST_EVENTS,), (None,), fill=-1)
+            _early_dataset(g, "timeline_op", (FIRST_EVENTS,), np.dtype(f"S{OP_BYTES}"),
+                           (FIRST_EVENTS,), (None,))
+            _early_dataset(g, "timeline_count", (), np.dtype("int64"), None)[()] = 0
+            g.attrs["session"] = json.dumps(session.describe())
+            g.attrs["time_before"] = session.time
+            g.attrs["description"] = (
+                "u0, v0: the state when recording started; timeline_op[i] (JSON) was applied "
+                "after timeline_step[i] steps; grayscott replay recomputes the frames")
+            run.set_status("recording")
+            run.flush()
+        except BaseException:
+            run.close()
+            path.unlink()
+            raise
+        return cls(run)
+
+    def event(self, step: int, op: dict[str, Any]) -> None:
+        """An operation applied after ``step`` steps (written with the next frame)."""
+        self.pending.append((step, op))
+
+    def frame(self, v: np.ndarray, steps: int, sim_time: float) -> None:
+        """Write the next frame and the operations before it, then count them."""
+        run, g, i = self.run, self.group, self.frames
+        if i == run.matrix.shape[0]:
+            run.extend(2 * i)
+        ops = [json.dumps(op, separators=(",", ":")).encode() for _, op in self.pending]
+        if any(len(b) > OP_BYTES for b in ops):
+            raise GrayScottError("a timeline operation is too long to record")
+        end = self.events + len(ops)
+        if end > g["timeline_op"].shape[0]:
+            size = max(end, 2 * g["timeline_op"].shape[0])
+            g["timeline_op"].resize((size,))
+            g["timeline_step"].resize((size,))
+            run.flush()
+        if ops:
+            g["timeline_op"][self.events:end] = np.array(ops, dtype=f"S{OP_BYTES}")
+            g["timeline_step"][self.events:end] = [s for s, _ in self.pending]
+        run.write_frame(i, v)
+        run.file["step"][i] = steps
+        run.file["time"][i] = sim_time
+        run.flush()
+        g["timeline_count"][()] = end  # counted with the frame, after both are in the file
+        run.commit(i + 1, steps, time.perf_counter() - self.started)
+        self.frames, self.events, self.pending = i + 1, end, []
+
+    def close(self, status: str, state: tuple[np.ndarray, np.ndarray] | None = None) -> None:
+        """End the recording: the status, the last state, the file cut to what it counted."""
+        run = self.run
+        try:
+            run.set_status(status)
+            if state is not None and all(np.isfinite(x).all() for x in state):
+                run.write_final(*state)
+            g = self.group
+            for name in ("timeline_op", "timeline_step"):
+                g[name].resize((self.events,))
+            run.file.attrs["nbimage"] = self.frames  # what `info` shows as the frames planned
+        finally:
+            run.close(shrink_to=self.frames)
+
+    @property
+    def path(self) -> Path:
+        return self.run.path
+
+
+def _weights(stencil: str) -> np.ndarray:
+    from ..physics import get_stencil
+
+    return np.asarray(get_stencil(stencil).weights)
+
+
+def next_path(path: Path, taken: int) -> Path:
+    """The file of the ``taken + 1``-th recording of a session: ``path``, then ``NAME-2.h5``..."""
+    return path if taken == 0 else path.with_name(f"{path.stem}-{taken + 1}{path.suffix}")
+
+
+def read_recording(path: str | os.PathLike) -> dict[str, Any]:
+    """Everything a replay needs from a recording, checked; one line if it is not one."""
+    with open_run(path, "recording") as f:
+        g = f.get(GROUP)
+        if g is None or "session" not in g.attrs:
+            raise GrayScottError(f"{str(path)!r} is a run file, not a recording of "
+                                 "`grayscott explore` (it has no timeline)")
+        try:
+            session = json.loads(g.attrs["session"])
+            count = int(g["timeline_count"][()])
+            frames = int(f["frames_written"][()])
+            ops = [json.loads(b.decode()) for b in g["timeline_op"][:count]]
+            rec = {"session": session, "u0": g["u0"][...], "v0": g["v0"][...],
+                   "steps_before": int(f.attrs["steps_before"]),
+                   "time_before": float(g.attrs.get("time_before", 0.0)),
+                   "timeline_step": g["timeline_step"][:count].astype(np.int64),
+                   "frame_steps": f["step"][:frames].astype(np.int64), "frames": frames}
+            shape = tuple(int(n) for n in session["shape"])
+        except (KeyError, ValueError, TypeError, UnicodeDecodeError) as exc:
+            raise GrayScottError(f"{str(path)!r}: the recording's timeline is damaged "
+                                 f"({type(exc).__name__})") from None
+    rec["ops"] = [check_op(op, shape) for op in ops]
+    return rec
