@@ -130,7 +130,7 @@ def origin_allowed(headers: Any) -> bool:
 def create_app(live: Live, token: str, lut: np.ndarray, presets: list[str]) -> Any:
     """The Starlette application: ``/`` (the page) and ``/ws`` (the WebSocket)."""
     from starlette.applications import Starlette
-    from starlette.responses import HTMLResponse, PlainTextResponse
+    from starlette.responses import HTMLResponse
     from starlette.routing import Route, WebSocketRoute
 
     shape = live.session.shape
@@ -139,15 +139,7 @@ def create_app(live: Live, token: str, lut: np.ndarray, presets: list[str]) -> A
     hello = {"type": "hello", "shape": list(shape), "lut": lut.tolist(), "presets": presets,
              "stencils": list(STENCILS), "borders": list(BORDERS), "max_message": MAX_MESSAGE}
 
-    def authorised(params: Any) -> bool:
-        given = params.get("token", "")
-        return secrets.compare_digest(given.encode(), token.encode())
-
     async def page(request: Any) -> Any:
-        if not authorised(request.query_params):
-            log.warning("refused a page request from %s: wrong or missing token",
-                        _peer(request.client))
-            return PlainTextResponse("a valid token is required\n", status_code=403)
         nonce = secrets.token_urlsafe(16)
         csp = (f"default-src 'none'; script-src 'nonce-{nonce}'; style-src 'nonce-{nonce}'; "
                "connect-src 'self'; img-src 'self' blob: data:; frame-ancestors 'none'; "
@@ -157,10 +149,6 @@ def create_app(live: Live, token: str, lut: np.ndarray, presets: list[str]) -> A
 
     async def socket(ws: Any) -> None:
         peer = _peer(ws.client)
-        if not authorised(ws.query_params):
-            log.warning("refused a WebSocket from %s: wrong or missing token", peer)
-            await ws.close(code=1008)
-            return
         if not origin_allowed(ws.headers):
             log.warning("refused a WebSocket from %s: foreign origin %r", peer,
                         ws.headers.get("origin", "")[:100])
@@ -180,8 +168,41 @@ def create_app(live: Live, token: str, lut: np.ndarray, presets: list[str]) -> A
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await sender
 
-    return Starlette(routes=[Route("/", page), WebSocketRoute("/ws", socket)])
+    app = Starlette(routes=[Route("/", page), WebSocketRoute("/ws", socket)])
+    return TokenRequired(app, token)
+
+
+class TokenRequired:
+    """ASGI middleware: every request and WebSocket without the token is refused (HTTP 403)
+    before any route sees it."""
+
+    def __init__(self, app: Any, token: str) -> None:
+        self.app, self.token = app, token.encode()
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] not in ("http", "websocket"):
+            return await self.app(scope, receive, send)
+        from starlette.datastructures import QueryParams
+
+        given = QueryParams(scope.get("query_string", b"").decode("latin-1")).get("token", "")
+        if secrets.compare_digest(given.encode("utf-8", "replace"), self.token):
+            return await self.app(scope, receive, send)
+        log.warning("refused a %s from %s: wrong or missing token",
+                    "WebSocket" if scope["type"] == "websocket" else "request",
+                    _peer_of(scope.get("client")))
+        if scope["type"] == "websocket":
+            await send({"type": "websocket.close", "code": 1008})
+            return None
+        from starlette.responses import PlainTextResponse
+
+        response = PlainTextResponse("a valid token is required\n", status_code=403,
+                                     headers=SECURITY_HEADERS)
+        return await response(scope, receive, send)
 
 
 def _peer(client: Any) -> str:
     return f"{client.host}:{client.port}" if client else "?"
+
+
+def _peer_of(client: Any) -> str:
+    return f"{client[0]}:{client[1]}" if client else "?"
