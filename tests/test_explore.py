@@ -231,3 +231,24 @@ def test_explore_refuses_an_existing_record_file(tmp_path, capsys):
     assert main(["explore", "-b", "numpy", "-r", "16", "-c", "16", "--record", str(out)]) == 2
     assert "exists" in capsys.readouterr().err
     assert out.read_bytes() == b"keep me"
+
+
+def test_a_recording_replaces_a_file_only_once_it_has_a_frame(tmp_path):
+    from grayscott.explore.recording import Recorder
+
+    out = tmp_path / "rec.h5"
+    out.write_bytes(b"old")
+    session = Session(SHAPE, SETTINGS, backend="numpy")
+    rec = Recorder.start(out, session, overwrite=True)
+    with pytest.raises(GrayScottError, match="being written"):
+        Recorder.start(out, session, overwrite=True)  # one writer at a time
+    rec.close("stopped", session.state)  # no frame: the old file stays
+    assert out.read_bytes() == b"old" and sorted(p.name for p in tmp_path.iterdir()) == [
+        "rec.h5"]
+    rec = Recorder.start(out, session, overwrite=True)
+    assert out.read_bytes() == b"old"
+    rec.frame(session.advance(), session.steps, session.time)
+    assert h5py.is_hdf5(out)
+    rec.close("completed", session.state)
+    assert read_recording(out)["frames"] == 1
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["rec.h5"]

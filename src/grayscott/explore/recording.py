@@ -1,6 +1,6 @@
 """A recorded session: the school's HDF5 layout for its frames, plus what replays it.
 
-The file is a run file (:class:`~grayscott.io.hdf5.RunFile`, crash-safe as a run's: every
+The file is a run file (:class:`~grayscott.io.runfile.RunFile`, crash-safe as a run's: every
 structure exists before the first frame, a frame is flushed before ``frames_written`` counts
 it), so ``h5py.File(path)["matrix"][i]`` is frame ``i`` and ``grayscott info`` and ``render``
 read it. Frame ``i`` is V after ``step[i]`` steps of the session (the ``step`` coordinate is
@@ -15,7 +15,9 @@ exact: steps per frame may change while recording). Beside it, the group ``explo
   per frame at the start.
 
 The file grows by doubling (frames and timeline: a metadata change, flushed before anything is
-written into the new space) and is cut to what was counted when it is closed.
+written into the new space) and is cut to what was counted when it is closed. As for a run, the
+output is locked while it is written (:class:`~grayscott.io.paths.OutputLock`), and a file it
+replaces (``--overwrite``) is kept until the new one holds its first frame.
 """
 
 from __future__ import annotations
@@ -29,7 +31,10 @@ from typing import Any
 import numpy as np
 
 from ..errors import GrayScottError
-from ..io.hdf5 import RunFile, _early_dataset, check_output_path, estimated_bytes, open_run
+from ..io.layout import _early_dataset, check_output_path, estimated_bytes
+from ..io.paths import OutputLock, temporary_path
+from ..io.readers import open_run
+from ..io.runfile import RunFile
 from ..provenance import file_versions, now_utc
 from .messages import check_op
 
@@ -44,8 +49,10 @@ OP_BYTES = 256
 class Recorder:
     """Writes one recording; :meth:`frame` after each frame, :meth:`close` at the end."""
 
-    def __init__(self, run: RunFile) -> None:
+    def __init__(self, run: RunFile, lock: OutputLock, publish_to: Path | None) -> None:
         self.run = run
+        self.lock = lock
+        self.publish_to = publish_to  # the name it takes at its first frame (None: has it)
         self.group = run.file[GROUP]
         self.frames = 0
         self.events = 0
@@ -59,8 +66,19 @@ class Recorder:
         shape = session.shape
         path = check_output_path(path, overwrite, estimated_bytes(
             FIRST_FRAMES, shape, np.dtype("float32"), session.dtype))
-        if path.exists():
-            path.unlink()
+        lock = OutputLock(path).acquire()
+        try:
+            return cls._create(path, session, attrs, lock)
+        except BaseException:
+            lock.release()
+            raise
+
+    @classmethod
+    def _create(cls, path: Path, session: Any, attrs: dict[str, Any] | None,
+                lock: OutputLock) -> Recorder:
+        existed = path.exists()
+        where = temporary_path(path) if existed else path
+        shape = session.shape
         u0, v0 = session.state
         s = session.settings
         attrs = {**s, "stencil_weights": _weights(s["stencil"]), "nbrow": shape[0],
@@ -69,9 +87,9 @@ class Recorder:
                  "dtype": session.dtype.name, "output_dtype": "float32", "started": now_utc(),
                  "checkpoint_every": 0, **file_versions(session.backend_name),
                  **(attrs or {})}
-        run = RunFile.create(path, nbimage=FIRST_FRAMES, nbextrastep=session.steps_per_frame,
-                             dt=s["dt"], shape=shape, output_dtype="float32",
-                             state_dtype=session.dtype, attrs=attrs,
+        run = RunFile.create(where, name=path, nbimage=FIRST_FRAMES,
+                             nbextrastep=session.steps_per_frame, dt=s["dt"], shape=shape,
+                             output_dtype="float32", state_dtype=session.dtype, attrs=attrs,
                              steps_before=session.steps)
         try:
             g = run.file.create_group(GROUP)
@@ -91,9 +109,9 @@ class Recorder:
             run.flush()
         except BaseException:
             run.close()
-            path.unlink()
+            where.unlink()
             raise
-        return cls(run)
+        return cls(run, lock, path if existed else None)
 
     def event(self, step: int, op: dict[str, Any]) -> None:
         """An operation applied after ``step`` steps (written with the next frame)."""
@@ -123,6 +141,9 @@ class Recorder:
         g["timeline_count"][()] = end  # counted with the frame, after both are in the file
         run.commit(i + 1, steps, time.perf_counter() - self.started)
         self.frames, self.events, self.pending = i + 1, end, []
+        if self.publish_to is not None:  # the file it replaces is kept until now
+            os.replace(run.path, self.publish_to)
+            run.path, self.publish_to = self.publish_to, None
 
     def close(self, status: str, state: tuple[np.ndarray, np.ndarray] | None = None) -> None:
         """End the recording: the status, the last state, the file cut to what it counted."""
@@ -137,10 +158,13 @@ class Recorder:
             run.file.attrs["nbimage"] = self.frames  # what `info` shows as the frames planned
         finally:
             run.close(shrink_to=self.frames)
+            if self.publish_to is not None:  # no frame: the file it would replace stays
+                run.path.unlink()
+            self.lock.release()
 
     @property
     def path(self) -> Path:
-        return self.run.path
+        return self.publish_to or self.run.path
 
 
 def _weights(stencil: str) -> np.ndarray:

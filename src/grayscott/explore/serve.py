@@ -61,7 +61,7 @@ def serve(settings: dict[str, Any], shape: tuple[int, int], *, backend: str, dty
     _require_extra()
     import uvicorn
 
-    from ..io.hdf5 import check_output_path
+    from ..io.layout import check_output_path
     from ..physics.presets import preset_names
     from ..views.rendering import colormap_lut
     from .server import WS_MAX_SIZE, create_app

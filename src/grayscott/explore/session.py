@@ -1,6 +1,6 @@
 """A live simulation that takes operations between frames: the physics side of ``explore``.
 
-A :class:`Session` holds a :class:`~grayscott.driver.Simulation` and the settings in force.
+A :class:`Session` holds a :class:`~grayscott.simulation.Simulation` and the settings in force.
 Between two frames it applies timeline operations (:mod:`.messages`): new settings (a new
 problem for the same backend, loaded with the state as it is), a reset to an initial state, a
 brush dab that paints V (and U = 1 - V) on a disc, or another number of steps per frame. Then
@@ -48,7 +48,7 @@ class Session:
                                     else make_initial(initial, self.shape, seed))
 
     def _simulation(self, state: tuple[np.ndarray, np.ndarray]) -> Any:
-        from ..driver import Simulation
+        from ..simulation import Simulation
 
         s = self.settings
         problem = make_problem(self.shape, params=Parameters(**{k: s[k] for k in PARAM_NAMES}),
