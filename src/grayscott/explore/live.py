@@ -68,6 +68,10 @@ class Live:
     def submit(self, command: Command, client: Any = None) -> None:
         self.commands.put((command, client))
 
+    def forget(self, client: Any) -> None:
+        """A page left: drop what is kept for it."""
+        self.applied.pop(client, None)
+
     def listen(self, wake: Callable[[], None]) -> Callable[[], None]:
         """Call ``wake`` (from the thread) when a frame or the status is new; returns the
         function that stops it."""

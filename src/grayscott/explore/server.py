@@ -164,6 +164,7 @@ def create_app(live: Live, token: str, lut: np.ndarray, presets: list[str]) -> A
             await client.receive(shape)
         finally:
             stop_listening()
+            live.forget(client)
             sender.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await sender
