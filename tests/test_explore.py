@@ -252,3 +252,20 @@ def test_a_recording_replaces_a_file_only_once_it_has_a_frame(tmp_path):
     rec.close("completed", session.state)
     assert read_recording(out)["frames"] == 1
     assert sorted(p.name for p in tmp_path.iterdir()) == ["rec.h5"]
+
+
+def test_a_batch_of_operations_gives_the_bits_of_one_at_a_time():
+    ops = [{"op": "params", **SETTINGS, "F": 0.02}, {"op": "brush", "row": 3, "col": 3,
+                                                     "radius": 2, "value": 0.3},
+           {"op": "reset", "initial": "noise", "seed": 4}, {"op": "params", **SETTINGS,
+                                                            "k": 0.05},
+           {"op": "brush", "row": 20, "col": 30, "radius": 5, "value": 0.7}]
+    batch = Session(SHAPE, SETTINGS, backend="numpy", steps_per_frame=3)
+    single = Session(SHAPE, SETTINGS, backend="numpy", steps_per_frame=3)
+    batch.advance(), single.advance()
+    batch.apply(ops)
+    for op in ops:
+        single.apply([op])
+    assert batch.settings == single.settings and batch.settings["k"] == 0.05
+    assert_bits_equal(batch.state, single.state)
+    assert_bits_equal(batch.advance(), single.advance())

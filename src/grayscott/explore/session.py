@@ -65,25 +65,28 @@ class Session:
         return self.sim.state
 
     def apply(self, ops: list[dict[str, Any]]) -> None:
-        """Apply checked operations in order (consecutive brush dabs share one state copy)."""
-        painted: tuple[np.ndarray, np.ndarray] | None = None
+        """Apply checked operations in order. The state is fetched once for all the brush dabs
+        and resets, and the backend built once for the last settings: a burst of slider moves
+        between two frames costs one new backend (the settings and the state commute, and a
+        backend loaded with a state holds it exactly, so the bits are those of one at a time)."""
+        state: tuple[np.ndarray, np.ndarray] | None = None
+        settings = None
         for op in ops:
-            if op["op"] == "brush":
-                painted = painted or self.sim.state
-                paint(*painted, op)
-                continue
-            if painted is not None:
-                self.sim.backend.set_state(*painted)
-                painted = None
-            if op["op"] == "params":
-                self.settings = {k: op[k] for k in (*PARAM_NAMES, "stencil", "border")}
-                self.sim = self._simulation(self.sim.state)
-            elif op["op"] == "reset":
-                self.sim.backend.set_state(*make_initial(op["initial"], self.shape, op["seed"]))
-            elif op["op"] == "steps":
+            kind = op["op"]
+            if kind == "brush":
+                state = state or self.sim.state
+                paint(*state, op)
+            elif kind == "reset":
+                state = make_initial(op["initial"], self.shape, op["seed"])
+            elif kind == "params":
+                settings = {k: op[k] for k in (*PARAM_NAMES, "stencil", "border")}
+            elif kind == "steps":
                 self.steps_per_frame = op["n"]
-        if painted is not None:
-            self.sim.backend.set_state(*painted)
+        if settings is not None:
+            self.settings = settings
+            self.sim = self._simulation(state or self.sim.state)
+        elif state is not None:
+            self.sim.backend.set_state(*state)
 
     def advance(self) -> np.ndarray:
         """Compute the next frame (``steps_per_frame`` steps) and return V; a frame that is no
