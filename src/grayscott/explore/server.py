@@ -39,6 +39,8 @@ HEADER = struct.Struct("<IIIIId")
 MAGIC = 0x31565347  # "GSV1"
 #: Frames sent and not yet acknowledged by a page.
 IN_FLIGHT = 2
+#: Refusals logged per page; past them a page that keeps sending bad messages is told, not logged.
+LOGGED_REFUSALS = 50
 #: Largest WebSocket message the protocol accepts at all (bytes); the checks refuse any
 #: text over :data:`~.messages.MAX_MESSAGE` with a reply.
 WS_MAX_SIZE = 64 * 1024
@@ -73,6 +75,7 @@ class Page:
         self.sent_frame = 0
         self.sent_version = -1
         self.refusals: collections.deque[tuple[str, int | None]] = collections.deque(maxlen=32)
+        self.refused = 0
 
     def wake(self) -> None:
         """From any thread: something is new."""
@@ -91,7 +94,11 @@ class Page:
             try:
                 command = parse(message.get("text"), shape)
             except Refused as exc:
-                log.warning("refused a message from %s: %s", self.peer, exc)
+                self.refused += 1
+                if self.refused <= LOGGED_REFUSALS:
+                    log.warning("refused a message from %s: %s", self.peer, exc)
+                if self.refused == LOGGED_REFUSALS:
+                    log.warning("further refusals from %s are not logged", self.peer)
                 self.refuse(str(exc), None)
                 continue
             if command.type == "ack":
