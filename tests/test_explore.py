@@ -269,3 +269,28 @@ def test_a_batch_of_operations_gives_the_bits_of_one_at_a_time():
     assert batch.settings == single.settings and batch.settings["k"] == 0.05
     assert_bits_equal(batch.state, single.state)
     assert_bits_equal(batch.advance(), single.advance())
+
+
+def test_another_host_is_warned_about_and_ctrl_c_stops_the_server(tmp_path):
+    import signal
+    import subprocess
+    import sys
+
+    pytest.importorskip("uvicorn", reason="the explore extra is not installed")
+    err = tmp_path / "err.txt"
+    with err.open("w") as stderr:
+        p = subprocess.Popen([sys.executable, "-m", "grayscott", "explore", "-b", "numpy", "-r",
+                              "16", "-c", "16", "--host", "0.0.0.0"], stdout=subprocess.PIPE,
+                             stderr=stderr, text=True)
+        try:
+            lines = [p.stdout.readline(), p.stdout.readline()]
+            assert lines[1].startswith("grayscott explore: http://0.0.0.0:")
+            assert "token=" in lines[1]
+            p.send_signal(signal.SIGINT)
+            assert p.wait(timeout=60) == 128 + signal.SIGINT
+        finally:
+            p.kill() if p.poll() is None else None
+            p.stdout.close()
+    text = err.read_text()
+    assert "warning: listening on 0.0.0.0, not only 127.0.0.1" in text
+    assert "interrupted" in text and "Traceback" not in text
