@@ -32,6 +32,7 @@ pytestmark = pytest.mark.skipif(CHROMIUM is None, reason=(
     "no chromium here: scripts/ensure-chromium.sh installs the distribution's package"))
 
 from conftest import assert_bits_equal  # noqa: E402
+from grayscott.explore.server import IN_FLIGHT  # noqa: E402
 from grayscott.views.rendering import colormap_lut  # noqa: E402
 
 SHAPE = (96, 96)
@@ -285,7 +286,7 @@ def test_a_page_that_draws_nothing_does_not_hold_the_simulation(page, server):
                 continue
             if isinstance(m, bytes):
                 frames.append(int.from_bytes(m[4:8], "little"))
-        assert len(frames) == 2  # two in flight, then nothing until it acknowledges
+        assert len(frames) == IN_FLIGHT  # then nothing until it acknowledges
         wait_frames(page, 10)  # meanwhile the other page gets new frames...
         assert stats(page, "lastFrame") > frames[-1] + 10  # ...computed after those two
 

@@ -106,24 +106,25 @@ class Live:
     def _loop(self) -> None:
         due = time.perf_counter()
         while not self._stop.is_set():
-            once = self._handle(timeout=None if not self.running else max(
+            once, changed = self._handle(timeout=None if not self.running else max(
                 0.0, due - time.perf_counter()))
             if self._stop.is_set():
                 break
-            if self.running and time.perf_counter() < due and not once:
-                continue  # a command came early: take the others before computing
+            # A change is computed at once (its latency is the point); else keep the pace.
+            if self.running and not (once or changed) and time.perf_counter() < due:
+                continue
             if self.running or once:
                 due = max(due + self.period, time.perf_counter())
                 self._frame()
 
-    def _handle(self, timeout: float | None) -> bool:
-        """Apply the commands waiting (waiting up to ``timeout`` for the first); True if one
-        asked for a single frame."""
-        once = False
+    def _handle(self, timeout: float | None) -> tuple[bool, bool]:
+        """Apply the commands waiting (waiting up to ``timeout`` for the first); say whether
+        one asked for a single frame, and whether the simulation changed."""
+        once = changed = False
         try:
             items = [self.commands.get(timeout=timeout)]
         except queue.Empty:
-            return False
+            return once, changed
         while True:
             try:
                 items.append(self.commands.get_nowait())
@@ -140,9 +141,10 @@ class Live:
                 continue
             if client is not None:
                 self.applied[client] = command.seq
+        changed = bool(ops)
         self._apply(ops)
         self._changed()
-        return once
+        return once, changed
 
     def _command(self, command: Command, ops: list[dict[str, Any]]) -> bool:
         """Turn a command into operations (or act on it); True for "one frame"."""

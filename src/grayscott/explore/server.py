@@ -11,7 +11,7 @@ Frames travel as binary messages: a 28-byte header (:data:`HEADER`: magic, frame
 columns, the last command of this page applied before the frame, steps) and one byte per cell,
 the index into the colour map of the package's renders (:mod:`grayscott.views.rendering`),
 which the page receives once. A page acknowledges each frame it drew; at most
-:data:`IN_FLIGHT` are unacknowledged, and a newer frame replaces one not yet sent, so a slow
+:data:`IN_FLIGHT` is unacknowledged, and a newer frame replaces one not yet sent, so a slow
 page gets fewer frames and the simulation never waits.
 """
 
@@ -37,8 +37,9 @@ log = logging.getLogger("grayscott.explore")
 
 HEADER = struct.Struct("<IIIIId")
 MAGIC = 0x31565347  # "GSV1"
-#: Frames sent and not yet acknowledged by a page.
-IN_FLIGHT = 2
+#: Frames sent and not yet acknowledged by a page. One: a change shows in the next frame sent,
+#: not behind frames already on their way (the next is sent as soon as the page acknowledges).
+IN_FLIGHT = 1
 #: Refusals logged per page; past them a page that keeps sending bad messages is told, not logged.
 LOGGED_REFUSALS = 50
 #: Largest WebSocket message the protocol accepts at all (bytes); the checks refuse any
