@@ -95,8 +95,11 @@ def serve(settings: dict[str, Any], shape: tuple[int, int], *, backend: str, dty
         import webbrowser
 
         webbrowser.open(url)
+    # No per-message deflate: compressing every frame costs both sides CPU time per frame,
+    # and the page is on this machine or near it.
     config = uvicorn.Config(app, log_level="warning", ws_max_size=WS_MAX_SIZE, lifespan="off",
-                            timeout_graceful_shutdown=2, ws_ping_interval=None)
+                            timeout_graceful_shutdown=2, ws_ping_interval=None,
+                            ws_per_message_deflate=False)
     server = uvicorn.Server(config)
     previous = signal.signal(signal.SIGTERM, _raise_interrupted)
     live.start()
