@@ -220,7 +220,9 @@ def test_malformed_and_hostile_messages_are_refused_and_the_simulation_goes_on(p
     for _, _, expected in [*HOSTILE, ("binary", "", "only text")]:
         # the settings' stability is checked where they apply, so that reply may come later
         assert sum(expected in reason for reason in reasons) == 1, (expected, reasons)
-    assert replies["code"] == 1009  # message too big
+    # closed by the server: 1009 (too big), or 1006 when it drops the connection while the
+    # browser is still sending the rest
+    assert replies["code"] in (1006, 1009)
     wait_frames(page, 5)  # the simulation goes on, and this page still gets frames
     assert stats(page, "status")["settings"] == before
     log = server.log.read_text()
