@@ -170,14 +170,17 @@ def test_a_recorded_session_replays_bit_for_bit(tmp_path, backend):
     assert r["frames"] >= 10
     result = replay(rec, again)
     assert (result.frames, result.differing) == (r["frames"], 0)
+    n = r["frames"]
     with h5py.File(rec) as a, h5py.File(again) as b:
-        assert a["matrix"].shape == b["matrix"].shape == (r["frames"], *SHAPE)
-        assert_bits_equal(a["matrix"][...], b["matrix"][...])
-        assert_bits_equal(a["step"][...], b["step"][...])
-        assert_bits_equal(a["explore/timeline_step"][...], b["explore/timeline_step"][...])
-        assert a["status"][()] == b"completed"
+        assert b["matrix"].shape == (n, *SHAPE) and a["matrix"].shape[0] > n  # its room
+        assert_bits_equal(a["matrix"][:n], b["matrix"][...])
+        assert_bits_equal(a["step"][:n], b["step"][...])
+        k = int(a["explore/timeline_count"][()])
+        assert k == int(b["explore/timeline_count"][()]) == len(r["ops"])
+        assert_bits_equal(a["explore/timeline_step"][:k], b["explore/timeline_step"][:k])
+        assert a["status"][()] == b"completed" and b["status"][()] == b"completed"
         # the frames change with the operations: they are not one frame again and again
-        assert len({bytes(x) for x in a["matrix"][...]}) == r["frames"]
+        assert len({bytes(x) for x in a["matrix"][:n]}) == n
 
 
 def test_replay_finds_a_frame_that_differs(tmp_path):
@@ -294,3 +297,19 @@ def test_another_host_is_warned_about_and_ctrl_c_stops_the_server(tmp_path):
     text = err.read_text()
     assert "warning: listening on 0.0.0.0, not only 127.0.0.1" in text
     assert "interrupted" in text and "Traceback" not in text
+
+
+def test_a_full_recording_stops_and_keeps_what_it_counted(tmp_path):
+    rec = tmp_path / "rec.h5"
+    live = Live(Session(SHAPE, SETTINGS, backend="numpy", steps_per_frame=3), rec,
+                fps=240, running=False, record_frames=3)
+    live.start()
+    try:
+        live.submit(Command("record", 0, {"on": True}))
+        live.submit(Command("run"))
+        _wait(lambda: live.frame_no >= 6 and live.recorder is None)
+    finally:
+        live.stop()
+    assert "the recording is full (3 frames" in live.notice
+    assert read_recording(rec)["frames"] == 3
+    assert replay(rec, tmp_path / "again.h5").differing == 0

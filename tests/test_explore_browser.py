@@ -178,8 +178,9 @@ def test_record_with_slider_brush_and_buttons_then_replay_bit_for_bit(page, serv
         assert {"steps", "reset"} <= set(kinds)
         assert [op["F"] for op in ops if op["op"] == "params"][:4] == pytest.approx(
             [0.0225, 0.023, 0.0235, 0.024])
-        assert a["matrix"].shape[0] >= 8
-        assert_bits_equal(a["matrix"][...], b["matrix"][...])
+        n = int(a["frames_written"][()])
+        assert n >= 8 and b["matrix"].shape[0] == n
+        assert_bits_equal(a["matrix"][:n], b["matrix"][...])
 
 
 HOSTILE = [
@@ -317,7 +318,8 @@ def test_sigterm_keeps_the_recording_whole(browser, tmp_path):
     assert "recording kept in" in s.log.read_text()
     with h5py.File(s.record) as f:
         n = int(f["frames_written"][()])
-        assert n >= 5 and f["matrix"].shape[0] == n and f["status"][()] == b"interrupted"
+        assert n >= 5 and f["status"][()] == b"interrupted"
+        assert np.isfinite(f["matrix"][n - 1]).all() and f["matrix"][n - 1].any()
     p = subprocess.run([sys.executable, "-m", "grayscott", "replay", str(s.record), "-o",
                         str(tmp_path / "again.h5")], capture_output=True, text=True,
                        timeout=300)

@@ -39,6 +39,9 @@ def _choice(values: tuple[str, ...] | list[str]) -> click.Choice:
               help="Most frames computed per second.")
 @click.option("--record", "record", type=click.Path(dir_okay=False), default=None,
               help="File the page's record button writes (the next recordings: NAME-2.h5...).")
+@click.option("--record-frames", type=click.IntRange(1, 10**6), default=600,
+              show_default=True, help="Room of a recording, in frames (reserved on disk when "
+                                      "recording starts; it stops when full).")
 @click.option("--overwrite", is_flag=True, help="Replace an existing --record file.")
 @click.option("--host", default="127.0.0.1", show_default=True,
               help="Address to listen on; anything but 127.0.0.1 lets other machines in.")
@@ -50,7 +53,7 @@ def explore_cmd(backend: str | None, nbrow: int, nbcol: int, preset: str | None,
                 feedrate: float | None, killrate: float | None, Du: float, Dv: float,
                 deltat: float, stencil: str, border: str, initial: str | None, seed: int,
                 dtype: str, threads: int | None, steps: int, fps: float, record: str | None,
-                overwrite: bool, host: str, port: int, open_browser: bool,
+                record_frames: int, overwrite: bool, host: str, port: int, open_browser: bool,
                 paused: bool) -> None:
     """Watch and steer a simulation live in the browser; record it for `grayscott replay`.
 
@@ -78,7 +81,7 @@ def explore_cmd(backend: str | None, nbrow: int, nbcol: int, preset: str | None,
     serve(settings, (nbrow, nbcol), backend=name, dtype=dtype, threads=threads,
           initial=initial or "school", seed=seed, steps=steps, fps=fps, record=record,
           overwrite=overwrite, host=host, port=port, open_browser=open_browser,
-          running=not paused)
+          running=not paused, record_frames=record_frames)
 
 
 @click.command("replay")

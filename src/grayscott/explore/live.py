@@ -22,7 +22,7 @@ import numpy as np
 
 from ..errors import BlowUpError, GrayScottError
 from .messages import Command, Refused, merge_params
-from .recording import Recorder, next_path
+from .recording import DEFAULT_FRAMES, Recorder, RecordingFull, next_path
 from .session import Session
 
 log = logging.getLogger("grayscott.explore")
@@ -33,9 +33,11 @@ class Live:
     button); ``fps``: most frames computed per second."""
 
     def __init__(self, session: Session, record: Path | None = None, overwrite: bool = False,
-                 fps: float = 60.0, running: bool = True) -> None:
+                 fps: float = 60.0, running: bool = True,
+                 record_frames: int = DEFAULT_FRAMES) -> None:
         self.session = session
         self.record_path, self.overwrite = record, overwrite
+        self.record_frames = record_frames
         self.recordings: list[Path] = []
         self.recorder: Recorder | None = None
         self.period = 1.0 / fps
@@ -200,6 +202,10 @@ class Live:
         if self.recorder is not None:
             try:
                 self.recorder.frame(v, s.steps, s.time)
+            except RecordingFull as exc:
+                self._end_recording("completed")
+                log.warning("%s", exc)
+                self._changed(f"{exc}; {self.notice}")
             except (GrayScottError, OSError) as exc:
                 self._end_recording("failed")
                 log.warning("recording stopped: %s", exc)
@@ -217,7 +223,8 @@ class Live:
         path = next_path(self.record_path, len(self.recordings))
         try:
             self.recorder = Recorder.start(path, self.session,
-                                           self.overwrite and not self.recordings)
+                                           self.overwrite and not self.recordings,
+                                           frames=self.record_frames)
         except GrayScottError as exc:
             raise Refused(f"cannot record: {exc}") from None
         self.recordings.append(path)

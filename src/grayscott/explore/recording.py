@@ -14,10 +14,13 @@ exact: steps per frame may change while recording). Beside it, the group ``explo
 * attribute ``session``: JSON of the shape, settings, backend and its options, dtype and steps
   per frame at the start.
 
-The file grows by doubling (frames and timeline: a metadata change, flushed before anything is
-written into the new space) and is cut to what was counted when it is closed. As for a run, the
-output is locked while it is written (:class:`~grayscott.io.paths.OutputLock`), and a file it
-replaces (``--overwrite``) is kept until the new one holds its first frame.
+As for a run, all the room is made before the file holds data (``frames`` frames, and
+:data:`OPS_PER_FRAME` operations per frame), and nothing in its structure changes afterwards:
+a recording that fills its room stops there, with everything counted kept; ``matrix`` keeps its
+planned length and ``frames_written`` says how many frames hold data. The file is made beside
+the output and takes its name at once, or, when it replaces a file (``--overwrite``), once it
+holds its first frame; the output is locked while it is written
+(:class:`~grayscott.io.paths.OutputLock`).
 """
 
 from __future__ import annotations
@@ -31,7 +34,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import GrayScottError
-from ..io.layout import _early_dataset, check_output_path, estimated_bytes
+from ..io.layout import _early_dataset, _reserve, check_output_path, estimated_bytes
 from ..io.paths import OutputLock, temporary_path
 from ..io.readers import open_run
 from ..io.runfile import RunFile
@@ -39,11 +42,17 @@ from ..provenance import file_versions, now_utc
 from .messages import check_op
 
 GROUP = "explore"
-#: Frames and timeline entries room is made for at first (the file doubles when full).
-FIRST_FRAMES = 16
-FIRST_EVENTS = 256
+#: Frames a recording has room for unless told otherwise (``--record-frames``).
+DEFAULT_FRAMES = 600
+#: Room in the timeline per frame of room (a brush drag sends a few dabs per frame).
+OPS_PER_FRAME = 16
+MIN_OPS = 4096
 #: Bytes of one timeline operation (JSON); a brush dab needs about 70.
 OP_BYTES = 256
+
+
+class RecordingFull(GrayScottError):
+    """The recording has no room left; what it counted is kept."""
 
 
 class Recorder:
@@ -61,23 +70,27 @@ class Recorder:
 
     @classmethod
     def start(cls, path: str | os.PathLike, session: Any, overwrite: bool = False,
-              attrs: dict[str, Any] | None = None) -> Recorder:
-        """Make the file at ``path`` for a session as it is now (its state is ``u0``, ``v0``)."""
+              attrs: dict[str, Any] | None = None,
+              frames: int = DEFAULT_FRAMES) -> Recorder:
+        """Make the file at ``path``, with room for ``frames`` frames, for a session as it is
+        now (its state is ``u0``, ``v0``); refused at once if the disk cannot hold it."""
         shape = session.shape
+        ops = max(MIN_OPS, OPS_PER_FRAME * frames)
         path = check_output_path(path, overwrite, estimated_bytes(
-            FIRST_FRAMES, shape, np.dtype("float32"), session.dtype))
+            frames, shape, np.dtype("float32"), session.dtype) + ops * (OP_BYTES + 8),
+            fewer="frames (--record-frames)")
         lock = OutputLock(path).acquire()
         try:
-            return cls._create(path, session, attrs, lock)
+            return cls._create(path, session, attrs, lock, frames, ops)
         except BaseException:
             lock.release()
             raise
 
     @classmethod
     def _create(cls, path: Path, session: Any, attrs: dict[str, Any] | None,
-                lock: OutputLock) -> Recorder:
+                lock: OutputLock, frames: int, ops: int) -> Recorder:
         existed = path.exists()
-        where = temporary_path(path) if existed else path
+        where = temporary_path(path)
         shape = session.shape
         u0, v0 = session.state
         s = session.settings
@@ -87,7 +100,7 @@ class Recorder:
                  "dtype": session.dtype.name, "output_dtype": "float32", "started": now_utc(),
                  "checkpoint_every": 0, **file_versions(session.backend_name),
                  **(attrs or {})}
-        run = RunFile.create(where, name=path, nbimage=FIRST_FRAMES,
+        run = RunFile.create(where, name=path, nbimage=frames,
                              nbextrastep=session.steps_per_frame, dt=s["dt"], shape=shape,
                              output_dtype="float32", state_dtype=session.dtype, attrs=attrs,
                              steps_before=session.steps)
@@ -95,10 +108,9 @@ class Recorder:
             g = run.file.create_group(GROUP)
             for name, x in (("u0", u0), ("v0", v0)):
                 _early_dataset(g, name, shape, session.dtype, None, fill=0)[...] = x
-            _early_dataset(g, "timeline_step", (FIRST_EVENTS,), np.dtype("int64"),
-                           (FIRST_EVENTS,), (None,), fill=-1)
-            _early_dataset(g, "timeline_op", (FIRST_EVENTS,), np.dtype(f"S{OP_BYTES}"),
-                           (FIRST_EVENTS,), (None,))
+            _early_dataset(g, "timeline_step", (ops,), np.dtype("int64"), None, fill=-1)
+            text = _early_dataset(g, "timeline_op", (ops,), np.dtype(f"S{OP_BYTES}"), None)
+            text[...] = np.zeros(ops, f"S{OP_BYTES}")  # written, not a (garbled) fill value
             _early_dataset(g, "timeline_count", (), np.dtype("int64"), None)[()] = 0
             g.attrs["session"] = json.dumps(session.describe())
             g.attrs["time_before"] = session.time
@@ -107,10 +119,14 @@ class Recorder:
                 "after timeline_step[i] steps; grayscott replay recomputes the frames")
             run.set_status("recording")
             run.flush()
+            _reserve(where, path)  # the group's space too, before any frame
         except BaseException:
             run.close()
             where.unlink()
             raise
+        if not existed:  # nothing to protect: it takes the name now (made whole beside it)
+            os.replace(where, path)
+            run.path = path
         return cls(run, lock, path if existed else None)
 
     def event(self, step: int, op: dict[str, Any]) -> None:
@@ -121,24 +137,29 @@ class Recorder:
         """Write the next frame and the operations before it, then count them."""
         run, g, i = self.run, self.group, self.frames
         if i == run.matrix.shape[0]:
-            run.extend(2 * i)
+            raise RecordingFull(f"the recording is full ({i} frames; --record-frames)")
         ops = [json.dumps(op, separators=(",", ":")).encode() for _, op in self.pending]
         if any(len(b) > OP_BYTES for b in ops):
             raise GrayScottError("a timeline operation is too long to record")
         end = self.events + len(ops)
         if end > g["timeline_op"].shape[0]:
-            size = max(end, 2 * g["timeline_op"].shape[0])
-            g["timeline_op"].resize((size,))
-            g["timeline_step"].resize((size,))
-            run.flush()
-        if ops:
-            g["timeline_op"][self.events:end] = np.array(ops, dtype=f"S{OP_BYTES}")
-            g["timeline_step"][self.events:end] = [s for s, _ in self.pending]
+            raise RecordingFull(f"the recording's timeline is full ({self.events} changes)")
+        try:
+            if ops:
+                g["timeline_op"][self.events:end] = np.array(ops, dtype=f"S{OP_BYTES}")
+                g["timeline_step"][self.events:end] = [s for s, _ in self.pending]
+            run.file["step"][i] = steps
+            run.file["time"][i] = sim_time
+        except (OSError, RuntimeError, ValueError):
+            run.abandon()  # as RunFile does with a refused write: the last one
+            raise
         run.write_frame(i, v)
-        run.file["step"][i] = steps
-        run.file["time"][i] = sim_time
         run.flush()
-        g["timeline_count"][()] = end  # counted with the frame, after both are in the file
+        try:
+            g["timeline_count"][()] = end  # counted with the frame, after both are in the file
+        except (OSError, RuntimeError, ValueError):
+            run.abandon()
+            raise
         run.commit(i + 1, steps, time.perf_counter() - self.started)
         self.frames, self.events, self.pending = i + 1, end, []
         if self.publish_to is not None:  # the file it replaces is kept until now
@@ -146,18 +167,14 @@ class Recorder:
             run.path, self.publish_to = self.publish_to, None
 
     def close(self, status: str, state: tuple[np.ndarray, np.ndarray] | None = None) -> None:
-        """End the recording: the status, the last state, the file cut to what it counted."""
+        """End the recording: the last state, then the status (no change of structure)."""
         run = self.run
         try:
-            run.set_status(status)
             if state is not None and all(np.isfinite(x).all() for x in state):
                 run.write_final(*state)
-            g = self.group
-            for name in ("timeline_op", "timeline_step"):
-                g[name].resize((self.events,))
-            run.file.attrs["nbimage"] = self.frames  # what `info` shows as the frames planned
+            run.set_status(status)
         finally:
-            run.close(shrink_to=self.frames)
+            run.close()
             if self.publish_to is not None:  # no frame: the file it would replace stays
                 run.path.unlink()
             self.lock.release()

@@ -42,7 +42,8 @@ def replay(source: str | os.PathLike, output: str | os.PathLike, overwrite: bool
                       steps_per_frame=int(info["steps_per_frame"]),
                       state=(rec["u0"], rec["v0"]), steps=rec["steps_before"],
                       time=rec["time_before"])
-    recorder = Recorder.start(output, session, overwrite, attrs={"replay_of": str(source)})
+    recorder = Recorder.start(output, session, overwrite, attrs={"replay_of": str(source)},
+                              frames=max(rec["frames"], 1))
     differing, first = 0, -1
     try:
         with h5py.File(source, "r", locking=False) as original:

@@ -56,7 +56,7 @@ def _raise_interrupted(signum: int, frame: Any) -> None:
 def serve(settings: dict[str, Any], shape: tuple[int, int], *, backend: str, dtype: str,
           threads: int | None, initial: str, seed: int, steps: int, fps: float,
           record: str | None, overwrite: bool, host: str, port: int, open_browser: bool,
-          running: bool = True) -> None:
+          running: bool = True, record_frames: int | None = None) -> None:
     """Serve the page until Ctrl-C or SIGTERM; a recording in progress is closed whole."""
     _require_extra()
     import uvicorn
@@ -77,7 +77,8 @@ def serve(settings: dict[str, Any], shape: tuple[int, int], *, backend: str, dty
     token = secrets.token_urlsafe(24)
     shown = f"[{host}]" if ":" in host else host
     url = f"http://{shown}:{sock.getsockname()[1]}/?token={token}"
-    live = Live(session, Path(record_path) if record_path else None, overwrite, fps, running)
+    live = Live(session, Path(record_path) if record_path else None, overwrite, fps, running,
+                **({"record_frames": record_frames} if record_frames else {}))
     app = create_app(live, token, lut, preset_names())
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(logging.Formatter("grayscott explore: %(message)s"))
