@@ -313,3 +313,23 @@ def test_a_full_recording_stops_and_keeps_what_it_counted(tmp_path):
     assert "the recording is full (3 frames" in live.notice
     assert read_recording(rec)["frames"] == 3
     assert replay(rec, tmp_path / "again.h5").differing == 0
+
+
+def test_a_recording_that_fails_stops_and_the_simulation_goes_on(tmp_path, monkeypatch):
+    from grayscott.explore.recording import Recorder
+
+    def refused(self, *args):
+        raise OSError(5, "Input/output error")
+
+    monkeypatch.setattr(Recorder, "frame", refused)
+    live = Live(Session(SHAPE, SETTINGS, backend="numpy", steps_per_frame=3),
+                tmp_path / "rec.h5", fps=240, running=False)
+    live.start()
+    try:
+        live.submit(Command("record", 0, {"on": True}))
+        live.submit(Command("run"))
+        _wait(lambda: live.frame_no >= 5)
+        assert live.recorder is None and "recording stopped" in live.notice
+        assert live._thread.is_alive()
+    finally:
+        live.stop()

@@ -206,7 +206,7 @@ class Live:
                 self._end_recording("completed")
                 log.warning("%s", exc)
                 self._changed(f"{exc}; {self.notice}")
-            except (GrayScottError, OSError) as exc:
+            except Exception as exc:  # whatever the file did, the simulation goes on
                 self._end_recording("failed")
                 log.warning("recording stopped: %s", exc)
                 self._changed(f"recording stopped: {exc}")
@@ -237,7 +237,10 @@ class Live:
         state = None
         if status != "blew up":
             state = self.session.state
-        rec.close(status, state)
+        try:
+            rec.close(status, state)
+        except Exception as exc:  # a refused last write: what was counted is kept
+            log.warning("closing the recording: %s", exc)
         log.warning("recording kept in %s (%d frames)", rec.path, rec.frames)
         self._changed(f"recording kept in {rec.path} ({rec.frames} frames)")
 

@@ -25,6 +25,7 @@ holds its first frame; the output is locked while it is written
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import time
@@ -174,10 +175,13 @@ class Recorder:
                 run.write_final(*state)
             run.set_status(status)
         finally:
-            run.close()
-            if self.publish_to is not None:  # no frame: the file it would replace stays
-                run.path.unlink()
-            self.lock.release()
+            try:
+                run.close()
+            finally:
+                if self.publish_to is not None:  # no frame: the file it would replace stays
+                    with contextlib.suppress(OSError):
+                        run.path.unlink()
+                self.lock.release()
 
     @property
     def path(self) -> Path:
