@@ -18,6 +18,7 @@ from .bench.commands import bench_cmd, profile_cmd
 from .driver import DEFAULT_CHECKPOINT_EVERY
 from .errors import BlowUpError, GrayScottError
 from .io.commands import info_cmd, resume_cmd, run_summary
+from .parallel.launcher import layout_option
 from .physics import BORDERS, DTYPES, INITIAL_STATES, STENCILS, Parameters, make_problem
 from .sweep.commands import presets_cmd, sweep_cmd
 from .views.commands import render_cmd
@@ -87,12 +88,14 @@ def cli() -> None:
                    "frames).")
 @click.option("--allow-unstable", is_flag=True, help="Run even if dt is above the stable bound.")
 @click.option("-q", "--quiet", is_flag=True, help="No settings line, progress bar or summary.")
+@layout_option
 def run_cmd(nbimage: int, nbextrastep: int, nbrow: int, nbcol: int, killrate: float,
             feedrate: float, deltat: float, Du: float, Dv: float, output: str,
             backend: str | None, dtype: str, output_dtype: str, stencil: str, border: str,
             initial: str, seed: int, preset: str | None, threads: int | None,
             blocking: int | None, flush_subnormals: bool, video: str | None, overwrite: bool,
-            checkpoint_every: int, flush_every: int, allow_unstable: bool, quiet: bool) -> None:
+            checkpoint_every: int, flush_every: int, allow_unstable: bool, quiet: bool,
+            layout: str | None = None) -> None:
     """Run a simulation and write the school's HDF5 file.
 
     Every frame is flushed and the state saved as it goes, so a run that is killed keeps its
@@ -102,7 +105,7 @@ def run_cmd(nbimage: int, nbextrastep: int, nbrow: int, nbcol: int, killrate: fl
     from .parallel import launched
     from .parallel.run import runner
 
-    run = runner("run")  # decomposed over the ranks when started by mpiexec
+    run = runner("run", layout)  # decomposed over the ranks when started by mpiexec
 
     extra = {}
     if preset is not None:
@@ -214,7 +217,13 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def entry() -> None:
     from .parallel import launched
+    from .parallel.launcher import check_launcher
 
+    try:  # srun's copies without a PMI: each one refuses, rather than each running alone
+        check_launcher()
+    except GrayScottError as exc:
+        click.echo(f"grayscott: error: {exc}", err=True)
+        sys.exit(EXIT_USAGE)
     if launched():  # under mpiexec or srun: every rank runs the command, rank 0 speaks
         from .parallel.collective import mpi_main
 

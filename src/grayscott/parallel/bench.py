@@ -116,10 +116,12 @@ def launch(ranks: int, args: list[str], timeout: float = 600) -> dict[str, Any]:
 
 
 def scaling(max_ranks: int, backend: str, shape: tuple[int, int], steps: int, repeat: int,
-            dtype: str, threads: int | None = None, rounds: int = 2) -> list[dict[str, Any]]:
+            dtype: str, threads: int | None = None, rounds: int = 2,
+            dims: tuple[int, int] | None = None) -> list[dict[str, Any]]:
     """Strong then weak scaling for 1 .. max_ranks ranks (one mpiexec each), the rank counts
     interleaved ``rounds`` times and the fastest launch of each kept, so that a burst of load
-    from elsewhere on the machine does not land on one rank count only."""
+    from elsewhere on the machine does not land on one rank count only. ``dims``: the strong
+    scaling layout of the launches it fits (R x C ranks, or a multiple of a given factor)."""
     base = ["--backend", backend, "--rows", str(shape[0]), "--cols", str(shape[1]),
             "--steps", str(steps), "--repeat", str(repeat), "--dtype", dtype]
     if threads:
@@ -128,10 +130,18 @@ def scaling(max_ranks: int, backend: str, shape: tuple[int, int], steps: int, re
     for _ in range(rounds):
         for mode in ("strong", "weak"):
             for k in range(1, max_ranks + 1):
-                row = launch(k, base + (["--weak"] if mode == "weak" else []))
+                extra = ["--weak"] if mode == "weak" else []
+                if dims and mode == "strong" and _fits_ranks(dims, k):
+                    extra += ["--dims", f"{dims[0]}x{dims[1]}"]
+                row = launch(k, base + extra)
                 if (mode, k) not in best or row["step_s"] < best[mode, k]["step_s"]:
                     best[mode, k] = row
     return [best[mode, k] for mode in ("strong", "weak") for k in range(1, max_ranks + 1)]
+
+
+def _fits_ranks(dims: tuple[int, int], ranks: int) -> bool:
+    fixed = [d for d in dims if d]
+    return (dims[0] * dims[1] == ranks) if len(fixed) == 2 else ranks % (fixed or [1])[0] == 0
 
 
 def format_table(rows: list[dict[str, Any]]) -> str:
@@ -191,10 +201,11 @@ if __name__ == "__main__":
 
 def command(ranks: int | None, backend_list: str | None, shape: tuple[int, int], steps: int,
             repeat: int, dtype: str, json_path: str | None,
-            ladder_only: list[str] | None = None) -> None:
+            ladder_only: list[str] | None = None, layout: str | None = None) -> None:
     """``grayscott bench --ranks N`` (launches mpiexec for 1 .. N ranks, strong then weak), or
     ``mpiexec -n N grayscott bench`` (one strong-scaling row for the ranks launched).
-    ``ladder_only``: options of the one-process ladder that were given (refused here)."""
+    ``ladder_only``: options of the one-process ladder that were given (refused here);
+    ``layout``: the rank layout (``--layout``), for the launches with that many ranks."""
     import click
 
     from ..bench.report import check_output
@@ -211,22 +222,23 @@ def command(ranks: int | None, backend_list: str | None, shape: tuple[int, int],
     from .distributed import check_decomposable
 
     check_decomposable(backend)
+    from .launcher import requested_layout
+
+    dims, _ = requested_layout(layout, mpi=True)
     if ranks is not None and launched():
         raise GrayScottError("--ranks starts mpiexec itself: run `grayscott bench --ranks N` "
                              "without mpiexec, or `mpiexec -n N grayscott bench` without --ranks")
     if ranks is None and launched():
         from mpi4py import MPI
 
-        from .run import env_dims
-
-        row = measure(backend, shape, steps, repeat, dtype, None, env_dims(), weak=False)
+        row = measure(backend, shape, steps, repeat, dtype, None, dims, weak=False)
         rows = [row] if MPI.COMM_WORLD.rank == 0 else []
     else:
         if ranks is None or ranks < 1:
             raise GrayScottError("--ranks must be an integer >= 1")
         click.echo(f"grayscott bench: {backend} on {shape[0]}x{shape[1]} {dtype}, 1 to {ranks} "
                    f"MPI ranks, strong then weak scaling (mpiexec each)...", err=True)
-        rows = scaling(ranks, backend, shape, steps, repeat, dtype)
+        rows = scaling(ranks, backend, shape, steps, repeat, dtype, dims=dims)
     if rows:
         click.echo(format_table(rows))
         if json_path:

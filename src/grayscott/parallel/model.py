@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .decomposition import split
+from .decomposition import choose_dims, sent_cells, split
 
 
 @dataclass(frozen=True)
@@ -23,25 +23,6 @@ class Machine:
     overhead: float  # s per exchange
     bandwidth: float  # B/s per rank, halo messages
     root_bandwidth: float  # B/s into rank 0, gathers
-
-
-def dims_for(ranks: int, shape: tuple[int, int]) -> tuple[int, int]:
-    """The layout MPI.Compute_dims gives (larger factor first), without MPI."""
-    best = (ranks, 1)
-    for p in range(1, int(ranks ** 0.5) + 1):
-        if ranks % p == 0:
-            best = (ranks // p, p)
-    return best
-
-
-def halo_bytes(block: tuple[int, int], itemsize: int, north_south: int = 2,
-               west_east: int = 2) -> int:
-    """Bytes a rank sends per step: U and V, its first/last interior rows (interior columns)
-    to each of its ``north_south`` neighbours, its first/last columns full height (ghost rows,
-    hence the corners) to each of its ``west_east`` neighbours. Without a periodic border a
-    rank has ``min(P - 1, 2)`` neighbours along a direction cut into P blocks."""
-    nr, nc = block
-    return 2 * itemsize * (north_south * nc + west_east * (nr + 2))
 
 
 @dataclass(frozen=True)
@@ -64,22 +45,22 @@ class Step:
 
 
 def step(shape: tuple[int, int], ranks: int, m: Machine, itemsize: int = 4,
-         dims: tuple[int, int] | None = None) -> Step:
+         dims: tuple[int, int] | None = None, periodic: bool = False) -> Step:
     """The slowest rank's step (compute plus halo), over every rank's block and neighbours
-    (no periodic border: a rank on the edge of the grid of ranks has fewer neighbours)."""
-    p, q = dims or dims_for(ranks, shape)
-    rows = [(b - a, (i > 0) + (i < p - 1)) for i, (a, b) in enumerate(split(shape[0], p))]
-    cols = [(b - a, (j > 0) + (j < q - 1)) for j, (a, b) in enumerate(split(shape[1], q))]
-    worst = None
-    for r, ns in rows:
-        for c, we in cols:
-            nbytes = halo_bytes((r, c), itemsize, ns, we)
-            compute = r * c / m.rate
+    (a rank on the edge of the grid of ranks has fewer neighbours unless ``periodic``)."""
+    p, q = dims or choose_dims(ranks, shape, periodic=periodic)
+    rows, cols = split(shape[0], p), split(shape[1], q)
+    worst, most = None, 0
+    for i, (r0, r1) in enumerate(rows):
+        for j, (c0, c1) in enumerate(cols):
+            block = (r1 - r0, c1 - c0)
+            nbytes = 2 * itemsize * sent_cells(block, (p, q), (i, j), periodic)
+            most = max(most, nbytes)
+            compute = block[0] * block[1] / m.rate
             halo = (m.overhead + nbytes / m.bandwidth) if nbytes else 0.0
             if worst is None or compute + halo > worst[0] + worst[1]:
-                worst = (compute, halo, nbytes, (r, c))
-    compute, halo, _, block = worst
-    most = max(halo_bytes((r, c), itemsize, ns, we) for r, ns in rows for c, we in cols)
+                worst = (compute, halo, block)
+    compute, halo, block = worst
     gather = shape[0] * shape[1] * itemsize / m.root_bandwidth
     return Step(ranks, (p, q), block, compute, halo, most, gather)
 

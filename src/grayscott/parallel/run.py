@@ -19,7 +19,7 @@ them with it on every rank:
 
 from __future__ import annotations
 
-import os
+import functools
 import signal
 import sys
 from collections.abc import Callable
@@ -37,29 +37,25 @@ from ..physics.problem import check_int
 from . import launched, world
 from .collective import ROOT, agree, on_root
 from .distributed import DistributedBackend, check_decomposable
+from .launcher import requested_layout
 
-DIMS_VARIABLE = "GRAYSCOTT_MPI_DIMS"
 T = TypeVar("T")
 
 
-def runner(what: str) -> Callable[..., D.RunResult]:
-    """``driver.run``/``driver.resume``, or their MPI versions when launched by mpiexec."""
-    if not launched():
+def runner(what: str, layout: str | None = None) -> Callable[..., D.RunResult]:
+    """``driver.run``/``driver.resume``, or their MPI versions when launched by mpiexec, on
+    the rank layout ``layout`` (``--layout``: RxC or auto; default ``GRAYSCOTT_MPI_DIMS``)."""
+    mpi = launched()
+    dims, _ = requested_layout(layout, mpi)
+    if not mpi:
         return getattr(D, what)
-    return {"run": run, "resume": resume}[what]
-
-
-def env_dims() -> tuple[int, int] | None:
-    """The rank layout asked for in ``GRAYSCOTT_MPI_DIMS`` (e.g. ``2x2``), else None."""
-    from .decomposition import parse_dims
-
-    return parse_dims(os.environ.get(DIMS_VARIABLE))
+    return functools.partial({"run": run, "resume": resume}[what], dims=dims)
 
 
 def run(*args: Any, comm: Any = None, dims: tuple[int, int] | None = None,
         **kwargs: Any) -> D.RunResult:
     """:func:`grayscott.driver.run` (same arguments) on every rank of ``comm`` (default: the
-    world) as ``dims`` (default: ``GRAYSCOTT_MPI_DIMS``, else MPI's choice); ``state`` is
+    world) as ``dims`` (default: the layout chosen for the grid); ``state`` is
     needed on rank 0 only. ``on_frame`` and ``on_start`` are called on rank 0 only."""
     return D.run(*args, placement=MPIPlacement(comm, dims), **kwargs)
 
@@ -78,7 +74,7 @@ class MPIPlacement(D.Placement):
 
     def __init__(self, comm: Any = None, dims: tuple[int, int] | None = None) -> None:
         self.comm = comm if comm is not None else world()
-        self.dims = dims if dims is not None else env_dims()
+        self.dims = dims
         self.rank = self.comm.Get_rank()
         self.size = self.comm.Get_size()
         self.is_root = self.rank == ROOT
@@ -111,6 +107,7 @@ class MPIPlacement(D.Placement):
         # The ranks, then how the inner backend tuned itself on each block.
         assert isinstance(backend, DistributedBackend)
         return {"mpi_ranks": backend.size, "mpi_dims": "x".join(map(str, backend.block.dims)),
+                "mpi_layout": "auto" if self.dims is None else "x".join(map(str, self.dims)),
                 **super().backend_attrs(backend.inner)}
 
     def resume_note(self, backend: Backend) -> str:
