@@ -17,6 +17,7 @@ from . import backends
 from .bench.commands import bench_cmd, profile_cmd
 from .errors import BlowUpError, GrayScottError
 from .io.commands import info_cmd, resume_cmd, run_summary
+from .io.gather import gather_cmd
 from .parallel.launcher import layout_option
 from .physics import BORDERS, DTYPES, INITIAL_STATES, STENCILS, Parameters, make_problem
 from .runs import DEFAULT_CHECKPOINT_EVERY
@@ -167,6 +168,7 @@ def backends_cmd() -> None:
 
 
 cli.add_command(resume_cmd)
+cli.add_command(gather_cmd)
 cli.add_command(info_cmd)
 cli.add_command(render_cmd)
 cli.add_command(bench_cmd)

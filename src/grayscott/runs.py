@@ -202,12 +202,14 @@ def run(problem: Problem, output: str | Path = "output.h5", nbimage: int = 1000,
             **pl.backend_attrs(sim.backend),
         }
         existed = pl.bcast(path.exists() if pl.is_root else None)
+        parts = pl.frame_parts(path, nbimage, 0, sim.backend)  # MPI: each rank writes a part
 
         def create() -> RunFile:
             runfile = RunFile.create(temporary_path(path), nbimage=nbimage,
                                      nbextrastep=nbextrastep, dt=p.dt, shape=problem.shape,
                                      output_dtype=out_dtype, state_dtype=problem.dtype,
-                                     attrs=attrs, steps_before=steps_done, name=path)
+                                     attrs=attrs, steps_before=steps_done, name=path,
+                                     parts=parts)
             # A run killed before its first frame can be resumed too.
             try:
                 runfile.write_checkpoint(u0, v0, 0, steps_done)
@@ -353,6 +355,12 @@ def resume(path: str | Path, nbimage: int | None = None, backend: str | None = N
     with _lock(pl, plan.path):
         def open_file() -> tuple[RunFile, tuple[np.ndarray, np.ndarray, int, int]]:
             runfile = RunFile.open(plan.path)
+            if runfile.virtual and not pl.writes_parts:  # one process writes one file
+                from .io.gather import gather
+
+                runfile.close()
+                gather(plan.path, lock=False)
+                runfile = RunFile.open(plan.path)
             try:
                 ck = runfile.read_checkpoint()
                 if ck is None:
@@ -367,6 +375,7 @@ def resume(path: str | Path, nbimage: int | None = None, backend: str | None = N
         opened = pl.on_root(open_file)
         runfile, (u, v, frames, steps) = opened if pl.is_root else (None, (None, None, 0, 0))
         frames, steps = pl.bcast((frames, steps))
+        virtual = pl.bcast(runfile.virtual if pl.is_root else None)
         try:
             sim = pl.simulation(problem, plan.backend, initial="school", seed=0,
                                 state=(u, v) if pl.is_root else None, threads=plan.threads,
@@ -376,9 +385,13 @@ def resume(path: str | Path, nbimage: int | None = None, backend: str | None = N
                 on_start(sim)
             compile_seconds = pl.allreduce_max(_compile(sim))
 
+            # Over MPI, a file of part files goes on in new ones, from the checkpoint on.
+            parts = pl.frame_parts(plan.path, plan.nbimage, frames, sim.backend) \
+                if virtual else None
+
             def extend() -> None:
-                if plan.nbimage != runfile.matrix.shape[0]:
-                    runfile.extend(plan.nbimage)
+                if plan.nbimage != runfile.matrix.shape[0] or parts is not None:
+                    runfile.extend(plan.nbimage, parts)
                 log = str(runfile.file.attrs.get("resume_log", ""))
                 entry = (f"{now_utc()}: from frame {frames} (step {steps}) to {plan.nbimage} "
                          f"frames on {plan.backend}{pl.resume_note(sim.backend)}")

@@ -66,6 +66,7 @@ from typing import Any
 import h5py
 import numpy as np
 
+from ..errors import GrayScottError
 from .layout import (
     _PROGRESS,
     DATASET,
@@ -77,6 +78,7 @@ from .layout import (
     durable_file,
     file_error,
 )
+from .parts import make_matrix, remake_matrix, sessions
 
 __all__ = ["RunFile"]
 
@@ -92,6 +94,8 @@ class RunFile:
         self.file = file
         self.path = path
         self.matrix: h5py.Dataset = file[DATASET]
+        #: ``matrix`` maps part files that the ranks write (:mod:`grayscott.io.parts`).
+        self.virtual = self.matrix.is_virtual
         # Handles kept: a name lookup per frame costs more than the write.
         self._progress = {name: file[name] for name in _PROGRESS if name in file}
 
@@ -101,8 +105,11 @@ class RunFile:
     def create(cls, path: str | os.PathLike, *, nbimage: int, nbextrastep: int, dt: float,
                shape: tuple[int, int], output_dtype: np.dtype | str = "float32",
                state_dtype: np.dtype | str = "float64", attrs: dict[str, Any] | None = None,
-               steps_before: int = 0, name: str | os.PathLike | None = None) -> RunFile:
-        """Make the file at ``path`` (``name``: the output it becomes, for messages)."""
+               steps_before: int = 0, name: str | os.PathLike | None = None,
+               parts: dict[str, Any] | None = None) -> RunFile:
+        """Make the file at ``path`` (``name``: the output it becomes, for messages).
+        ``parts``: the frames go to these part files (a session of
+        :func:`grayscott.io.parts.new_session`) and ``matrix`` maps them."""
         path = Path(path)
         display = Path(name or path)
         out_dtype, st_dtype = np.dtype(output_dtype), np.dtype(state_dtype)
@@ -121,12 +128,15 @@ class RunFile:
                                     fill=0)
                 ds.attrs["long_name"] = text
                 ds.dims[0].attach_scale(f["frame"])
-            m = _early_dataset(f, DATASET, (nbimage, nr, nc), out_dtype, (1, nr, nc),
-                               (None, nr, nc))
-            m.attrs["long_name"] = "V concentration"
-            m.attrs["coordinates"] = "step time"
-            for axis, name in enumerate(("frame", "row", "col")):
-                m.dims[axis].attach_scale(f[name])
+            if parts is not None:
+                make_matrix(f, shape, nbimage, out_dtype, [parts])
+            else:
+                m = _early_dataset(f, DATASET, (nbimage, nr, nc), out_dtype, (1, nr, nc),
+                                   (None, nr, nc))
+                m.attrs["long_name"] = "V concentration"
+                m.attrs["coordinates"] = "step time"
+                for axis, name in enumerate(("frame", "row", "col")):
+                    m.dims[axis].attach_scale(f[name])
             for name in ("u_final", "v_final"):
                 ds = _early_dataset(f, name, (nr, nc), st_dtype, None, fill=np.nan)
                 ds.dims[0].attach_scale(f["row"])
@@ -171,16 +181,21 @@ class RunFile:
         self.file["step"][start:stop] = steps
         self.file["time"][start:stop] = steps * dt
 
-    def extend(self, nbimage: int) -> None:
+    def extend(self, nbimage: int, parts: dict[str, Any] | None = None) -> None:
         """Grow the run to ``nbimage`` frames (resume --nbimage): a metadata change, flushed
-        before any frame is written."""
+        before any frame is written. ``parts``: a new session of part files takes the frames
+        from its first on (a resume over MPI ranks)."""
         f = self.file
         old = self.matrix.shape[0]
-        if nbimage == old:
+        if nbimage == old and parts is None:
             return
         for name in ("frame", "step", "time"):
             f[name].resize((nbimage,))
-        self.matrix.resize(nbimage, axis=0)
+        if self.virtual or parts is not None:
+            self.matrix = remake_matrix(f, nbimage, sessions(f) + ([parts] if parts else []))
+            self.virtual = True
+        else:
+            self.matrix.resize(nbimage, axis=0)
         a = f.attrs
         if nbimage > old:
             self._write_coords(old, nbimage, int(a["nbextrastep"]), float(a["dt"]),
@@ -192,6 +207,9 @@ class RunFile:
     # -- what the observers write ----------------------------------------------------------
 
     def write_frame(self, index: int, v: np.ndarray) -> None:
+        if self.virtual:  # HDF5 would drop the write silently: the ranks write the parts
+            raise GrayScottError(f"{str(self.path)!r} maps its frames to part files; they are "
+                                 "written by the ranks, not through the run file")
         self.matrix[index] = v
 
     def commit(self, frames_written: int, steps_done: int, wall_seconds: float,
@@ -246,7 +264,10 @@ class RunFile:
         try:
             f.flush()
             if shrink_to is not None and shrink_to < self.matrix.shape[0]:
-                self.matrix.resize(shrink_to, axis=0)
+                if self.virtual:
+                    self.matrix = remake_matrix(f, shrink_to, sessions(f))
+                else:
+                    self.matrix.resize(shrink_to, axis=0)
                 for name in ("frame", "step", "time"):
                     f[name].resize((shrink_to,))
         finally:

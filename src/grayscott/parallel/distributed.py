@@ -141,6 +141,11 @@ class DistributedBackend(Backend):
     def _get_state(self) -> tuple[np.ndarray, np.ndarray]:  # pragma: no cover
         raise AssertionError("get_state is collective and overridden")
 
+    def local_v(self) -> np.ndarray:
+        """This rank's block of V (no communication): what it writes into its part file."""
+        self.require_state("local_v")
+        return self.inner.get_v()
+
     def all_finite(self) -> bool:
         """Whether V is finite on every rank (one allreduce, no gather)."""
         from mpi4py import MPI

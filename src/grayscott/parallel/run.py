@@ -23,6 +23,7 @@ import functools
 import signal
 import sys
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any, TypeVar
 
 import numpy as np
@@ -79,6 +80,8 @@ class MPIPlacement(Placement):
         self.rank = self.comm.Get_rank()
         self.size = self.comm.Get_size()
         self.is_root = self.rank == ROOT
+        #: (session, run file, grid shape) once :meth:`frame_parts` made them.
+        self.parts: tuple[dict[str, Any], Path, tuple[int, int]] | None = None
 
     def on_root(self, fn: Callable[[], T]) -> T | None:
         return on_root(self.comm, fn)
@@ -118,8 +121,24 @@ class MPIPlacement(Placement):
     def blow_up_check(self) -> Observer:
         return AgreedBlowUpCheck()
 
+    writes_parts = True
+
+    def frame_parts(self, path: Path, nbimage: int, first: int,
+                    backend: Backend) -> dict[str, Any] | None:
+        from ..io.parts import new_session
+
+        assert isinstance(backend, DistributedBackend)
+        session = new_session(path, first, nbimage, backend.block.dims)
+        self.parts = self.bcast(session if self.is_root else None), path, backend.problem.shape
+        return self.parts[0]
+
     def writer(self, writer: HDF5Writer) -> Observer:
-        return writer if self.is_root else _FollowWriter()
+        if self.parts is None:  # a file of one process resumed over ranks: rank 0 writes it
+            return writer if self.is_root else _FollowWriter()
+        from .output import PartWriter
+
+        session, path, shape = self.parts
+        return PartWriter(self.comm, writer, session, path.parent, shape)
 
     def stop_signal(self) -> Observer:
         return AgreedStopSignal(self.comm)
