@@ -13,7 +13,11 @@ rank keeps a ``rows x cols`` block), and prints one table. Each launch prints on
   compute, which does not grow when the machine is shared with other work (wall time does);
 * ``exchange_s``: seconds per exchange when the ranks do nothing else (no compute between,
   so no waiting for a slower neighbour): the cost of the messages themselves;
-* ``halo_bytes``: bytes a rank sends per step (the largest).
+* ``halo_bytes``: bytes a rank sends per step (the largest);
+* ``write_s``: seconds for every rank to write its block of a frame (float32) into its own part
+  file and flush it, the slowest rank's (what ``run`` does per frame); ``root_write_s``: rank 0
+  writing the whole frame into one file (the route that gathers first); ``block_bytes``: the
+  largest block's bytes.
 """
 
 from __future__ import annotations
@@ -72,6 +76,7 @@ def measure(backend: str, shape: tuple[int, int], steps: int, repeat: int, dtype
         g0 = be.gather_seconds
         be.get_v()
         gather.append(comm.allreduce(be.gather_seconds - g0, op=MPI.MAX))
+    write_s, root_write_s = _writes(be, comm, max(3, repeat))
     nbytes = comm.allreduce(be.halo.bytes_per_call, op=MPI.MAX)
     # The exchange alone, no compute between: its cost without waiting for a slower neighbour.
     inner = be.inner
@@ -87,8 +92,52 @@ def measure(backend: str, shape: tuple[int, int], steps: int, repeat: int, dtype
             "backend": backend, "threads": be.threads, "dtype": dtype, "steps": steps,
             "step_s": wall / steps, "halo_s": halo / steps, "gather_s": float(np.median(gather)),
             "halo_bytes": nbytes, "exchange_s": exchange, "compute_cpu_s": cpu_best / steps,
+            "write_s": write_s, "root_write_s": root_write_s,
+            "block_bytes": int(np.prod(be.block.shape)) * 4,
             "mode": "weak" if weak else "strong",
             "cell_steps_per_s": shape[0] * shape[1] * steps / wall}
+
+
+def _writes(be: Any, comm: Any, frames: int) -> tuple[float, float]:
+    """Seconds per frame (median, the slowest rank's) for every rank to write its block of V
+    as float32 into a part file of its own and flush it (what ``run`` does), and for rank 0
+    alone to write the whole frame into one file and flush it (after a gather, the route
+    without part files). The files go to ``GRAYSCOTT_BENCH_DIR``, else the temporary folder."""
+    import tempfile
+
+    import h5py
+    import numpy as np
+    from mpi4py import MPI
+
+    from ..io.parts import create_part
+
+    where = os.environ.get("GRAYSCOTT_BENCH_DIR") or tempfile.gettempdir()
+    folder = Path(comm.bcast(tempfile.mkdtemp(dir=where) if comm.rank == 0 else None))
+    shape = be.problem.shape
+    session = {"first": 0, "stop": frames, "dims": list(be.block.dims)}
+    part = create_part(folder / f"r{comm.rank}.h5", session, comm.rank, shape, np.float32)
+    v = be.local_v().astype(np.float32)
+    times = []
+    for i in range(frames):
+        comm.Barrier()
+        t0 = time.perf_counter()
+        part["matrix"][i] = v
+        part.flush()
+        times.append(comm.allreduce(time.perf_counter() - t0, op=MPI.MAX))
+    part.close()
+    root = []
+    if comm.rank == 0:
+        whole = np.zeros(shape, np.float32)
+        with h5py.File(folder / "one.h5", "w", locking=False, rdcc_nbytes=0) as f:
+            m = f.create_dataset("matrix", (frames, *shape), np.float32, chunks=(1, *shape))
+            for i in range(frames):
+                t0 = time.perf_counter()
+                m[i] = whole
+                f.flush()
+                root.append(time.perf_counter() - t0)
+        shutil.rmtree(folder, ignore_errors=True)
+    comm.Barrier()
+    return float(np.median(times)), float(np.median(root)) if root else 0.0
 
 
 def mpiexec() -> str:
@@ -147,7 +196,8 @@ def _fits_ranks(dims: tuple[int, int], ranks: int) -> bool:
 def format_table(rows: list[dict[str, Any]]) -> str:
     """Strong and weak scaling, efficiency against the 1-rank row of the same mode."""
     out = ["mode    ranks  dims  grid          ms/step  Mcell/s  eff.  halo ms/step (%)  "
-           "exchange alone ms  compute CPU ms  halo KB/step  gather ms/frame"]
+           "exchange alone ms  compute CPU ms  halo KB/step  gather ms/frame  "
+           "write ms/frame (rank 0 alone)"]
     ref = {r["mode"]: r for r in rows if r["ranks"] == 1}
     for r in rows:
         one = ref.get(r["mode"])
@@ -165,7 +215,9 @@ def format_table(rows: list[dict[str, Any]]) -> str:
                    f"{eff:>4.2f}  {r['halo_s'] * 1e3:>7.3f} ({share:>4.1f})"
                    f"  {r.get('exchange_s', float('nan')) * 1e3:>17.3f}"
                    f"  {r.get('compute_cpu_s', float('nan')) * 1e3:>14.3f}"
-                   f"  {r['halo_bytes'] / 1e3:>12.1f}  {r['gather_s'] * 1e3:>15.3f}")
+                   f"  {r['halo_bytes'] / 1e3:>12.1f}  {r['gather_s'] * 1e3:>15.3f}"
+                   f"  {r.get('write_s', float('nan')) * 1e3:>14.3f}"
+                   f" ({r.get('root_write_s', float('nan')) * 1e3:.3f})")
     return "\n".join(out)
 
 

@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 from numba import njit, prange
 
-from ..backends.numba_kernels import _OPTS, _cell, _lines_generic
+from ..backends.numba_kernels import _INLINE, _OPTS, _cell, _lines_generic, _react
 from .halo import HaloExchange
 
 
@@ -45,6 +45,20 @@ def _box_row(U, V, U2, V2, w, c, top, bottom, left, right, i, c0,
             _cell(U, V, U2, V2, i, 1, w, c, left[i - 2])
         if right.size and c0 <= nc < c1:
             _cell(U, V, U2, V2, i, nc, w, c, right[i - 2])
+
+
+@njit(**_INLINE)
+def _side_cell(U, V, U2, V2, w, c, i, j):  # pragma: no cover  (compiled)
+    """Cell (i, j) as :func:`_lines_generic` computes it (same terms, same order), without a
+    row's slicing: the frame's columns are one cell wide."""
+    lu = (w[0] * U[i - 1, j - 1] + w[1] * U[i - 1, j] + w[2] * U[i - 1, j + 1]
+          + w[3] * U[i, j - 1] + w[4] * U[i, j] + w[5] * U[i, j + 1]
+          + w[6] * U[i + 1, j - 1] + w[7] * U[i + 1, j] + w[8] * U[i + 1, j + 1])
+    lv = (w[0] * V[i - 1, j - 1] + w[1] * V[i - 1, j] + w[2] * V[i - 1, j + 1]
+          + w[3] * V[i, j - 1] + w[4] * V[i, j] + w[5] * V[i, j + 1]
+          + w[6] * V[i + 1, j - 1] + w[7] * V[i + 1, j] + w[8] * V[i + 1, j + 1])
+    U2[i, j], V2[i, j] = _react(U[i, j], V[i, j], lu, lv, c[0], c[1], c[2], c[3], c[4], c[5],
+                                False)
 
 
 @njit(**_OPTS)
@@ -75,8 +89,12 @@ def frame(U, V, U2, V2, w, c, top, bottom, left, right):  # pragma: no cover  (c
     _box_row(U, V, U2, V2, w, c, top, bottom, left, right, 1, 1, nc + 1)
     _box_row(U, V, U2, V2, w, c, top, bottom, left, right, nr, 1, nc + 1)
     for i in range(2, nr):
-        _box_row(U, V, U2, V2, w, c, top, bottom, left, right, i, 1, 2)
-        _box_row(U, V, U2, V2, w, c, top, bottom, left, right, i, nc, nc + 1)
+        _side_cell(U, V, U2, V2, w, c, i, 1)
+        _side_cell(U, V, U2, V2, w, c, i, nc)
+        if left.size:  # the school border's correction, as _edges makes it
+            _cell(U, V, U2, V2, i, 1, w, c, left[i - 2])
+        if right.size:
+            _cell(U, V, U2, V2, i, nc, w, c, right[i - 2])
 
 
 class OverlapStepper:
