@@ -116,3 +116,14 @@ def test_four_ranks_run_a_grid_only_one_layout_fits(tmp_path: Path) -> None:
     proc = mpiexec(4, *GRAYSCOTT, *args, "--layout", "2x2", "-o", str(tmp_path / "bad.h5"))
     assert proc.returncode == 2
     assert "smaller than 3x3" in proc.stderr and len(proc.stderr.strip().splitlines()) == 1
+
+
+@pytest.mark.parametrize("periodic", [False, True])
+def test_halo_bytes_by_classes_equal_every_block_summed(periodic: bool) -> None:
+    from grayscott.parallel.decomposition import halo_cells
+
+    for shape, dims in [((13, 17), (3, 4)), ((100, 7), (7, 1)), ((50, 61), (1, 5)),
+                        ((37, 41), (4, 6)), ((9, 9), (1, 1)), ((64, 64), (2, 2))]:
+        sizes = [2 * 4 * halo_cells(shape, dims, (i, j), periodic)
+                 for i in range(dims[0]) for j in range(dims[1])]
+        assert rank_halo_bytes(shape, dims, periodic) == (max(sizes), sum(sizes))
