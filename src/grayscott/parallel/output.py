@@ -32,6 +32,7 @@ class PartWriter(Observer):
         self.rank = comm.Get_rank()
         self.writer = writer
         self.session = session
+        self.folder = folder
         self.path = folder / session["files"][self.rank]
         self.shape = shape
         self.part: Any = None
@@ -98,15 +99,13 @@ class PartWriter(Observer):
         if self.part is not None:
             with contextlib.suppress(Exception):
                 self.part.close()
-        dropped = False
-        try:
-            if self.is_root:
-                w = self.writer
-                dropped = w.publish_to is not None and not w.frames_written and w.keep_old
-                w.finish(ctx)
-        finally:
-            # A run that ended before its first frame over an existing output keeps the old
-            # file: its own parts go with it.
-            if self.comm.bcast(dropped, root=0):
+        if not self.is_root:
+            return
+        w = self.writer
+        dropped = w.publish_to is not None and not w.frames_written and w.keep_old
+        w.finish(ctx)
+        if dropped:  # the old output stays as it was: this session's parts go (no collective
+            # here: a rank stopped at once by a second signal must not leave the others waiting)
+            for name in self.session["files"]:
                 with contextlib.suppress(OSError):
-                    self.path.unlink()
+                    (self.folder / name).unlink()
