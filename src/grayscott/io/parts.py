@@ -89,7 +89,7 @@ def create_part(path: Path, session: dict[str, Any], rank: int, shape: tuple[int
         for key, value in (("first_frame", session["first"]), ("rank", rank),
                            ("rows", [rows.start, rows.stop]), ("cols", [cols.start, cols.stop])):
             f.attrs[key] = value
-    return h5py.File(path, "r+", locking=False, rdcc_nbytes=0)
+    return f  # left open by durable_file, for raw writes (no cache: each write is one pwrite)
 
 
 def _layout(shape: tuple[int, int], nbimage: int, dtype: np.dtype,
