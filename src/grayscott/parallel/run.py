@@ -4,15 +4,19 @@
 :class:`MPIPlacement` says what differs over ranks, and :func:`run`/:func:`resume` here call
 them with it on every rank:
 
-* rank 0 checks the output, holds the lock, writes the file with the one-process writer and
-  checkpointer (frames gathered to it every frame), prints and renders the video; the other
-  ranks compute their blocks (a :class:`DistributedBackend`) and take part in the gathers;
+* every rank computes its block (a :class:`DistributedBackend`) and writes it into its own
+  part file every frame (:class:`~.output.PartWriter`; the run file's ``matrix`` maps the
+  parts: :mod:`grayscott.io.parts`); rank 0 checks the output, holds the lock, keeps the run
+  file (counters, checkpoints gathered to it, the final state), prints and renders the video;
+  a file of one process resumed over ranks keeps its frames in the run file (gathered to
+  rank 0);
 * whatever only rank 0 can check (the output, the lock, the file) is agreed: its error is
   raised on every rank (:func:`~.collective.on_root`);
 * the blow-up check and the stop signal are reduced over the ranks every frame, so every rank
   stops after the same frame and the checkpoint is that frame's state;
-* the file records the inner backend (``backend``) plus ``mpi_ranks`` and ``mpi_dims``: it can
-  be resumed on any number of ranks, or on one process, bit for bit.
+* the file records the inner backend (``backend``) plus ``mpi_ranks``, ``mpi_dims`` and
+  ``mpi_layout`` (as asked: ``auto`` or ``RxC``): it can be resumed on any number of ranks,
+  or on one process, bit for bit.
 
 :func:`runner` picks these or the one-process functions, for the command line.
 """
