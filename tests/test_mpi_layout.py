@@ -127,3 +127,20 @@ def test_halo_bytes_by_classes_equal_every_block_summed(periodic: bool) -> None:
         sizes = [2 * 4 * halo_cells(shape, dims, (i, j), periodic)
                  for i in range(dims[0]) for j in range(dims[1])]
         assert rank_halo_bytes(shape, dims, periodic) == (max(sizes), sum(sizes))
+
+
+def test_the_model_s_constants_give_what_docs_scaling_says() -> None:
+    from grayscott.parallel import model
+
+    # the fixed cost equals the compute of a 45 x 45 block with the cluster's constants
+    assert round(model.balance_side(model.CLUSTER)) == 45
+    # the exchange exposed: 0.79 and 0.50 at 256 and 1024 ranks; with a 16 us fixed cost,
+    # 0.71 and 0.38
+    slower = model.Machine(rate=200e6, overhead=16e-6, bandwidth=10e9, root_bandwidth=10e9)
+    for m, want in ((model.CLUSTER, (0.79, 0.50)), (slower, (0.71, 0.38))):
+        got = [round(x, 2) for _, _, x in model.strong((1080, 1920), [256, 1024], m)]
+        assert got == list(want)
+    # a rank's rate between two measured block sizes, in log(cells); flat past the ends
+    m = model.Machine(rate=0, overhead=0, bandwidth=1, root_bandwidth=1,
+                      rates=((1e4, 2e9), (1e6, 1e9)))
+    assert (m.rate_at(1e3), m.rate_at(1e5), m.rate_at(1e7)) == (2e9, 1.5e9, 1e9)
