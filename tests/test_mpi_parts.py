@@ -69,3 +69,36 @@ def test_a_parts_file_resumes_on_one_process_and_a_plain_one_over_ranks(tmp_path
     _serial("run", *ARGS, "-n", "4", "-o", str(tmp_path / "whole.h5"))
     _same(parts, tmp_path / "whole.h5")
     _same(plain, tmp_path / "whole.h5")
+
+
+@needs_mpi
+def test_a_second_sigterm_ends_every_rank_at_once_and_the_file_says_interrupted(
+        tmp_path: Path) -> None:
+    import os
+    import signal
+    import subprocess
+    import time
+
+    from test_mpi import _mpiexec
+
+    out = tmp_path / "s.h5"
+    args = ["-q", "-r", "48", "-c", "48", "-e", "200", "--backend", "numpy"]
+    env = {**os.environ, "GRAYSCOTT_MPI": "1"}
+    proc = subprocess.Popen([_mpiexec(), "-n", "2", *GRAYSCOTT, "run", *args, "-n", "5000",
+                             "-o", str(out)], env=env, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 60
+    while not out.exists() and time.monotonic() < deadline:
+        time.sleep(0.1)
+    time.sleep(0.5)
+    proc.send_signal(signal.SIGTERM)
+    time.sleep(0.05)
+    proc.send_signal(signal.SIGTERM)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 128 + signal.SIGTERM, err
+    assert "every rank stops now" in err
+    with h5py.File(out) as f:
+        assert f["status"][()].rstrip(b"\0") == b"interrupted"
+        written = int(f["frames_written"][()])
+    _serial("resume", "-q", "-n", str(written + 2), str(out))
+    _serial("run", *args, "-n", str(written + 2), "-o", str(tmp_path / "ref.h5"))
+    _same(out, tmp_path / "ref.h5")

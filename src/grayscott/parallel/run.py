@@ -23,6 +23,7 @@ them with it on every rank:
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import signal
 import sys
@@ -170,17 +171,38 @@ class AgreedStopSignal(StopSignal):
     def __init__(self, comm: Any) -> None:
         super().__init__()
         self.comm = comm
+        self.ctx: RunContext | None = None
+
+    def start(self, ctx: RunContext) -> None:
+        self.ctx = ctx
+        super().start(ctx)
 
     def _handler(self, signum: int, frame: Any) -> None:
         if self._closing(signum):
             return
         if self.signum is not None:
-            raise KeyboardInterrupt if signum == signal.SIGINT else Interrupted(signum)
+            self._at_once(signum)
+            return
         self.signum = signum
         if self.comm.Get_rank() == ROOT:
             print(f"\ngrayscott: {signal.Signals(signum).name} received, every rank stops "
                   "after this frame (send it again to stop at once)", file=sys.stderr,
                   flush=True)
+
+    def _at_once(self, signum: int) -> None:
+        """The second signal. Raising here, wherever each rank is, would leave the ranks in
+        different collectives, waiting for each other for ever (and the file "running"). Rank
+        0 marks the file "interrupted" (a raw write: the frames it counts are whole on every
+        rank) and ends every rank; the others go on until it does."""
+        if self.comm.Get_rank() != ROOT:
+            return
+        runfile = self.ctx.shared.get("runfile") if self.ctx is not None else None
+        with contextlib.suppress(Exception):
+            if runfile is not None:
+                runfile.set_status("interrupted")
+        print(f"\ngrayscott: {signal.Signals(signum).name} again: every rank stops now; the "
+              "frames counted so far are kept", file=sys.stderr, flush=True)
+        self.comm.Abort(128 + signum)
 
     def wants_state(self, ctx: RunContext) -> bool:
         # A local decision cannot ask for a collective fetch; the checkpointer's finish
