@@ -148,9 +148,13 @@ def _time(seconds: float) -> str:
     return f"{seconds * 1e6:.3g} µs"
 
 
-#: Measured on the 2-core development machine (docs/scaling.md, scripts/scaling_fit.py):
-#: numba, float32, one thread a rank.
-HERE = Machine(rate=835e6, overhead=16e-6, bandwidth=1.05e9, root_bandwidth=1.5e9)
+#: Fitted on the 2-core development machine, shared, at a load average of 12 to 15
+#: (``scripts/scaling_fit.py --rounds 2``, docs/scaling.md): numba, float32, one thread a
+#: rank; medians of the rounds. The file system's total rate was not measured (infinite here).
+HERE = Machine(rate=8.58e8, overhead=62.9e-6, bandwidth=3.84e8, root_bandwidth=1.18e9,
+               write=2.85e9,
+               rates=((259200, 8.58e8), (518400, 9.32e8), (1036800, 7.09e8),
+                      (2073600, 8.58e8), (4147200, 8.44e8), (8294400, 9.44e8)))
 #: A cluster node and network, assumed: 64 ranks share ~200 GB/s of memory bandwidth (16 B a
 #: cell-update), messages at ~10 GB/s and 10 µs, a parallel file system at 100 GB/s.
 CLUSTER = Machine(rate=200e6, overhead=10e-6, bandwidth=10e9, root_bandwidth=10e9,
