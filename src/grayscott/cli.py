@@ -18,7 +18,9 @@ from .bench.commands import bench_cmd, profile_cmd
 from .driver import DEFAULT_CHECKPOINT_EVERY
 from .errors import BlowUpError, GrayScottError
 from .io.commands import info_cmd, resume_cmd, run_summary
+from .io.diff import diff_cmd
 from .physics import BORDERS, DTYPES, INITIAL_STATES, STENCILS, Parameters, make_problem
+from .reference.commands import verify_cmd
 from .sweep.commands import presets_cmd, sweep_cmd
 from .views.commands import render_cmd
 
@@ -170,6 +172,8 @@ cli.add_command(bench_cmd)
 cli.add_command(profile_cmd)
 cli.add_command(presets_cmd)
 cli.add_command(sweep_cmd)
+cli.add_command(diff_cmd)
+cli.add_command(verify_cmd)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
