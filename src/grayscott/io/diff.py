@@ -89,6 +89,7 @@ def compare_frame(a: np.ndarray, b: np.ndarray) -> tuple[bool, np.ndarray, np.nd
     d[nx & ny] = 0.0
     d[nx ^ ny] = np.inf
     scale = np.maximum(np.abs(x), np.abs(y))
+    scale[nx | ny] = 0.0  # a NaN's cell is equal (d = 0) or differs without bound (d = inf)
     return False, d, scale
 
 
