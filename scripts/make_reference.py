@@ -24,9 +24,9 @@ import h5py
 import numpy as np
 
 from grayscott import __version__
-from grayscott.driver import Simulation
 from grayscott.physics import Parameters, make_problem
 from grayscott.reference.manifest import STATS, Manifest, config_for, digest, stats
+from grayscott.simulation import Simulation
 
 DATA = Path(__file__).resolve().parents[1] / "src" / "grayscott" / "reference" / "data"
 SMALL_FULL = "small.h5"

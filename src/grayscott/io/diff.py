@@ -27,7 +27,8 @@ import h5py
 import numpy as np
 
 from ..errors import GrayScottError
-from .hdf5 import DATASET, frames_available
+from .layout import DATASET
+from .readers import frames_available
 
 #: Differing frames listed in the text report (``--json`` lists every frame).
 SHOWN = 10
