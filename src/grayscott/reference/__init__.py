@@ -6,5 +6,7 @@ Owns the manifests of reference runs (each frame's SHA-256 and statistics, packa
 """
 
 from .manifest import Manifest, config_of, digest, find, load_all, stats
+from .verify import Verification, verify_file
 
-__all__ = ["Manifest", "config_of", "digest", "find", "load_all", "stats"]
+__all__ = ["Manifest", "Verification", "config_of", "digest", "find", "load_all", "stats",
+           "verify_file"]

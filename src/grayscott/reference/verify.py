@@ -88,6 +88,9 @@ class Verification:
     def ok(self) -> bool:
         return bool(self.checks) and all(c.within for c in self.checks)
 
+    def report(self, folder: Path | None = None) -> str:
+        return report(self, folder)
+
     def as_dict(self) -> dict[str, Any]:
         first = next((c for c in self.checks if not c.within), None)
         return {"path": self.path, "reference": self.manifest, "frames": self.frames,
@@ -193,3 +196,51 @@ def _check(i: int, j: int, frame: np.ndarray, manifest: Manifest, full: h5py.Dat
             diff = max(diff, abs(mine["std"] - ref["std"]))
         diff, measured = (diff if np.isfinite(diff) else float("inf")), False
     return FrameCheck(i, j, False, diff, measured, tol is not None and diff <= tol)
+
+
+def _frames(n: int) -> str:
+    return f"{n} frame{'s' if n != 1 else ''}"
+
+
+def _span(first: int, count: int) -> str:
+    return f"frame {first}" if count == 1 else f"frames {first}..{first + count - 1}"
+
+
+def report(v: Verification, folder: Path | None = None) -> str:
+    """What ``grayscott verify`` prints: the reference, the frames compared, the verdict."""
+    m = next(x for x in load_all(folder) if x.name == v.manifest)
+    checked = ", ".join(f"{k} ({n} frames)" for k, n in m.checked.items())
+    lines = [f"{v.path}: reference {v.manifest!r}, {describe(m.config)}; made by {m.made_by}, "
+             f"checked by {checked}"]
+    n = len(v.checks)
+    lines.append(f"  {_span(0, n)} of the file are {_span(v.offset, n)} of the reference "
+                 f"({v.reference_frames} frames)")
+    if v.frames > n:
+        lines.append(f"  {_span(n, v.frames - n)} of the file lie beyond the reference: not "
+                     "checked")
+    if v.tolerance is not None:
+        why = f"{v.reason}: " if v.reason else ""
+        lines.append(f"  {why}compared within {v.tolerance:g} (absolute; on every cell where "
+                     "the full reference holds the frame, else on min, max, mean and std)")
+    bad = [c for c in v.checks if not c.within]
+    if v.tolerance is None and not bad:
+        lines.append(f"bit for bit the reference ({_frames(n)})")
+        return "\n".join(lines)
+    if not bad:
+        exact = n - len(v.differing)
+        largest = max(c.difference for c in v.checks)
+        lines.append(f"within {v.tolerance:g} of the reference ({_frames(n)}; {exact} bit for "
+                     f"bit; largest difference {largest:.3g})")
+        return "\n".join(lines)
+    first = bad[0]
+    if first.exact_measure:
+        how = f"by {first.difference:.3g} (largest difference over the cells)"
+    elif first.difference > 0:
+        how = f"by at least {first.difference:.3g} (from its statistics)"
+    else:
+        how = "in its bits; its statistics are equal"
+    beyond = f"beyond {v.tolerance:g} " if v.tolerance is not None else ""
+    lines.append(f"NOT the reference: frame {first.frame} (reference frame "
+                 f"{first.reference_frame}) differs {beyond}{how}; {len(bad)} of {n} frames "
+                 "differ" + (f" beyond {v.tolerance:g}" if v.tolerance is not None else ""))
+    return "\n".join(lines)
