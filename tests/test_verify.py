@@ -83,7 +83,8 @@ def test_fresh_default_run_is_bit_for_bit(tmp_path, capsys):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("name, args", [("periodic", ["--border", "periodic"]),
+@pytest.mark.parametrize("name, args", [("periodic", ["-r", "512", "-c", "512", "--border",
+                                                      "periodic"]),
                                         ("laplace5", ["--stencil", "laplace5"]),
                                         ("float64", ["--dtype", "float64"])])
 def test_other_references_are_recognised(tmp_path, capsys, name, args):
