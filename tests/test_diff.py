@@ -177,3 +177,14 @@ def test_reads_one_frame_at_a_time(runs, monkeypatch):
     monkeypatch.setattr(h5py.Dataset, "__getitem__", whole)
     assert diff_files(runs["a"], runs["b"]).bit_for_bit
     assert reads == [SHAPE] * 10
+
+
+def test_other_dtype_compares_values(tmp_path, capsys):
+    x = np.random.default_rng(1).random((3, 4, 5)).astype(np.float32)
+    a = frames_file(tmp_path / "a.h5", x)
+    with h5py.File(tmp_path / "b.h5", "w") as f:
+        f["matrix"] = x.astype(np.float64)
+    code, out, _ = cli(capsys, "diff", str(a), str(tmp_path / "b.h5"))
+    assert code == 0 and "dtypes differ: float32 and float64" in out
+    assert "3 of 3 differ in their bytes only" in out
+    assert out.rstrip().endswith("equal in value (not bit for bit)")

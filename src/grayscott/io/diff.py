@@ -226,6 +226,9 @@ def format_diff(r: DiffResult) -> str:
     differing = [f for f in r.per_frame if not f.bit_for_bit]
     if r.comparable and not differing:
         lines.append(f"frames: bit for bit identical ({r.compared} compared)")
+    elif differing and max(f.max_abs for f in differing) == 0:
+        lines.append(f"frames: {len(differing)} of {r.compared} differ in their bytes only "
+                     "(equal values: another dtype, -0.0 for 0.0, other NaN payloads)")
     elif differing:
         worst = max(differing, key=lambda f: f.max_abs)
         lines.append(f"frames: {len(differing)} of {r.compared} differ, the first is frame "
