@@ -29,12 +29,19 @@ OUT = Path(__file__).resolve().parents[1] / "docs" / "reference.mp4"
 def frames(manifest: Manifest, stride: int, backend: str | None) -> Iterator[np.ndarray]:
     c = manifest.config
     sim = Simulation(make_problem((c["nbrow"], c["nbcol"])), backend=backend)
-    start = time.perf_counter()
+    start, reached = time.perf_counter(), False
     for i in range(manifest.frames):
         sim.advance(c["nbextrastep"])
         v = sim.backend.get_v().astype(np.float32)
         if digest(v) != manifest.sha256[i]:
             sys.exit(f"frame {i} is not the manifest's; no video written")
+        if not reached:  # while U = 1 and V = 0 on the two outer rings, no border rule
+            u = sim.backend.get_state()[0]  # changes a bit (the periodic run is this one)
+            ring = np.ones(v.shape, bool)
+            ring[2:-2, 2:-2] = False
+            if v[ring].any() or (u[ring] != 1).any():
+                reached = True
+                print(f"  frame {i}: U != 1 or V != 0 within 2 cells of the border", flush=True)
         if i % stride == 0:
             r, k = v.shape
             yield v.reshape(r // 2, 2, k // 2, 2).mean(axis=(1, 3))
