@@ -7,7 +7,7 @@ BIN    := $(VENV)/bin
 RUN_ARGS ?= -n 300 -o output.h5 --overwrite
 VIDEO    ?= output.mp4
 
-.PHONY: run test lint tutorials lock clean
+.PHONY: run test lint tutorials docs lock clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -24,7 +24,11 @@ $(VENV)/.run-installed: pyproject.toml requirements/run.txt | $(BIN)/python
 $(VENV)/.test-installed: pyproject.toml requirements/test.txt | $(BIN)/python
 	$(BIN)/python -m pip install --quiet --require-hashes -r requirements/test.txt
 	$(BIN)/python -m pip install --quiet --no-deps -e .
-	touch $@ $(VENV)/.run-installed
+	touch $@ $(VENV)/.run-installed $(VENV)/.docs-installed
+
+$(VENV)/.docs-installed: pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet -e '.[docs]'
+	touch $@
 
 run: $(VENV)/.run-installed
 	$(BIN)/grayscott run $(RUN_ARGS) --video $(VIDEO)
@@ -35,6 +39,10 @@ test: $(VENV)/.test-installed
 
 lint: $(VENV)/.test-installed
 	$(BIN)/python -m ruff check src tests notebooks scripts
+
+# The documentation site, into build/site (tests/test_docs.py builds it strictly in make test).
+docs: $(VENV)/.docs-installed
+	NO_MKDOCS_2_WARNING=1 $(BIN)/python -m mkdocs build --strict
 
 # The tutorial notebooks are generated from the solutions; never edit them by hand.
 tutorials: $(VENV)/.test-installed
