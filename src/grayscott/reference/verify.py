@@ -11,9 +11,10 @@ every digest: "bit for bit the reference". A differing frame is measured against
 full reference where it holds that frame (the largest difference over the cells), else by its
 statistics, which give a lower bound of that difference.
 
-Backends that reorder operations or flush subnormal numbers (JAX, ``--flush-subnormals``) give
-other bits by design; their frames are compared within :data:`TOLERANCE`, on every cell where
-the full reference holds the frame, else on the four statistics, and the report says so.
+Backends that reorder operations or flush subnormal numbers (JAX, ``--flush-subnormals``, and
+the ``numpy`` and ``python`` rungs: :data:`NOT_BIT_FOR_BIT`) give other bits by design; their
+frames are compared within :data:`TOLERANCE`, on every cell where the full reference holds the
+frame, else on the four statistics, and the report says so.
 Rounding differences grow as the pattern evolves (the model amplifies them), so a long such
 run can leave the tolerance while nothing is wrong: the report then names the frame.
 """
