@@ -18,9 +18,11 @@ from .bench.commands import bench_cmd, profile_cmd
 from .errors import BlowUpError, GrayScottError
 from .explore.commands import explore_cmd, replay_cmd
 from .io.commands import FSYNC_HELP, info_cmd, resume_cmd, run_summary
+from .io.diff import diff_cmd
 from .io.gather import gather_cmd
 from .parallel.launcher import layout_option
 from .physics import BORDERS, DTYPES, INITIAL_STATES, STENCILS, Parameters, make_problem
+from .reference.commands import verify_cmd
 from .runs import DEFAULT_CHECKPOINT_EVERY
 from .sweep.commands import presets_cmd, sweep_cmd
 from .sweep.fit_command import fit_cmd
@@ -186,6 +188,8 @@ cli.add_command(sweep_cmd)
 cli.add_command(fit_cmd)
 cli.add_command(explore_cmd)
 cli.add_command(replay_cmd)
+cli.add_command(diff_cmd)
+cli.add_command(verify_cmd)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
