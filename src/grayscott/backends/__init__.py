@@ -131,6 +131,10 @@ def create(name: str, problem: Problem, **options: object) -> Backend:
     is refused, naming the backends that take it (e.g. ``threads``).
     """
     cls = info(name).load()
+    if problem.rate_map is not None and not cls.capabilities.rate_map:
+        takers = [n for n in available() if info(n).load().capabilities.rate_map]
+        raise GrayScottError(f"backend {name!r} does not take a rate map (--map); these do: "
+                             f"{', '.join(takers)}")
     for key, value in options.items():
         if value is not None and key not in cls.options:
             takers = [n for n in available() if key in info(n).load().options]
