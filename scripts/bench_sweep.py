@@ -18,7 +18,7 @@ import numpy as np
 
 import grayscott as gs
 from grayscott import backends
-from grayscott.sweep import core
+from grayscott.sweep import core, planning
 
 CASES = [  # (shape, feeds, kills, steps)
     ((64, 64), 4, 4, 2000),
@@ -68,7 +68,7 @@ def main() -> None:
         for single, batch in families:
             if single not in backends.available():
                 continue
-            strategies = [None, *core.STRATEGIES[batch]]
+            strategies = [None, *planning.STRATEGIES[batch]]
             best_seq = float("inf")
             best_batch = {s: float("inf") for s in strategies}
             how = {}

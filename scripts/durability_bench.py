@@ -20,8 +20,8 @@ from pathlib import Path
 
 import grayscott as gs
 from grayscott import backends
-from grayscott.driver import DEFAULT_CHECKPOINT_EVERY
-from grayscott.io import hdf5
+from grayscott.io import runfile
+from grayscott.runs import DEFAULT_CHECKPOINT_EVERY
 
 TIMES: dict[str, list[float]] = defaultdict(list)
 
@@ -53,9 +53,9 @@ def main() -> None:
     if DEFAULT_CHECKPOINT_EVERY != 1:
         modes["checkpoint every frame"] = dict(flush_every=1, checkpoint_every=1)
     problem = gs.make_problem((a.rows, a.cols))
-    hdf5.RunFile.write_frame = timed("frame write", hdf5.RunFile.write_frame)
-    hdf5.RunFile.commit = timed("flush + count", hdf5.RunFile.commit)
-    hdf5.RunFile.write_checkpoint = timed("checkpoint write", hdf5.RunFile.write_checkpoint)
+    runfile.RunFile.write_frame = timed("frame write", runfile.RunFile.write_frame)
+    runfile.RunFile.commit = timed("flush + count", runfile.RunFile.commit)
+    runfile.RunFile.write_checkpoint = timed("checkpoint write", runfile.RunFile.write_checkpoint)
     rates: dict[str, list[float]] = defaultdict(list)
     per_mode: dict[str, dict[str, list[float]]] = defaultdict(lambda: defaultdict(list))
     block: list[float] = []
@@ -121,15 +121,15 @@ def main() -> None:
 def _run(problem, path, a, sim, kw, clock):
     """gs.run with a prepared Simulation (so get_state can be timed): the same steps as
     grayscott run."""
-    from grayscott import driver
+    from grayscott.parallel import placement
 
-    original = driver.Simulation
-    driver.Simulation = lambda *args, **kwargs: sim
+    original = placement.Simulation
+    placement.Simulation = lambda *args, **kwargs: sim
     try:
         return gs.run(problem, path, nbimage=a.frames, nbextrastep=a.nbextrastep,
                       backend=a.backend, progress=False, observers=[clock], **kw)
     finally:
-        driver.Simulation = original
+        placement.Simulation = original
 
 
 if __name__ == "__main__":

@@ -14,8 +14,9 @@ from grayscott import backends
 from grayscott.backends import BackendInfo
 from grayscott.backends.base import Backend, Capabilities
 from grayscott.bench import arithmetic as ar
+from grayscott.bench import chart, runner
 from grayscott.bench import report as rep
-from grayscott.bench import runner
+from grayscott.bench import results as res
 from grayscott.bench.bandwidth import measure_bandwidth
 from grayscott.bench.school import (
     SCHOOL_CELL_STEPS,
@@ -87,10 +88,10 @@ def test_summary_and_formats():
 def test_result_arithmetic_from_given_times():
     """Median, min and max of the rate and step time; speedup and roofline filled in."""
     cells = 1080 * 1920
-    base = runner.BackendResult("numpy-school", 1, steps=10, repeat=3, warmup=1,
+    base = res.BackendResult("numpy-school", 1, steps=10, repeat=3, warmup=1,
                                 seconds=[1.0, 1.2, 0.8], compile_seconds=0.0,
                                 first_call_seconds=1.0, cells=cells)
-    fast = runner.BackendResult("numpy", 1, steps=10, repeat=3, warmup=1,
+    fast = res.BackendResult("numpy", 1, steps=10, repeat=3, warmup=1,
                                 seconds=[0.5, 0.4, 0.6], compile_seconds=2.0,
                                 first_call_seconds=3.0, cells=cells)
     assert base.seconds_per_step.median == pytest.approx(0.1)
@@ -98,22 +99,22 @@ def test_result_arithmetic_from_given_times():
     assert base.rate.max == pytest.approx(cells * 10 / 0.8)
     assert base.projected_school_seconds == pytest.approx(3200)
     bw = _bandwidth(cells * 16 * 100.0)  # roofline: 100 steps/s on this grid
-    runner.finish([base, fast], bw, "float32")
+    res.finish([base, fast], bw, "float32")
     assert base.speedup_vs_baseline == pytest.approx(1)
     assert fast.speedup_vs_baseline == pytest.approx(2)
     assert base.roofline_fraction == pytest.approx(0.1)
     assert fast.roofline_fraction == pytest.approx(0.2)
-    runner.finish([fast], bw, "float32")  # baseline not in the run
+    res.finish([fast], bw, "float32")  # baseline not in the run
     assert fast.speedup_vs_baseline is None
 
 
 def test_accelerator_gets_no_host_roofline():
     """A backend that ran on a GPU is not measured against the host's memory bandwidth."""
     cells = 1080 * 1920
-    gpu = runner.BackendResult("jax", 1, steps=10, repeat=1, warmup=1, seconds=[0.01],
+    gpu = res.BackendResult("jax", 1, steps=10, repeat=1, warmup=1, seconds=[0.01],
                                compile_seconds=0.1, first_call_seconds=0.01, cells=cells,
                                platform="gpu")
-    runner.finish([gpu], _bandwidth(cells * 16 * 100.0), "float32")
+    res.finish([gpu], _bandwidth(cells * 16 * 100.0), "float32")
     assert gpu.roofline_fraction is None and gpu.roofline_fraction_at_threads is None
     assert gpu.to_dict()["platform"] == "gpu"
 
@@ -293,16 +294,16 @@ def test_terminal_table_and_markdown(tiny_report, tmp_path):
 def test_plot(tiny_report, tmp_path):
     pytest.importorskip("matplotlib")
     out = tmp_path / "ladder.png"
-    rep.plot_ladder(tiny_report, out)
+    chart.plot_ladder(tiny_report, out)
     assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
 def test_plot_without_matplotlib_is_one_clear_error(monkeypatch):
-    real = rep.importlib.util.find_spec
-    monkeypatch.setattr(rep.importlib.util, "find_spec",
+    real = chart.importlib.util.find_spec
+    monkeypatch.setattr(chart.importlib.util, "find_spec",
                         lambda name, *a: None if name == "matplotlib" else real(name, *a))
     with pytest.raises(GrayScottError, match=r"grayscott\[plot\]"):
-        rep.check_plot_available()
+        chart.check_plot_available()
 
 
 def test_speedup_is_null_without_the_baseline():
@@ -394,7 +395,7 @@ def _interleaved(monkeypatch, names, repeat, seconds_of, round_bw, **kw):
     events: list[tuple] = []
 
     def probe(array_bytes=None, threads=None, repeat=5, kernels=("copy", "add"), on_tick=None):
-        if tuple(kernels) != runner.ROUND_PROBE_KERNELS:
+        if tuple(kernels) != res.ROUND_PROBE_KERNELS:
             events.append(("full",))
             return _bandwidth(FULL_BW)
         i = sum(e[0] == "probe" for e in events)
@@ -425,7 +426,7 @@ def test_interleaved_probes_once_per_round_and_alternates_backends(monkeypatch):
                                   lambda name, i: 0.01, [10e9, 20e9, 30e9, 40e9])
     expected = [("full",)]
     for i in range(4):
-        expected.append(("probe", i, 1 << 28, [3], runner.ROUND_PROBE_REPEAT))
+        expected.append(("probe", i, 1 << 28, [3], res.ROUND_PROBE_REPEAT))
         expected += [("call", n, i) for n in ("python", "numpy-school", "numpy") if
                      n != "python" or i < runner.SLOW_MAX_REPEAT]
     assert events == expected
@@ -475,7 +476,7 @@ def test_interleaved_default_reference_is_the_first_without_numba_parallel(monke
     report, _ = _interleaved(monkeypatch, ["numpy", "numpy-school"], 2, lambda n, i: 0.01,
                              [10e9, 10e9])
     assert report.interleaving.against == "numpy-school"  # the ladder's order: school first
-    assert runner.default_against(["numpy", "numba-parallel"]) == "numba-parallel"
+    assert res.default_against(["numpy", "numba-parallel"]) == "numba-parallel"
 
 
 def test_interleaved_report_json_table_and_markdown(monkeypatch, tmp_path):
@@ -592,7 +593,7 @@ def test_every_timed_call_starts_from_the_developed_state(monkeypatch):
     assert json.loads(rep.to_json(report))["from_step"] == 5
     assert "after 5 steps" in rep.format_table(report)
     assert any("long run" in n for n in report.notes)
-    monkeypatch.setattr(runner, "DEVELOPED_STEPS", 5)
+    monkeypatch.setattr(res, "DEVELOPED_STEPS", 5)
     again = runner.run_bench(["numpy"], TINY, steps=1, repeat=1, warmup=0, from_step=5,
                              bandwidth_bytes=MiB, bandwidth_repeat=1)
     assert not any("long run" in n for n in again.notes)

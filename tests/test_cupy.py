@@ -303,41 +303,41 @@ def _bandwidth(bytes_per_s: float):
 
 
 def _gpu_result(name="cupy", seconds=0.01):
-    from grayscott.bench import runner
+    from grayscott.bench import results as res
 
-    return runner.BackendResult(name, 1, steps=10, repeat=1, warmup=1, seconds=[seconds],
+    return res.BackendResult(name, 1, steps=10, repeat=1, warmup=1, seconds=[seconds],
                                 compile_seconds=0.1, first_call_seconds=seconds,
                                 cells=1080 * 1920, platform="gpu")
 
 
 def test_gpu_backends_get_the_device_roofline():
-    from grayscott.bench import runner
+    from grayscott.bench import results as res
 
     cells = 1080 * 1920
     gpu, cpu_side = _gpu_result(), _gpu_result("numpy")
     cpu_side.platform = "cpu"
     # Host: 100 steps/s of roofline; device: 4000 steps/s; each ran at 1000 steps/s.
-    runner.finish([gpu, cpu_side], _bandwidth(cells * 16 * 100.0), "float32",
+    res.finish([gpu, cpu_side], _bandwidth(cells * 16 * 100.0), "float32",
                   _bandwidth(cells * 16 * 4000.0))
     assert gpu.roofline_fraction == pytest.approx(0.25)
     assert cpu_side.roofline_fraction == pytest.approx(10.0)
     again = _gpu_result()
-    runner.finish([again], _bandwidth(cells * 16 * 100.0), "float32")  # no device figure
+    res.finish([again], _bandwidth(cells * 16 * 100.0), "float32")  # no device figure
     assert again.roofline_fraction is None
 
 
 def test_report_states_the_device_roofline(tmp_path):
     from grayscott.bench import report as rep
-    from grayscott.bench import runner
+    from grayscott.bench import results as res
 
     cells = 1080 * 1920
     gpu = _gpu_result()
     host, device = _bandwidth(cells * 16 * 100.0), _bandwidth(cells * 16 * 4000.0)
-    runner.finish([gpu], host, "float32", device)
-    report = runner.BenchReport(grid=(1080, 1920), dtype="float32", steps=10, repeat=1,
+    res.finish([gpu], host, "float32", device)
+    report = res.BenchReport(grid=(1080, 1920), dtype="float32", steps=10, repeat=1,
                                 warmup=1, bandwidth=host, results=[gpu], skipped=[],
                                 metadata={}, device_bandwidth=device)
-    report.notes += runner._report_notes(report)
+    report.notes += res._report_notes(report)
     data = report.to_dict()
     assert data["device_roofline_cell_steps_per_s"] == pytest.approx(cells * 4000.0)
     assert data["results"][0]["roofline_fraction"] == pytest.approx(0.25)
@@ -672,14 +672,14 @@ def test_markdown_report_keeps_the_hand_written_gpu_section(tmp_path):
     """BENCHMARKS.md's GPU section is measured elsewhere (scripts/gpu-check.sh): rewriting the
     CPU report with `bench --markdown` must not drop it."""
     from grayscott.bench import report as rep
-    from grayscott.bench import runner
+    from grayscott.bench import results as res
 
     cells = 1080 * 1920
     result = _gpu_result("numpy")
     result.platform = "cpu"
     host = _bandwidth(cells * 16 * 100.0)
-    runner.finish([result], host, "float32")
-    report = runner.BenchReport(grid=(1080, 1920), dtype="float32", steps=10, repeat=1,
+    res.finish([result], host, "float32")
+    report = res.BenchReport(grid=(1080, 1920), dtype="float32", steps=10, repeat=1,
                                 warmup=1, bandwidth=host, results=[result], skipped=[],
                                 metadata={})
     path = tmp_path / "BENCHMARKS.md"

@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 import grayscott as gs
-from grayscott import driver
+from grayscott import loop
 from grayscott.observers import Interrupted, Observer
 from test_durable import DATASETS
 
@@ -23,7 +23,7 @@ PARAMS = gs.Parameters(Du=0.16, Dv=0.08, F=0.035, k=0.06, dt=0.9)
 
 
 class Plain(Observer):
-    """An observer that may use the backend in ``frame``: the driver then runs the plain
+    """An observer that may use the backend in ``frame``: the loop then runs the plain
     loop, the reference here."""
 
 
@@ -34,13 +34,13 @@ def _problem():
 def _spy(monkeypatch):
     """Count the runs that took the threaded loop."""
     calls = []
-    real = driver._frames_in_thread
+    real = loop._frames_in_thread
 
     def spy(*args, **kwargs):
         calls.append(1)
         yield from real(*args, **kwargs)
 
-    monkeypatch.setattr(driver, "_frames_in_thread", spy)
+    monkeypatch.setattr(loop, "_frames_in_thread", spy)
     return calls
 
 

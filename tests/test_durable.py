@@ -18,7 +18,7 @@ import pytest
 import grayscott as gs
 from grayscott import backends
 from grayscott.cli import main
-from grayscott.io import hdf5
+from grayscott.io import layout, readers
 
 RATES = ["-k", "0.06", "-f", "0.035", "-t", "0.9", "-u", "0.16", "-v", "0.08"]
 #: Per backend: a run of about a second (numba-parallel pays a thread start-up per step).
@@ -127,7 +127,7 @@ def test_resume_extends_and_api_carries_steps(tmp_path):
     assert again.first_frame == 4 and again.frames_written == 9 and again.steps_done == 45
     assert_same_run(full.path, again.path)
     # run(state=...) continues from a given state: the same bits as one run
-    u, v = hdf5.read_final_state(tmp_path / "part.h5")  # (now the end of the extended run)
+    u, v = readers.read_final_state(tmp_path / "part.h5")  # (now the end of the extended run)
     tail = gs.run(problem, tmp_path / "tail.h5", nbimage=2, nbextrastep=5, backend="numpy",
                   progress=False, state=(u, v), steps_done=45)
     longer = gs.resume(tmp_path / "part.h5", nbimage=11, progress=False)
@@ -323,8 +323,8 @@ def test_tmpfs_filled_during_the_run(tmp_path, capsys):
     with small_tmpfs(tmp_path / "b") as mnt, pytest.MonkeyPatch.context() as mp:
         # as if another process filled the disk after the start: no reservation (a file
         # system that cannot), the start-up check passed, then room for ~15 frames only
-        mp.setattr(hdf5, "RESERVE_SPACE", False)
-        mp.setattr(hdf5.shutil, "disk_usage", lambda p: type("U", (), {"free": 1 << 40}))
+        mp.setattr(layout, "RESERVE_SPACE", False)
+        mp.setattr(layout.shutil, "disk_usage", lambda p: type("U", (), {"free": 1 << 40}))
         fill(mnt / "filler", leave=5 << 20)
         capsys.readouterr()
         code = main([*args, "-o", str(mnt / "x.h5")])

@@ -225,8 +225,9 @@ class Recorder:
 
 @pytest.mark.parametrize("late", [(), (2,), (0, 3)])
 def test_driver_frames_ahead_are_the_frames_of_their_step(late):
-    from grayscott.driver import Simulation, drive
+    from grayscott.loop import drive
     from grayscott.observers import RunContext
+    from grayscott.simulation import Simulation
 
     problem = small_problem((9, 11))
     u, v = noisy_state(problem.shape)
@@ -278,8 +279,9 @@ class Checkpoints(Recorder):
 def test_checkpoints_do_not_stop_the_device():
     """With a checkpoint at every frame, block i + 1 is still dispatched before frame i's
     state is handed to the observers, and that state is frame i's own."""
-    from grayscott.driver import Simulation, drive
+    from grayscott.loop import drive
     from grayscott.observers import RunContext
+    from grayscott.simulation import Simulation
 
     problem = small_problem((9, 11))
     u, v = noisy_state(problem.shape)
@@ -303,9 +305,9 @@ def test_run_and_resume_on_an_asynchronous_backend(tmp_path):
     frames, checkpoints and final state are those of the plain loop, and a resume from a
     checkpoint ends bit for bit like the run that never stopped."""
     pytest.importorskip("jax")
-    from grayscott.driver import resume, run
-    from grayscott.io.hdf5 import read_final_state, read_frames
+    from grayscott.io.readers import read_final_state, read_frames
     from grayscott.physics import make_initial
+    from grayscott.runs import resume, run
 
     problem = small_problem((16, 20), border="periodic")
     path = tmp_path / "run.h5"

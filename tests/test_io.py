@@ -12,7 +12,7 @@ import pytest
 import grayscott
 from conftest import LIVELY
 from grayscott.errors import BlowUpError, DiskFullError, GrayScottError
-from grayscott.io import hdf5
+from grayscott.io import layout, readers, runfile
 from grayscott.physics import Parameters, make_initial, make_problem
 from grayscott.physics import reference as ref
 
@@ -116,27 +116,27 @@ def test_blow_up_keeps_frames_before(tmp_path):
 
 
 def test_disk_full_keeps_frames(tmp_path, monkeypatch):
-    original = hdf5.RunFile.write_frame
+    original = runfile.RunFile.write_frame
 
     def write_frame(self, i, v):
         if i == 2:
             raise OSError(errno.ENOSPC, "No space left on device")
         original(self, i, v)
 
-    monkeypatch.setattr(hdf5.RunFile, "write_frame", write_frame)
+    monkeypatch.setattr(runfile.RunFile, "write_frame", write_frame)
     with pytest.raises(DiskFullError, match="disk is full after 2 frames"):
         run_small(tmp_path, nbimage=5)
     with h5py.File(tmp_path / "out.h5", "r") as f:
         # a full disk changes no structure: matrix keeps its room, frames_written counts
         assert f["frames_written"][()] == 2 and f["status"][()] == b"disk full"
-        assert hdf5.frames_available(f) == 2
+        assert readers.frames_available(f) == 2
         assert np.isfinite(f["matrix"][:2]).all() and f["matrix"][1].max() > 0
 
 
 def test_other_write_errors_are_one_line(tmp_path, monkeypatch):
     # h5py raises RuntimeError (HDF5's multi-line trace) for some refused writes; the user
     # gets one GrayScottError line, and the frames before it stay.
-    original = hdf5.RunFile.write_frame
+    original = runfile.RunFile.write_frame
 
     def write_frame(self, i, v):
         if i == 1:
@@ -144,7 +144,7 @@ def test_other_write_errors_are_one_line(tmp_path, monkeypatch):
                                "error message = 'Input/output error')\nHDF5 trace line 2")
         original(self, i, v)
 
-    monkeypatch.setattr(hdf5.RunFile, "write_frame", write_frame)
+    monkeypatch.setattr(runfile.RunFile, "write_frame", write_frame)
     with pytest.raises(GrayScottError, match="cannot write") as info:
         run_small(tmp_path, nbimage=4)
     assert "\n" not in str(info.value)
@@ -156,7 +156,7 @@ def test_not_enough_space_is_refused_before_writing(tmp_path, monkeypatch):
     class Usage:
         free = 1000
 
-    monkeypatch.setattr(hdf5.shutil, "disk_usage", lambda p: Usage)
+    monkeypatch.setattr(layout.shutil, "disk_usage", lambda p: Usage)
     with pytest.raises(GrayScottError, match="GB are free"):
         run_small(tmp_path)
     assert not (tmp_path / "out.h5").exists()
@@ -173,7 +173,7 @@ def test_space_is_checked_where_a_symlinked_output_is_written(tmp_path, monkeypa
     def usage(p):
         return type("U", (), {"free": 1000 if "small" in str(p) else 1 << 40})
 
-    monkeypatch.setattr(hdf5.shutil, "disk_usage", usage)
+    monkeypatch.setattr(layout.shutil, "disk_usage", usage)
     result, _ = run_small(tmp_path, name="small/link.h5", overwrite=True)
     assert result.path == real and result.frames_written == 3
     (tmp_path / "dangling.h5").symlink_to(tmp_path / "nodir" / "x.h5")
@@ -251,4 +251,4 @@ def test_info_of_files_that_are_not_ours(tmp_path):
     for name, match in (("plain.h5", "not an HDF5 file"), ("other.h5", "not a grayscott"),
                         ("missing.h5", "no such file")):
         with pytest.raises(GrayScottError, match=match):
-            hdf5.read_info(tmp_path / name)
+            readers.read_info(tmp_path / name)

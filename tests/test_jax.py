@@ -15,10 +15,10 @@ import pytest
 
 from conftest import noisy_state, small_problem
 from grayscott import backends
-from grayscott.driver import Simulation
 from grayscott.errors import GrayScottError
 from grayscott.physics import BORDERS, STENCILS, make_problem
 from grayscott.physics import reference as ref
+from grayscott.simulation import Simulation
 
 jax = pytest.importorskip("jax", reason="the JAX backends need jax: pip install 'grayscott[jax]'")
 jnp = pytest.importorskip("jax.numpy")
@@ -213,7 +213,7 @@ def test_compile_before_set_state(name):
 
 def test_jax_not_imported_by_the_package():
     """JAX is an optional extra: the package, its CLI and registry never import it."""
-    code = ("import sys, grayscott, grayscott.cli, grayscott.driver, grayscott.backends as b; "
+    code = ("import sys, grayscott, grayscott.cli, grayscott.runs, grayscott.backends as b; "
             "b.available(); b.info('jax'); assert 'jax' not in sys.modules, 'jax imported'")
     subprocess.run([sys.executable, "-c", code], check=True)
 

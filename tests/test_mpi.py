@@ -79,9 +79,9 @@ def test_parse_dims() -> None:
 
 
 def test_mpi_placement_overrides_only_what_the_one_process_placement_has() -> None:
-    """run/resume are one implementation (driver) with a placement; an MPI override whose name
+    """run/resume are one implementation (runs) with a placement; an MPI override whose name
     matched nothing would be silently ignored and the run would use a one-process answer."""
-    from grayscott.driver import Placement
+    from grayscott.parallel.placement import Placement
     from grayscott.parallel.run import MPIPlacement
 
     own = {n for n in vars(MPIPlacement) if not n.startswith("__")}
@@ -90,8 +90,8 @@ def test_mpi_placement_overrides_only_what_the_one_process_placement_has() -> No
 
 
 def test_one_process_run_imports_no_mpi4py(tmp_path: Path) -> None:
-    code = ("import sys\nfrom grayscott import driver\nfrom grayscott.physics import make_problem\n"
-            f"driver.run(make_problem((16, 16)), {str(tmp_path / 'o.h5')!r}, nbimage=2, "
+    code = ("import sys\nfrom grayscott import runs\nfrom grayscott.physics import make_problem\n"
+            f"runs.run(make_problem((16, 16)), {str(tmp_path / 'o.h5')!r}, nbimage=2, "
             "nbextrastep=2, backend='numpy', progress=False)\n"
             "assert 'mpi4py' not in sys.modules")
     subprocess.run([sys.executable, "-c", code], check=True, timeout=120)

@@ -31,7 +31,7 @@ NUMBA_BACKENDS = ("numba", "numba-parallel")
 
 
 def test_numba_is_not_imported_with_the_package():
-    code = ("import sys, grayscott, grayscott.backends, grayscott.driver, grayscott.cli; "
+    code = ("import sys, grayscott, grayscott.backends, grayscott.runs, grayscott.cli; "
             "sys.exit('numba' in sys.modules)")
     assert subprocess.run([sys.executable, "-c", code]).returncode == 0
 

@@ -9,7 +9,7 @@ import pytest
 import grayscott as gs
 from grayscott.cli import main
 from grayscott.errors import GrayScottError
-from grayscott.sweep import core, parse_range, run_rates, sweep
+from grayscott.sweep import core, parse_range, planning, run_rates, sweep
 
 numba = pytest.importorskip("numba")
 
@@ -119,7 +119,7 @@ def test_run_rates_any_pairs():
 
 
 def test_memory_budget_cuts_pieces_or_refuses():
-    per = core.member_bytes(SHAPE, 4, "numba")
+    per = planning.member_bytes(SHAPE, 4, "numba")
     result = 6 * SHAPE[0] * SHAPE[1] * 4  # the (3, 2, R, C) array handed back
     r = sweep(FEED, KILL, 5, SHAPE, backend="numba", memory_budget=2 * per + result)
     assert (r.batch, r.pieces) == (2, 3)

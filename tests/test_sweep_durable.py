@@ -17,7 +17,7 @@ import numpy as np
 import pytest
 
 from grayscott.cli import main
-from grayscott.io import hdf5
+from grayscott.io import layout
 from grayscott.io.paths import holder, temporary_path
 from grayscott.sweep import read_sweep
 from grayscott.sweep.image import read_for_map
@@ -231,7 +231,7 @@ def test_a_disk_filled_during_the_sweep_cannot_take_its_space(reference_128, tmp
             assert np.array_equal(f["v"][...], fr["v"][...])
 
     with small_tmpfs(tmp_path / "b") as mnt, pytest.MonkeyPatch.context() as mp:
-        mp.setattr(hdf5.shutil, "disk_usage", lambda p: type("U", (), {"free": 1 << 40}))
+        mp.setattr(layout.shutil, "disk_usage", lambda p: type("U", (), {"free": 1 << 40}))
         fill(mnt / "filler", leave=400 << 10)  # the file needs 1 MB
         capsys.readouterr()
         code = main(["sweep", *FILL_ARGS, "-o", str(mnt / "s.h5")])

@@ -8,14 +8,21 @@ Quick use::
     gs.resume("out.h5", nbimage=20)                       # continue it (bit for bit)
     sim = gs.Simulation(problem, backend="numpy")
     for v in sim.frames(nbimage=3, nbextrastep=32): ...   # frames in memory
+
+The rooms: :mod:`.physics` (the model), :mod:`.backends` (kernels), :mod:`.simulation`,
+:mod:`.loop` and :mod:`.runs` (the time loop and the ways into it), :mod:`.observers` (the
+loop's parts), :mod:`.io` (the files), :mod:`.views` (images, video), :mod:`.bench`,
+:mod:`.sweep` and :mod:`.parallel`. Importing the package imports none of the optional extras
+(Numba, JAX, CuPy, mpi4py, matplotlib): each is imported when it is used.
 """
 
 from importlib.metadata import PackageNotFoundError, version
 
 from . import backends
-from .driver import RunResult, Simulation, resume, run
 from .errors import BackendUnavailable, BlowUpError, GrayScottError, UnstableError
 from .physics import Parameters, Problem, Stencil, get_stencil, make_initial, make_problem
+from .runs import RunResult, resume, run
+from .simulation import Simulation
 
 try:
     __version__ = version("grayscott")

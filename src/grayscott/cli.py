@@ -15,10 +15,10 @@ import click
 
 from . import backends
 from .bench.commands import bench_cmd, profile_cmd
-from .driver import DEFAULT_CHECKPOINT_EVERY
 from .errors import BlowUpError, GrayScottError
 from .io.commands import info_cmd, resume_cmd, run_summary
 from .physics import BORDERS, DTYPES, INITIAL_STATES, STENCILS, Parameters, make_problem
+from .runs import DEFAULT_CHECKPOINT_EVERY
 from .sweep.commands import presets_cmd, sweep_cmd
 from .views.commands import render_cmd
 
@@ -98,9 +98,9 @@ def run_cmd(nbimage: int, nbextrastep: int, nbrow: int, nbcol: int, killrate: fl
     Every frame is flushed and the state saved as it goes, so a run that is killed keeps its
     frames and `grayscott resume` continues it; `grayscott info` reads the file meanwhile.
     """
-    from .driver import Simulation
     from .parallel import launched
     from .parallel.run import runner
+    from .simulation import Simulation
 
     run = runner("run")  # decomposed over the ranks when started by mpiexec
 
@@ -174,7 +174,7 @@ cli.add_command(sweep_cmd)
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point: run the CLI and turn user errors into one line and an exit code."""
-    from .driver import Interrupted
+    from .observers import Interrupted
 
     try:
         rv = cli.main(args=list(argv) if argv is not None else None, prog_name="grayscott",

@@ -1,6 +1,7 @@
 """What a run needs before it starts: memory, checked against what the machine has now.
 
-The disk side (frames, stored states, HDF5's overhead) is :func:`grayscott.io.hdf5.estimated_bytes`.
+The disk side (frames, stored states, HDF5's overhead) is
+:func:`grayscott.io.layout.estimated_bytes`.
 """
 
 from __future__ import annotations

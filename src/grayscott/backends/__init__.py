@@ -4,6 +4,11 @@ Heavy dependencies are never imported to build this list: availability is checke
 ``importlib.util.find_spec``, and a backend's module is imported only when it is asked for.
 To add a backend, write one module with one :class:`Backend` subclass (declaring its
 capabilities and options: see :mod:`.base`) and add one line below.
+
+This package owns the kernels and how they are called (:class:`~.base.Backend`). It may not
+import the time loop, the observers, io/'s files or the views: a backend advances a state and
+hands it back, and knows nothing of frames on disk (it borrows only small helpers: a duration's
+format, the machine's cache size for ``numba-blocked``'s tuning).
 """
 
 from __future__ import annotations

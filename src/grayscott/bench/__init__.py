@@ -4,12 +4,17 @@
 * :mod:`.arithmetic` - roofline, speedup, projection: pure functions of given numbers;
 * :mod:`.bandwidth` - the STREAM probe that gives the roofline its bandwidth;
 * :mod:`.machine` - metadata: CPU, cores, caches, OS, versions, commit, date;
-* :mod:`.runner` - timing every backend (:func:`run_bench`);
-* :mod:`.report` - terminal table, JSON, Markdown, bar chart;
+* :mod:`.runner` - timing every backend, in turn or interleaved (:func:`run_bench`);
+* :mod:`.results` - what a run found: results, report model, speedups and roofline fractions;
+* :mod:`.report` - terminal table, JSON, Markdown; :mod:`.chart` - the bar chart;
 * :mod:`.profiling` - cProfile and tracemalloc of one backend (:func:`profile_backend`);
 * :mod:`.commands` - the two click commands.
 
 Nothing here imports matplotlib, Numba or JAX until it is used.
+
+This package owns measurement. It builds backends by name (:mod:`grayscott.backends`) and may
+not import the time loop, the observers or io/'s run files: it times kernels, not runs
+(``scripts/`` times whole runs).
 """
 
 from .arithmetic import (
@@ -21,7 +26,8 @@ from .arithmetic import (
 )
 from .bandwidth import Bandwidth, measure_bandwidth
 from .profiling import ProfileReport, profile_backend
-from .runner import BackendResult, BenchReport, run_bench
+from .results import BackendResult, BenchReport
+from .runner import run_bench
 
 __all__ = [
     "BackendResult", "Bandwidth", "BenchReport", "ProfileReport", "bytes_per_cell_update",

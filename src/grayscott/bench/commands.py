@@ -98,7 +98,9 @@ def bench_cmd(backend_list: str | None, rows: int, cols: int, steps: int, dtype:
         if path:
             rep.check_output(path, what)
     if plot_path:
-        rep.check_plot_available()
+        from .chart import check_plot_available
+
+        check_plot_available()
         check_plot_format(plot_path)
     from ..resources import check_memory
     from .runner import check_against, plan
@@ -122,7 +124,9 @@ def bench_cmd(backend_list: str | None, rows: int, cols: int, steps: int, dtype:
     if json_path:
         rep.write_json(result, json_path)
     if plot_path:
-        rep.plot_ladder(result, plot_path)
+        from .chart import plot_ladder
+
+        plot_ladder(result, plot_path)
     if markdown_path:
         command = rep.reproduce_command(result, markdown_path, plot_path, json_path)
         rep.write_markdown(result, markdown_path, plot_path, command, json_path)

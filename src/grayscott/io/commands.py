@@ -44,8 +44,8 @@ def resume_cmd(file: str, nbimage: int | None, backend: str | None, threads: int
     extend it). Frames after the saved state are computed again; on the same backend the file
     ends bit for bit as the run that never stopped.
     """
-    from ..driver import plan_resume
     from ..parallel.run import runner
+    from ..runs import plan_resume
 
     resume = runner("resume")  # on any number of ranks when started by mpiexec
 
@@ -125,7 +125,7 @@ def info_cmd(file: str, as_json: bool) -> None:
 
     Works while the run writes it.
     """
-    from .hdf5 import read_info
+    from .readers import read_info
 
     info = read_info(file)
     if as_json:

@@ -1,4 +1,4 @@
-"""The time loop's parts. :func:`grayscott.driver.drive` advances the simulation one frame at
+"""The time loop's parts. :func:`grayscott.loop.drive` advances the simulation one frame at
 a time and hands each frame to a list of observers; everything a run does besides stepping
 (writing frames, checkpoints, the progress bar, the blow-up check, signals, video, user code) is
 one of them, so a new output or a distributed run plugs in without editing the loop.
@@ -33,12 +33,16 @@ a distributed state is collective. An observer that decides to stop from local d
 a NaN seen on the root) must agree with the other ranks before raising, so every rank stops at
 the same frame.
 
-The standard order, built by :func:`grayscott.driver.run` and :func:`grayscott.driver.resume`:
+The standard order, built by :func:`grayscott.runs.run` and :func:`grayscott.runs.resume`:
 ``[Video, BlowUpCheck, HDF5Writer, Checkpointer, Progress, *observers, Callback, StopSignal]``
 (``observers``: those passed to ``run``; the blow-up check first, so nobody sees a NaN frame; the
 stop signal last, so every observer has the frame before the run stops). The writer shares its
-open :class:`~grayscott.io.hdf5.RunFile` as ``ctx.shared["runfile"]`` and the frames written as
+open :class:`~grayscott.io.runfile.RunFile` as ``ctx.shared["runfile"]`` and the frames written as
 ``ctx.shared["frames_written"]``.
+
+This package owns what happens at each frame besides stepping. It may not import a backend
+module, the loop (:mod:`grayscott.loop`) or the ways into it (:mod:`grayscott.runs`): observers
+see the simulation only through ``ctx``; the file is written through :mod:`grayscott.io`.
 """
 
 from .base import Observer, Outcome, RunContext

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 if TYPE_CHECKING:
-    from ..driver import Simulation
+    from ..simulation import Simulation
 
 
 @dataclass
@@ -75,7 +75,7 @@ class RunContext:
     @property
     def steps_done(self) -> int:
         """Steps behind frame :attr:`frame` (the backend may already be a block further,
-        see :func:`grayscott.driver.drive`)."""
+        see :func:`grayscott.loop.drive`)."""
         return self.steps_start + (self.frame + 1 - self.first_frame) * self.nbextrastep
 
     @property
@@ -91,7 +91,7 @@ class RunContext:
 
 class Observer:
     """Base class: every hook is optional. Observers run in the order of the list given to
-    :func:`grayscott.driver.drive`, at every frame and again (same order) at the end."""
+    :func:`grayscott.loop.drive`, at every frame and again (same order) at the end."""
 
     #: Fetch V at every frame (``ctx.v``) for this observer.
     needs_v: bool = False

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..io.hdf5 import RunFile
+from ..io.runfile import RunFile
 from .base import Observer, RunContext
 
 

@@ -9,7 +9,8 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import DiskFullError
-from ..io.hdf5 import RunFile, is_disk_full, write_refused
+from ..io.layout import is_disk_full, write_refused
+from ..io.runfile import RunFile
 from .base import Observer, RunContext
 
 

@@ -5,7 +5,14 @@
 * :mod:`.distributed`: :class:`DistributedBackend`, the ordinary backend interface over N ranks,
   running ``numpy``, ``numpy-school``, ``numba`` or ``numba-parallel`` on each block;
 * :mod:`.collective`: errors and stop requests that every rank agrees on, so nothing hangs;
-* :mod:`.bench`: strong and weak scaling with the time in halo exchange and gathering.
+* :mod:`.bench`: strong and weak scaling with the time in halo exchange and gathering;
+* :mod:`.placement`: :class:`~.placement.Placement`, where a run computes (one process), which
+  :mod:`.run`'s ``MPIPlacement`` specialises for ranks.
+
+This package owns everything that differs over MPI ranks; the loop, the file and the checks
+are the one-process ones. It may not import mpi4py at import time (nor may
+:mod:`.placement`, which every run imports), nor io/'s run file: the root writes it through the
+observers.
 
 mpi4py is imported only when a run is started under an MPI launcher (``mpiexec``, ``srun``) or
 asked for; ``pip install 'grayscott[mpi]'`` brings it with MPICH's ``mpiexec``.

@@ -1,6 +1,6 @@
 """``grayscott run`` and ``grayscott resume`` over MPI ranks: the same loop, the same file.
 
-:func:`grayscott.driver.run` and :func:`grayscott.driver.resume` are the only implementation;
+:func:`grayscott.runs.run` and :func:`grayscott.runs.resume` are the only implementation;
 :class:`MPIPlacement` says what differs over ranks, and :func:`run`/:func:`resume` here call
 them with it on every rank:
 
@@ -27,25 +27,26 @@ from typing import Any, TypeVar
 
 import numpy as np
 
-from .. import backends
-from .. import driver as D
+from .. import backends, runs
 from ..backends.base import Backend
 from ..errors import BlowUpError
 from ..observers import HDF5Writer, Interrupted, Observer, RunContext, StopSignal
 from ..physics import Problem, make_initial
 from ..physics.problem import check_int
+from ..simulation import Simulation
 from . import launched, world
 from .collective import ROOT, agree, on_root
 from .distributed import DistributedBackend, check_decomposable
+from .placement import Placement
 
 DIMS_VARIABLE = "GRAYSCOTT_MPI_DIMS"
 T = TypeVar("T")
 
 
-def runner(what: str) -> Callable[..., D.RunResult]:
-    """``driver.run``/``driver.resume``, or their MPI versions when launched by mpiexec."""
+def runner(what: str) -> Callable[..., runs.RunResult]:
+    """``runs.run``/``runs.resume``, or their MPI versions when launched by mpiexec."""
     if not launched():
-        return getattr(D, what)
+        return getattr(runs, what)
     return {"run": run, "resume": resume}[what]
 
 
@@ -57,24 +58,24 @@ def env_dims() -> tuple[int, int] | None:
 
 
 def run(*args: Any, comm: Any = None, dims: tuple[int, int] | None = None,
-        **kwargs: Any) -> D.RunResult:
-    """:func:`grayscott.driver.run` (same arguments) on every rank of ``comm`` (default: the
+        **kwargs: Any) -> runs.RunResult:
+    """:func:`grayscott.runs.run` (same arguments) on every rank of ``comm`` (default: the
     world) as ``dims`` (default: ``GRAYSCOTT_MPI_DIMS``, else MPI's choice); ``state`` is
     needed on rank 0 only. ``on_frame`` and ``on_start`` are called on rank 0 only."""
-    return D.run(*args, placement=MPIPlacement(comm, dims), **kwargs)
+    return runs.run(*args, placement=MPIPlacement(comm, dims), **kwargs)
 
 
 def resume(*args: Any, comm: Any = None, dims: tuple[int, int] | None = None,
-           **kwargs: Any) -> D.RunResult:
-    """:func:`grayscott.driver.resume` (same arguments) on every rank, on any number of ranks:
+           **kwargs: Any) -> runs.RunResult:
+    """:func:`grayscott.runs.resume` (same arguments) on every rank, on any number of ranks:
     the checkpoint is the global state, scattered anew."""
-    return D.resume(*args, placement=MPIPlacement(comm, dims), **kwargs)
+    return runs.resume(*args, placement=MPIPlacement(comm, dims), **kwargs)
 
 
-class MPIPlacement(D.Placement):
-    """:class:`grayscott.driver.Placement` over the ranks of ``comm``: rank 0 is the root, the
-    backend a :class:`DistributedBackend` (decomposable inner backends only), the blow-up
-    check and the stop signal agreed by every rank."""
+class MPIPlacement(Placement):
+    """:class:`grayscott.parallel.placement.Placement` over the ranks of ``comm``: rank 0 is
+    the root, the backend a :class:`DistributedBackend` (decomposable inner backends only), the
+    blow-up check and the stop signal agreed by every rank."""
 
     def __init__(self, comm: Any = None, dims: tuple[int, int] | None = None) -> None:
         self.comm = comm if comm is not None else world()
@@ -102,7 +103,7 @@ class MPIPlacement(D.Placement):
 
     def simulation(self, problem: Problem, backend: str, *, initial: str, seed: int,
                    state: tuple[np.ndarray, np.ndarray] | None, threads: int | None,
-                   steps_done: int, options: dict[str, Any] | None) -> D.Simulation:
+                   steps_done: int, options: dict[str, Any] | None) -> Simulation:
         be = DistributedBackend(problem, backend, comm=self.comm, dims=self.dims,
                                 threads=threads, options=options)
         return _Simulation(problem, be, initial, seed, state, steps_done)
@@ -185,8 +186,8 @@ class _FollowWriter(Observer):
         ctx.shared["frames_written"] = ctx.frames_done
 
 
-class _Simulation(D.Simulation):
-    """A :class:`~grayscott.driver.Simulation` whose global state exists on rank 0 only (the
+class _Simulation(Simulation):
+    """A :class:`~grayscott.simulation.Simulation` whose global state exists on rank 0 only (the
     other ranks would hold two global arrays for nothing)."""
 
     def __init__(self, problem: Problem, backend: DistributedBackend, initial: str, seed: int,

@@ -1,4 +1,9 @@
-"""Physics: parameters, stencils, borders, initial states. No kernels here."""
+"""Physics: parameters, stencils, borders, initial states. No kernels here.
+
+This package owns the model and its plain reference formulas (:mod:`.reference`, the tests'
+oracle). It may import nothing of grayscott but :mod:`grayscott.errors`: every other room builds
+on it.
+"""
 
 from .borders import BORDERS, Deficit, deficit, fill_ghosts
 from .initial import INITIAL_STATES, make_initial, school_box_bounds

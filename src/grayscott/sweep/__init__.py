@@ -6,15 +6,25 @@
   (JAX, imported only when called).
 
 Named regimes of the plane are in :mod:`grayscott.physics.presets`.
+
+* :mod:`.planning` - rates parsed, the batched backend chosen, members cut into pieces;
+* :mod:`.core` - the sweep, its pieces and its loop; :mod:`.hdf5` - ``sweep.h5``;
+* :mod:`.numba_batch`, :mod:`.jax_batch` - the batched kernels; :mod:`.image` - the map;
+  :mod:`.fit` - the fit; :mod:`.commands` - ``grayscott sweep`` and ``fit``.
+
+This package owns runs of many members at once. It shares the run's file machinery
+(:mod:`grayscott.io.layout`), its stop signal and status words, and may not import
+:mod:`grayscott.runs` or the views' writers: a sweep is not a run.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from .core import SweepResult, parse_range, run_rates, sweep
+from .core import SweepResult, run_rates, sweep
 from .hdf5 import read_sweep
 from .image import draw_map, save_map
+from .planning import parse_range
 
 
 def fit_rates(*args: Any, **kwargs: Any) -> Any:

@@ -87,7 +87,8 @@ def sweep_cmd(feed: str, kill: str, nbrow: int, nbcol: int, steps: int, deltat: 
     from ..io.paths import check_writable_file
     from ..observers import Interrupted
     from ..physics import Parameters
-    from .core import check_backend, parse_range, sweep
+    from .core import sweep
+    from .planning import check_backend, parse_range
 
     feeds, kills = parse_range(feed, "--feed"), parse_range(kill, "--kill")
     name = check_backend(backend)

@@ -22,7 +22,7 @@ member it counted readable.
   shared rate, steps, grid, stencil, border, initial state, backend, versions, times), with
   ``completed`` (1/0) and ``status`` set again when the sweep ends under control.
 
-Durable as the run's file is (:mod:`grayscott.io.hdf5`): every structure is allocated
+Durable as the run's file is (:mod:`grayscott.io.runfile`): every structure is allocated
 (``H5D_ALLOC_TIME_EARLY``), flushed and its space reserved before the first member, so a
 member and the counters are raw data written into space that exists; a piece's members are
 flushed before ``done`` and ``members_written`` count them.
@@ -39,7 +39,7 @@ import h5py
 import numpy as np
 
 from ..errors import DiskFullError
-from ..io.hdf5 import (
+from ..io.layout import (
     _OVERHEAD_FIXED,
     _OVERHEAD_PER_FRAME,
     STATUS_BYTES,

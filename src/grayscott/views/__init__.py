@@ -5,6 +5,9 @@ The heavy dependencies (matplotlib for colour maps, Pillow, imageio with imageio
 ``video`` extra and are imported only when something is rendered. The function is
 :func:`render`; its module is :mod:`grayscott.views.rendering`, the writers of the three kinds
 of output are in :mod:`grayscott.views.writers`.
+
+This package owns the pictures. It reads runs through :mod:`grayscott.io` and may not import
+the physics, the backends, the loop or the observers: a view takes frames, never a simulation.
 """
 
 from .rendering import (

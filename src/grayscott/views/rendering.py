@@ -32,8 +32,9 @@ from typing import Any
 import numpy as np
 
 from ..errors import GrayScottError
-from ..io.hdf5 import DATASET, frames_available
+from ..io.layout import DATASET
 from ..io.paths import check_writable_file
+from ..io.readers import frames_available
 from ..progress import progress_bar
 from .writers import WRITERS
 

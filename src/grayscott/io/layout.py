@@ -1,0 +1,179 @@
+"""The run file's layout rules: dataset and attribute names, the checks before a file is made,
+its size, and the making of a file whose every structure exists before the first write
+(:func:`durable_file`, :func:`_early_dataset`, the space reserved by :func:`_reserve`).
+
+The layout itself and why it survives ``kill -9`` are told in :mod:`grayscott.io.runfile`.
+This module is shared by the run's writer, its readers and the sweep's file
+(:mod:`grayscott.sweep.hdf5`). It may not import the loop, the observers, the backends or the
+views.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import os
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import h5py
+import numpy as np
+
+from ..errors import DiskFullError, GrayScottError
+from .paths import check_writable_file
+
+DATASET = "matrix"
+LAYOUT_VERSION = 2
+STATUS_BYTES = 160
+#: Reserve the file's space when it is made (tests switch it off to meet a full disk mid-run).
+RESERVE_SPACE = True
+#: HDF5's own bytes beyond the data: headers and attributes, and per frame its chunk's entry
+#: in the chunk index plus the frame, step and time coordinates (measured: about 60 + 24 B).
+_OVERHEAD_FIXED = 256 * 1024
+_OVERHEAD_PER_FRAME = 128
+#: State fields stored beside the frames: two checkpoint slots of (u, v), and u_final, v_final.
+STATE_FIELDS = 6
+_PROGRESS = ("frames_written", "steps_done", "wall_seconds", "status", "final_state_saved")
+
+
+def estimated_bytes(nbimage: int, shape: tuple[int, int], output_dtype: np.dtype,
+                    state_dtype: np.dtype) -> int:
+    """Bytes of the file of ``nbimage`` frames: frames, the stored states, HDF5's overhead."""
+    nr, nc = shape
+    return (nbimage * (nr * nc * np.dtype(output_dtype).itemsize + _OVERHEAD_PER_FRAME)
+            + STATE_FIELDS * nr * nc * np.dtype(state_dtype).itemsize + _OVERHEAD_FIXED)
+
+
+def check_output_path(path: str | os.PathLike, overwrite: bool, needed_bytes: int = 0,
+                      fewer: str = "frames (-n)") -> Path:
+    """Refuse, before anything is written, an output we could not or must not write, or one
+    the free disk space cannot hold (the message says to write fewer ``fewer``). An existing
+    file to overwrite is not counted as free: it is kept until the new run has its first
+    frame."""
+    path = check_writable_file(path, "output", overwrite)
+    if path.exists() and not path.is_file():
+        raise GrayScottError(f"output {str(path)!r} is not a regular file; give a file name")
+    # where the file lands: beside the file a symlinked output points to (as run writes)
+    folder = Path(os.path.realpath(path)).parent
+    if not folder.is_dir():
+        raise GrayScottError(f"output {str(path)!r} is a link into a missing folder "
+                             f"{str(folder)!r}")
+    if needed_bytes:
+        free = shutil.disk_usage(folder).free
+        if needed_bytes > free:
+            raise GrayScottError(
+                f"output {str(path)!r} needs about {needed_bytes / 1e9:.3g} GB and only "
+                f"{free / 1e9:.3g} GB are free; write fewer {fewer} or elsewhere (-o)")
+    return path
+
+
+def _attr(value: Any) -> Any:
+    """HDF5/netCDF-friendly attribute values (no None, no bools, no nested dicts)."""
+    if value is None:
+        return ""
+    if isinstance(value, bool | np.bool_):
+        return np.int8(value)
+    if isinstance(value, np.ndarray):
+        return value.ravel()
+    return value
+
+
+def is_disk_full(exc: BaseException) -> bool:
+    """Whether an OSError (h5py's included, which carry HDF5's text) means "no space left"."""
+    if getattr(exc, "errno", None) in (errno.ENOSPC, errno.EDQUOT):
+        return True
+    text = str(exc).lower()
+    return "no space left" in text or "errno = 28" in text or "disk quota" in text
+
+
+def file_error(exc: BaseException, path: str | os.PathLike) -> GrayScottError:
+    """One line for an error HDF5 or the OS gave while writing ``path`` (HDF5's own text spans
+    several lines and names internals)."""
+    if is_disk_full(exc):
+        return DiskFullError(f"the disk is full: cannot write {str(path)!r}")
+    lines = str(exc).splitlines()
+    text = getattr(exc, "strerror", None) or (lines[0] if lines else type(exc).__name__)
+    return GrayScottError(f"cannot write {str(path)!r}: {text}")
+
+
+def write_refused(exc: BaseException, path: str | os.PathLike, kept: str) -> GrayScottError:
+    """The one-line error for a write h5py refused while adding to ``path``: on a full disk,
+    :class:`DiskFullError` saying what is kept (``kept``: "3 frames"), else :func:`file_error`
+    (HDF5's own text spans several lines and names internals)."""
+    if not is_disk_full(exc):
+        return file_error(exc, path)
+    return DiskFullError(f"the disk is full after {kept}; they are kept in {str(path)!r}")
+
+
+def _early_dataset(group: h5py.Group, name: str, shape: tuple[int, ...], dtype: np.dtype,
+                   chunks: tuple[int, ...] | None, maxshape: tuple[int | None, ...] | None = None,
+                   fill: float | None = None) -> h5py.Dataset:
+    """A dataset whose space is allocated now (so later writes never change the file's
+    structure). ``fill``: written now (space on disk taken); None: never written (sparse until
+    reserved, reads as zeros)."""
+    dcpl = h5py.h5p.create(h5py.h5p.DATASET_CREATE)
+    if chunks is not None:
+        dcpl.set_chunk(chunks)
+    dcpl.set_alloc_time(h5py.h5d.ALLOC_TIME_EARLY)
+    if fill is None:
+        dcpl.set_fill_time(h5py.h5d.FILL_TIME_NEVER)
+    else:
+        dcpl.set_fill_time(h5py.h5d.FILL_TIME_ALLOC)
+        dcpl.set_fill_value(np.array(fill, dtype))
+    dcpl.set_obj_track_times(False)  # no time stamps in headers: a write changes no metadata
+    space = h5py.h5s.create_simple(shape, tuple(h5py.h5s.UNLIMITED if m is None else m
+                                                for m in (maxshape or shape)))
+    h5py.h5d.create(group.id, name.encode(), h5py.h5t.py_create(np.dtype(dtype)), space,
+                    dcpl=dcpl)
+    return group[name]
+
+
+def _reserve(path: Path, name: Path | None = None) -> None:
+    """Take the disk space of the whole file now (the frames' chunks are holes until written)."""
+    if not RESERVE_SPACE or not hasattr(os, "posix_fallocate"):
+        return
+    fd = os.open(path, os.O_RDWR)
+    try:
+        os.posix_fallocate(fd, 0, os.fstat(fd).st_size)
+    except OSError as exc:
+        if is_disk_full(exc):
+            raise DiskFullError(f"the disk has no room for {str(name or path)!r} "
+                                f"({os.fstat(fd).st_size / 1e9:.3g} GB)") from None
+        # EOPNOTSUPP, EINVAL...: this file system cannot reserve; frames take space as written
+    finally:
+        os.close(fd)
+
+
+@contextlib.contextmanager
+def durable_file(path: Path, name: Path | None = None) -> Iterator[h5py.File]:
+    """A new HDF5 file at ``path``, open for a writer that may be killed at any moment (the
+    run's file, the sweep's). The body creates every structure (:func:`_early_dataset`); on
+    leaving it the file is flushed and its space reserved (:func:`_reserve`). On any error the
+    file is closed and removed, and an HDF5 or OS error becomes one line naming ``name``.
+
+    No HDF5 file lock: readers open the file while it is written (OutputLock keeps writers
+    out); the default (earliest) format has no "open for write" mark to go stale.
+    rdcc_nbytes=0: data goes to the file when written, so a write the disk refuses fails there
+    and leaves nothing in a cache that a later flush or close would retry.
+    """
+    display = Path(name or path)
+    try:
+        f = h5py.File(path, "w", locking=False, rdcc_nbytes=0)
+    except (OSError, RuntimeError) as exc:
+        raise file_error(exc, display) from None
+    try:
+        yield f
+        f.flush()
+        _reserve(path, display)
+    except BaseException as exc:
+        with contextlib.suppress(Exception):
+            f.close()
+        with contextlib.suppress(OSError):
+            path.unlink()
+        # h5py raises ValueError too when the disk refuses a dataset's space
+        if (isinstance(exc, OSError | RuntimeError) or is_disk_full(exc)) \
+                and not isinstance(exc, GrayScottError):
+            raise file_error(exc, display) from None
+        raise

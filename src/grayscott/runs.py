@@ -1,0 +1,400 @@
+"""The two ways into the time loop: :func:`run` (a new run) and :func:`resume` (a run continued
+from its file's last checkpoint), with what they check and plan first.
+
+It owns the checks before a start (numbers, seed, step count, backend, output, disk space,
+memory), the run file's attributes (settings and provenance), the resume plan
+(:class:`ResumePlan`, :func:`plan_resume`), the chain of observers and the
+:class:`RunResult`. The loop itself is :func:`grayscott.loop.drive`; what differs over MPI
+ranks is asked of a :class:`~grayscott.parallel.placement.Placement`. It may not import
+mpi4py, a backend module (backends are made by name through :mod:`grayscott.backends`) or
+the views at import time (the video's checks are imported when a video is asked for).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from . import backends
+from .errors import GrayScottError
+from .io.layout import check_output_path, estimated_bytes
+from .io.paths import OutputLock, temporary_path
+from .io.readers import open_run
+from .io.runfile import RunFile
+from .loop import drive
+from .observers import (
+    Callback,
+    Checkpointer,
+    HDF5Writer,
+    Observer,
+    Progress,
+    RunContext,
+    Video,
+)
+from .parallel.placement import ONE_PROCESS, Placement
+from .physics import INITIAL_STATES, Parameters, Problem, make_problem
+from .physics.problem import check_dtype, check_int
+from .provenance import file_versions, now_utc
+from .resources import check_memory
+from .simulation import Simulation, _check_state
+
+#: Frames between two checkpoints. A checkpoint (fetch U and V, write both) costs about a tenth
+#: of a 32-step block of the school's grid on 2 cores (BENCHMARKS.md, "Crash safety"); every
+#: 10 frames it is about 1 %, and a resume recomputes at most 9 frames. Frames themselves are
+#: flushed every frame whatever this says.
+DEFAULT_CHECKPOINT_EVERY = 10
+#: Steps and seeds are stored as int64.
+INT64_MAX = 2**63 - 1
+
+__all__ = ["DEFAULT_CHECKPOINT_EVERY", "ResumePlan", "RunResult", "plan_resume",
+           "problem_from_attrs", "resume", "run"]
+
+
+def _lock(pl: Placement, path: Path) -> contextlib.AbstractContextManager:
+    """The output lock, taken by the root; a refusal is raised on every process."""
+    stack = contextlib.ExitStack()
+    pl.on_root(lambda: stack.enter_context(OutputLock(path)))
+    return stack
+
+
+@dataclass
+class RunResult:
+    path: Path
+    frames_written: int
+    steps_done: int
+    completed: bool
+    status: str
+    wall_seconds: float
+    cell_steps_per_second: float
+    compile_seconds: float = 0.0
+    first_frame: int = 0  # where this session started (resume)
+
+
+def check_steps(steps_before: int, nbimage: int, nbextrastep: int) -> None:
+    """Refuse a run whose step count would not fit the file's int64 ``step`` coordinate."""
+    last = steps_before + nbimage * nbextrastep
+    if last > INT64_MAX:
+        raise GrayScottError(f"{nbimage} frames x {nbextrastep} steps is {last:.3g} steps, more "
+                             f"than the file can count (2**63 - 1); use fewer (-n, -e)")
+
+
+def check_seed(seed: object) -> int:
+    seed = check_int("seed", seed, 0)
+    if seed > INT64_MAX:
+        raise GrayScottError(f"seed must be below 2**63, got {seed}")
+    return seed
+
+
+def _check_backend(backend: str | None) -> str:
+    name = backend or backends.default_backend()
+    backends.info(name).load()  # unknown or unavailable backend: refuse now
+    return name
+
+
+def _loop(pl: Placement, sim: Simulation, ctx: RunContext, path: Path, writer: HDF5Writer,
+          checkpointer: Checkpointer, progress: bool,
+          on_frame: Callable[[int, np.ndarray], None] | None, observers: Sequence[Observer],
+          video: Video | None, compile_seconds: float) -> RunResult:
+    chain: list[Observer] = [o for o in (video,) if o is not None and pl.is_root]
+    chain += [pl.blow_up_check(), pl.writer(writer), checkpointer,
+              Progress(progress and pl.is_root), *observers]
+    if on_frame is not None:
+        chain.append(Callback(on_frame))
+    chain.append(pl.stop_signal())
+    steps0 = sim.steps_done
+    outcome = drive(sim, chain, ctx)
+    wall = pl.allreduce_max(ctx.wall_seconds)
+    frames = pl.bcast(writer.frames_written)
+    cells = sim.problem.nbrow * sim.problem.nbcol * (sim.steps_done - steps0)
+    return RunResult(path, frames, sim.steps_done, outcome.completed, outcome.status, wall,
+                     cells / wall if wall > 0 else float("nan"), compile_seconds,
+                     ctx.first_frame)
+
+
+def _compile(sim: Simulation) -> float:
+    # Compilation (Numba, XLA) happens here, timed apart from the run itself.
+    t0 = time.perf_counter()
+    sim.backend.compile()
+    return time.perf_counter() - t0
+
+
+def run(problem: Problem, output: str | Path = "output.h5", nbimage: int = 1000,
+        nbextrastep: int = 32, backend: str | None = None, initial: str = "school",
+        seed: int = 0, overwrite: bool = False, output_dtype: str = "float32",
+        threads: int | None = None,
+        progress: bool = True, on_frame: Callable[[int, np.ndarray], None] | None = None,
+        on_start: Callable[[Simulation], None] | None = None, *,
+        state: tuple[np.ndarray, np.ndarray] | None = None, steps_done: int = 0,
+        checkpoint_every: int = DEFAULT_CHECKPOINT_EVERY, flush_every: int = 1,
+        observers: Sequence[Observer] = (), video: str | None = None,
+        quiet_video: bool = True, extra_attrs: dict[str, Any] | None = None,
+        backend_options: dict[str, Any] | None = None,
+        placement: Placement | None = None) -> RunResult:
+    """Run a simulation and write the school's HDF5 file, one frame at a time.
+
+    Everything that can be checked is checked before the file is made (numbers, seed, step
+    count, backend, output, disk space, memory); ``on_start`` is then called with the ready
+    simulation (the CLI prints its settings line there). ``state`` (u, v) starts from a given
+    state with ``steps_done`` steps behind it. Each frame is flushed (``flush_every``) and the
+    state checkpointed every ``checkpoint_every`` frames (0: only at the end), so a run killed
+    at any moment keeps its frames and :func:`resume` continues it. ``observers`` are added to
+    the loop (see :mod:`grayscott.observers`); ``video`` renders the file once the run
+    completed. On a blow-up, Ctrl-C, SIGTERM or a full disk the frames so far stay in a valid
+    file, and the exception is re-raised for the caller (the CLI turns it into a message).
+    ``placement`` (default: this one process) runs it over MPI ranks
+    (:mod:`grayscott.parallel.run`); ``state``, ``on_start`` and ``on_frame`` then matter on
+    the root only.
+    """
+    pl = placement or ONE_PROCESS
+    nbimage = check_int("nbimage", nbimage)
+    nbextrastep = check_int("nbextrastep", nbextrastep)
+    steps_done = check_int("steps_done", steps_done, 0)
+    checkpoint_every = check_int("checkpoint_every", checkpoint_every, 0)
+    flush_every = check_int("flush_every", flush_every, 0)
+    seed = check_seed(seed)
+    check_steps(steps_done, nbimage, nbextrastep)
+    out_dtype = check_dtype(output_dtype)
+    if state is None and initial not in INITIAL_STATES:
+        raise GrayScottError(f"unknown initial state {initial!r}; choose one of: "
+                             f"{', '.join(INITIAL_STATES)}")
+    if state is not None and pl.is_root:
+        state = _check_state(state, problem.shape)
+    # A backend the placement cannot run is refused before it is imported (JAX takes seconds).
+    name = _check_backend(pl.check_backend(backend or pl.default_backend()))
+
+    def check_output() -> Path:  # the root holds the whole grid and writes the file
+        check_memory(name, problem.shape, problem.dtype, out_dtype)
+        path = check_output_path(output, overwrite, estimated_bytes(
+            nbimage, problem.shape, out_dtype, problem.dtype))
+        if path.is_symlink():  # replace the file it points to, not the link
+            path = Path(os.path.realpath(path))
+        if video:
+            from .views.commands import check_video
+
+            check_video(video, overwrite, str(output))
+        return path
+
+    path = pl.bcast(pl.on_root(check_output))
+    video_obs = Video(path, video, overwrite, quiet_video) if video else None
+    with _lock(pl, path):
+        sim = pl.simulation(problem, name, initial=initial, seed=seed, state=state,
+                            threads=threads, steps_done=steps_done, options=backend_options)
+        if on_start is not None and pl.is_root:
+            on_start(sim)
+        compile_seconds = pl.allreduce_max(_compile(sim))
+        u0, v0 = sim.state  # the starting state is the first checkpoint (collective over MPI)
+        p = problem.params
+        attrs: dict[str, Any] = {
+            **p.as_dict(), "nbrow": problem.nbrow, "nbcol": problem.nbcol,
+            "stencil": problem.stencil.name, "stencil_weights": problem.stencil.weights,
+            "border": problem.border, "initial": "state" if state is not None else initial,
+            "seed": seed, "backend": name, "threads": sim.backend.threads,
+            "dtype": problem.dtype.name, "output_dtype": out_dtype.name, "started": now_utc(),
+            "compile_seconds": compile_seconds, "checkpoint_every": checkpoint_every,
+            **file_versions(name), **(extra_attrs or {}),  # e.g. the preset of `run --preset`
+            **pl.backend_attrs(sim.backend),
+        }
+        existed = pl.bcast(path.exists() if pl.is_root else None)
+
+        def create() -> RunFile:
+            runfile = RunFile.create(temporary_path(path), nbimage=nbimage,
+                                     nbextrastep=nbextrastep, dt=p.dt, shape=problem.shape,
+                                     output_dtype=out_dtype, state_dtype=problem.dtype,
+                                     attrs=attrs, steps_before=steps_done, name=path)
+            # A run killed before its first frame can be resumed too.
+            try:
+                runfile.write_checkpoint(u0, v0, 0, steps_done)
+            except BaseException:
+                runfile.close()
+                runfile.path.unlink()
+                raise
+            if not existed:  # nothing to protect: the file takes its name now, readers see it
+                os.replace(runfile.path, path)
+                runfile.path = path
+            return runfile
+
+        runfile = pl.on_root(create)
+        writer = HDF5Writer(runfile, out_dtype, publish_to=path if existed else None,
+                            keep_old=existed, flush_every=flush_every)
+        checkpointer = Checkpointer(runfile, checkpoint_every, steps_done, nbextrastep)
+        ctx = RunContext(sim, nbimage, nbextrastep, rank=pl.rank, size=pl.size)
+        return _loop(pl, sim, ctx, path, writer, checkpointer, progress, on_frame, observers,
+                     video_obs, compile_seconds)
+
+
+def problem_from_attrs(attrs: Any) -> Problem:
+    """The Problem a run's file was written for (its attributes)."""
+    from .physics import get_stencil
+
+    params = Parameters(**{k: float(attrs[k]) for k in ("Du", "Dv", "F", "k", "dt")})
+    name = attrs["stencil"]
+    name = name.decode() if isinstance(name, bytes) else str(name)
+    try:
+        stencil = get_stencil(name)
+    except GrayScottError:
+        stencil = get_stencil(np.asarray(attrs["stencil_weights"], float).reshape(3, 3))
+    border = attrs["border"]
+    dtype = attrs["dtype"]
+    return make_problem((int(attrs["nbrow"]), int(attrs["nbcol"])), params=params,
+                        stencil=stencil, border=border.decode() if isinstance(border, bytes)
+                        else str(border), dtype=dtype.decode() if isinstance(dtype, bytes)
+                        else str(dtype), allow_unstable=True)
+
+
+@dataclass
+class ResumePlan:
+    """What :func:`resume` found in a file and will do."""
+
+    path: Path
+    problem: Problem
+    backend: str
+    nbimage: int  # frames in all once resumed
+    nbextrastep: int
+    first_frame: int  # the checkpoint's frames: computing starts there
+    steps: int  # the checkpoint's steps
+    frames_written: int
+    status: str
+    output_dtype: np.dtype
+    checkpoint_every: int
+    threads: int | None
+    wall_before: float
+    #: Backend options the run was made with and the backend takes (``subnormals``).
+    options: dict[str, Any] = field(default_factory=dict)
+
+
+def plan_resume(path: str | Path, nbimage: int | None = None, backend: str | None = None,
+                threads: int | None = None, checkpoint_every: int | None = None) -> ResumePlan:
+    """Read ``path`` and check that it can be resumed as asked (one-line errors if not)."""
+    from .io.layout import LAYOUT_VERSION
+    from .io.readers import _value
+
+    path = Path(path)
+    with open_run(path) as f:
+        a = dict(f.attrs)
+        if int(a.get("layout_version", 1)) < LAYOUT_VERSION or "checkpoint" not in f:
+            raise GrayScottError(f"{str(path)!r} was written by a grayscott without checkpoints; "
+                                 "it cannot be resumed")
+        slot, ck_frames, ck_steps = (int(x) for x in f["checkpoint/index"][...])
+        frames_written = int(_value(f, "frames_written", 0))
+        status = str(_value(f, "status", ""))
+        wall_before = float(_value(f, "wall_seconds", 0.0))
+        out_dtype = f["matrix"].dtype
+    if slot not in (0, 1):
+        raise GrayScottError(f"{str(path)!r} holds no checkpoint; it cannot be resumed")
+    problem = problem_from_attrs(a)
+    nbextrastep = int(a["nbextrastep"])
+    planned = int(a["nbimage"])
+    total = planned if nbimage is None else check_int("nbimage", nbimage)
+    if total < frames_written:
+        raise GrayScottError(f"{str(path)!r} already has {frames_written} frames; --nbimage "
+                             f"must be at least that (it is the number of frames in all)")
+    check_steps(int(a.get("steps_before", 0)), total, nbextrastep)
+    stored = a.get("backend", "numpy")
+    stored = stored.decode() if isinstance(stored, bytes) else str(stored)
+    name = _check_backend(backend or stored)
+    every = (int(a.get("checkpoint_every", DEFAULT_CHECKPOINT_EVERY)) if checkpoint_every is None
+             else check_int("checkpoint_every", checkpoint_every, 0))
+    return ResumePlan(path, problem, name, total, nbextrastep, ck_frames, ck_steps,
+                      frames_written, status, np.dtype(out_dtype), every, threads, wall_before,
+                      _resumed_options(a, name))
+
+
+def _resumed_options(attrs: dict[str, Any], name: str) -> dict[str, Any]:
+    """The options of the run in ``attrs`` that change its arithmetic, for ``name`` if it
+    takes them: a run that flushed subnormals goes on flushing (the same bits as unstopped)."""
+    sub = attrs.get("backend_subnormals")
+    if sub is None or "subnormals" not in backends.info(name).load().options:
+        return {}
+    return {"subnormals": sub.decode() if isinstance(sub, bytes) else str(sub)}
+
+
+def resume(path: str | Path, nbimage: int | None = None, backend: str | None = None,
+           threads: int | None = None, progress: bool = True,
+           on_frame: Callable[[int, np.ndarray], None] | None = None,
+           on_start: Callable[[Simulation], None] | None = None, *,
+           checkpoint_every: int | None = None, flush_every: int = 1,
+           observers: Sequence[Observer] = (), video: str | None = None,
+           overwrite_video: bool = False, quiet_video: bool = True,
+           plan: ResumePlan | None = None, placement: Placement | None = None) -> RunResult:
+    """Continue the run of ``path`` from its last checkpoint with the settings in the file.
+
+    Frames after the checkpoint are computed again and the run goes on to ``nbimage`` frames
+    in all (default: the number planned). On the same backend the file ends bit for bit as if
+    the run had never stopped; ``backend`` may change it (then the frames agree to rounding).
+    ``placement`` (default: this one process) resumes it over MPI ranks, any number of them:
+    the checkpoint is the global state.
+    """
+    pl = placement or ONE_PROCESS
+    flush_every = check_int("flush_every", flush_every, 0)
+    if plan is None:
+        plan = pl.bcast(pl.on_root(lambda: plan_resume(path, nbimage, backend, threads,
+                                                       checkpoint_every)))
+    problem = plan.problem
+    pl.check_backend(plan.backend)
+
+    def check_output() -> None:
+        room = estimated_bytes(plan.nbimage, problem.shape, plan.output_dtype, problem.dtype)
+        check_output_path(plan.path, True, max(room - plan.path.stat().st_size, 0))
+        check_memory(plan.backend, problem.shape, problem.dtype, plan.output_dtype)
+        if video:
+            from .views.commands import check_video
+
+            check_video(video, overwrite_video, str(plan.path))
+
+    pl.on_root(check_output)
+    video_obs = Video(plan.path, video, overwrite_video, quiet_video) if video else None
+    with _lock(pl, plan.path):
+        def open_file() -> tuple[RunFile, tuple[np.ndarray, np.ndarray, int, int]]:
+            runfile = RunFile.open(plan.path)
+            try:
+                ck = runfile.read_checkpoint()
+                if ck is None:
+                    raise GrayScottError(f"{str(plan.path)!r} holds no checkpoint")
+                if not (np.isfinite(ck[0]).all() and np.isfinite(ck[1]).all()):
+                    raise GrayScottError(f"the checkpoint of {str(plan.path)!r} is not finite")
+            except BaseException:
+                runfile.close()
+                raise
+            return runfile, ck
+
+        opened = pl.on_root(open_file)
+        runfile, (u, v, frames, steps) = opened if pl.is_root else (None, (None, None, 0, 0))
+        frames, steps = pl.bcast((frames, steps))
+        try:
+            sim = pl.simulation(problem, plan.backend, initial="school", seed=0,
+                                state=(u, v) if pl.is_root else None, threads=plan.threads,
+                                steps_done=steps, options=plan.options or None)
+            del u, v
+            if on_start is not None and pl.is_root:
+                on_start(sim)
+            compile_seconds = pl.allreduce_max(_compile(sim))
+
+            def extend() -> None:
+                if plan.nbimage != runfile.matrix.shape[0]:
+                    runfile.extend(plan.nbimage)
+                log = str(runfile.file.attrs.get("resume_log", ""))
+                entry = (f"{now_utc()}: from frame {frames} (step {steps}) to {plan.nbimage} "
+                         f"frames on {plan.backend}{pl.resume_note(sim.backend)}")
+                runfile.file.attrs["resume_log"] = (log + "\n" + entry).strip()
+                runfile.flush()
+
+            pl.on_root(extend)
+        except BaseException:
+            if runfile is not None:
+                runfile.close()
+            raise
+        writer = HDF5Writer(runfile, plan.output_dtype, flush_every=flush_every,
+                            wall_before=plan.wall_before)
+        checkpointer = Checkpointer(runfile, plan.checkpoint_every,
+                                    steps - frames * plan.nbextrastep, plan.nbextrastep)
+        ctx = RunContext(sim, plan.nbimage, plan.nbextrastep, first_frame=frames,
+                         rank=pl.rank, size=pl.size)
+        return _loop(pl, sim, ctx, plan.path, writer, checkpointer, progress, on_frame,
+                     observers, video_obs, compile_seconds)
