@@ -3,7 +3,8 @@
 * ``coverage``: the fraction of cells where V exceeds :data:`V_ON` (the "on" state of a
   pattern; the trivial state has V = 0).
 * ``spots``: connected regions of those cells (4-neighbour connectivity, no wrap-around, by
-  ``scipy.ndimage.label``): spots, stripes and labyrinths count as their pieces.
+  ``scipy.ndimage.label``; -1 without scipy): spots, stripes and labyrinths count as their
+  pieces.
 * ``class``: :data:`DIED_OUT` where V is below :data:`V_DEAD` everywhere (the trivial uniform
   state (1, 0) took over), :data:`UNIFORM` where V is alive but flat (its range under
   :data:`FLAT`: one of the other uniform states of :mod:`grayscott.physics.homogeneous`), else
@@ -19,8 +20,6 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..errors import GrayScottError
-
 V_ON = 0.1
 V_DEAD = 1e-3
 FLAT = 1e-2
@@ -28,15 +27,6 @@ DIED_OUT, UNIFORM, PATTERNED, BLEW_UP = 0, 1, 2, 3
 #: Class labels in the order of their codes (the file stores the codes and these labels).
 CLASSES = ("died out", "uniform", "patterned", "blew up")
 NAMES = ("spots", "coverage", "class", "change")
-
-
-def check_available() -> None:
-    """Refuse before a sweep starts where the spot count cannot be computed."""
-    import importlib.util
-
-    if importlib.util.find_spec("scipy") is None:
-        raise GrayScottError("the sweep's descriptors need scipy: pip install "
-                             "'grayscott[analysis]'")
 
 
 def classify(v: np.ndarray) -> int:
@@ -51,7 +41,12 @@ def classify(v: np.ndarray) -> int:
 
 
 def spot_count(v: np.ndarray) -> int:
-    from scipy import ndimage
+    """Connected regions where V > :data:`V_ON`; -1 where scipy is not installed (``pip
+    install 'grayscott[analysis]'``)."""
+    try:
+        from scipy import ndimage
+    except ImportError:
+        return -1
 
     _, count = ndimage.label(np.nan_to_num(v) > V_ON)
     return int(count)
