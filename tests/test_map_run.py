@@ -68,3 +68,19 @@ def test_map_refused_in_one_line(tmp_path, capsys):
     assert main(["run", "--map", "0.01:0.07", "-n", "1", "-o", str(out), *ARGS]) == 2
     assert "--map" in capsys.readouterr().err
     assert not out.exists()
+
+
+def test_map_image_with_lines(tmp_path):
+    matplotlib = pytest.importorskip("matplotlib")
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from grayscott.sweep import draw_rate_map, read_rate_map
+
+    out = tmp_path / "map.h5"
+    main(["run", "--map", SPEC, "-n", "1", "-o", str(out), *ARGS])
+    v, feed, kill = read_rate_map(out)
+    assert v.shape == (30, 40) and feed[0] == 0.01 and kill[-1] == 0.07
+    ax = draw_rate_map(v, feed, kill, lines=True)
+    assert [line.get_label() for line in ax.get_lines()] == ["saddle-node", "Hopf"]
+    plt.close(ax.figure)

@@ -9,8 +9,9 @@ Named regimes of the plane are in :mod:`grayscott.physics.presets`.
 
 * :mod:`.planning` - rates parsed, the batched backend chosen, members cut into pieces;
 * :mod:`.core` - the sweep, its pieces and its loop; :mod:`.hdf5` - ``sweep.h5``;
-* :mod:`.numba_batch`, :mod:`.jax_batch` - the batched kernels; :mod:`.image` - the map;
-  :mod:`.fit` - the fit; :mod:`.commands` - ``grayscott sweep`` and ``fit``.
+* :mod:`.numba_batch`, :mod:`.jax_batch` - the batched kernels; :mod:`.image` - the map
+  (and a ``run --map`` frame: :func:`draw_rate_map`); :mod:`.descriptors` - what each member
+  became; :mod:`.fit` - the fit; :mod:`.commands` - ``grayscott sweep`` and ``fit``.
 
 This package owns runs of many members at once. It shares the run's file machinery
 (:mod:`grayscott.io.layout`), its stop signal and status words, and may not import
@@ -22,8 +23,8 @@ from __future__ import annotations
 from typing import Any
 
 from .core import SweepResult, run_rates, sweep
-from .hdf5 import read_sweep
-from .image import draw_map, save_map
+from .hdf5 import read_descriptors, read_sweep
+from .image import draw_map, draw_rate_map, read_rate_map, save_map
 from .planning import parse_range
 
 
@@ -34,5 +35,5 @@ def fit_rates(*args: Any, **kwargs: Any) -> Any:
     return _fit(*args, **kwargs)
 
 
-__all__ = ["SweepResult", "draw_map", "fit_rates", "parse_range", "read_sweep", "run_rates",
-           "save_map", "sweep"]
+__all__ = ["SweepResult", "draw_map", "draw_rate_map", "fit_rates", "parse_range",
+           "read_descriptors", "read_rate_map", "read_sweep", "run_rates", "save_map", "sweep"]

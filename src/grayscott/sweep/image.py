@@ -168,3 +168,46 @@ def save_map(v: np.ndarray, feed: np.ndarray, kill: np.ndarray, path: str | os.P
     plt.close(ax.figure)
     return path
 
+
+
+def draw_rate_map(v: np.ndarray, feed: np.ndarray, kill: np.ndarray, ax: Any = None,
+                  cmap: str = "inferno", title: str | None = None, lines: bool = False) -> Any:
+    """Draw one frame ``v`` (R, C) of a ``run --map`` (row i has ``feed[i]``, column j
+    ``kill[j]``) on k-F axes, F upwards; ``lines``: Pearson's saddle-node and Hopf lines.
+    Returns the axes."""
+    import matplotlib.pyplot as plt
+
+    if ax is None:
+        _, ax = plt.subplots(figsize=(7, 6), layout="constrained")
+    # Cell centres at the rates: the image spans half a cell beyond the first and last ones.
+    dk = (kill[-1] - kill[0]) / max(len(kill) - 1, 1)
+    df = (feed[-1] - feed[0]) / max(len(feed) - 1, 1)
+    extent = (kill[0] - dk / 2, kill[-1] + dk / 2, feed[0] - df / 2, feed[-1] + df / 2)
+    image = ax.imshow(v, cmap=cmap, origin="lower", extent=extent, aspect="auto",
+                      interpolation="nearest")
+    plt.colorbar(image, ax=ax, label="V")
+    ax.set_xlabel("kill rate k")
+    ax.set_ylabel("feed rate F")
+    if lines:
+        from ..physics.homogeneous import draw_lines
+
+        draw_lines(ax)
+    if title:
+        ax.set_title(title)
+    return ax
+
+
+def read_rate_map(path: str | os.PathLike, frame: int = -1,
+                  ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(V of ``frame``, feed per row, kill per column) of a ``run --map`` file."""
+    from ..io.readers import open_run
+    from ..physics import parse_map
+
+    with open_run(path) as f:
+        spec = f.attrs.get("map")
+        if spec is None:
+            raise GrayScottError(f"{str(path)!r} is not a map run (no attribute map)")
+        shape = f["matrix"].shape[1:]
+        v = f["matrix"][frame]
+    rmap = parse_map(spec.decode() if isinstance(spec, bytes) else str(spec), shape)
+    return v, np.asarray(rmap.feed), np.asarray(rmap.kill)
