@@ -203,7 +203,8 @@ def run(problem: Problem, output: str | Path = "output.h5", nbimage: int = 1000,
             "dtype": problem.dtype.name, "output_dtype": out_dtype.name, "started": now_utc(),
             "compile_seconds": compile_seconds, "checkpoint_every": checkpoint_every,
             # F and k are then row 0's and column 0's; the map gives every row's and column's
-            **({"map": problem.rate_map.spec} if problem.rate_map is not None else {}),
+            **({"map": problem.rate_map.spec, "F": problem.rate_map.feed[0],
+                "k": problem.rate_map.kill[0]} if problem.rate_map is not None else {}),
             **file_versions(name), **(extra_attrs or {}),  # e.g. the preset of `run --preset`
             **pl.backend_attrs(sim.backend),
         }
