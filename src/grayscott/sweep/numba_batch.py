@@ -117,10 +117,12 @@ def threads() -> int:
 
 def strategy(batch: int, padded_shape: tuple[int, int], itemsize: int,
              nthreads: int | None = None) -> str:
-    """``"members"`` when the members share out evenly among the threads (or there are many,
-    or they are small enough to live in a core's cache), else ``"rows"`` (both give the same
+    """``"blocked"`` when the members share out evenly among the threads (or there are many,
+    or they are small enough to live in a core's cache), else ``"rows"`` (all give the same
     bits). Measured on 2 busy cores at 1080x1920 with 4 members: members 914 Mcell/s, rows 517:
-    a barrier per step waits for the slowest thread, and a preempted thread stalls all."""
+    a barrier per step waits for the slowest thread, and a preempted thread stalls all;
+    "blocked" is "members" with k steps per pass over each member (BENCHMARKS.md, "Sweep
+    against one run")."""
     nthreads = threads() if nthreads is None else nthreads
     if batch < nthreads:
         return "rows"
