@@ -15,7 +15,7 @@ from __future__ import annotations
 import contextlib
 import os
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -24,9 +24,10 @@ import numpy as np
 
 from . import backends
 from .errors import GrayScottError
-from .io.layout import check_output_path, estimated_bytes
+from .io.layout import check_output_path, estimated_bytes, file_error, fsync_folder
 from .io.paths import OutputLock, temporary_path
 from .io.readers import open_run
+from .io.remake import needs_room, remade
 from .io.runfile import RunFile
 from .loop import drive
 from .observers import (
@@ -57,11 +58,12 @@ __all__ = ["DEFAULT_CHECKPOINT_EVERY", "ResumePlan", "RunResult", "plan_resume",
            "problem_from_attrs", "resume", "run"]
 
 
-def _lock(pl: Placement, path: Path) -> contextlib.AbstractContextManager:
-    """The output lock, taken by the root; a refusal is raised on every process."""
-    stack = contextlib.ExitStack()
-    pl.on_root(lambda: stack.enter_context(OutputLock(path)))
-    return stack
+@contextlib.contextmanager
+def _lock(pl: Placement, path: Path) -> Iterator[OutputLock | None]:
+    """The output lock, taken by the root (None elsewhere); a refusal is raised on every
+    process."""
+    with contextlib.ExitStack() as stack:
+        yield pl.on_root(lambda: stack.enter_context(OutputLock(path)))
 
 
 @dataclass
@@ -107,9 +109,13 @@ def _loop(pl: Placement, sim: Simulation, ctx: RunContext, path: Path, writer: H
               Progress(progress and pl.is_root), *observers]
     if on_frame is not None:
         chain.append(Callback(on_frame))
-    chain.append(pl.stop_signal())
+    stop = pl.stop_signal()
+    chain.append(stop)
     steps0 = sim.steps_done
-    outcome = drive(sim, chain, ctx)
+    try:
+        outcome = drive(sim, chain, ctx)
+    finally:  # only now: a signal during the file's last writes must not cut them short
+        stop.restore()
     wall = pl.allreduce_max(ctx.wall_seconds)
     frames = pl.bcast(writer.frames_written)
     cells = sim.problem.nbrow * sim.problem.nbcol * (sim.steps_done - steps0)
@@ -136,7 +142,7 @@ def run(problem: Problem, output: str | Path = "output.h5", nbimage: int = 1000,
         observers: Sequence[Observer] = (), video: str | None = None,
         quiet_video: bool = True, extra_attrs: dict[str, Any] | None = None,
         backend_options: dict[str, Any] | None = None,
-        placement: Placement | None = None) -> RunResult:
+        placement: Placement | None = None, fsync: bool = False) -> RunResult:
     """Run a simulation and write the school's HDF5 file, one frame at a time.
 
     Everything that can be checked is checked before the file is made (numbers, seed, step
@@ -150,7 +156,8 @@ def run(problem: Problem, output: str | Path = "output.h5", nbimage: int = 1000,
     file, and the exception is re-raised for the caller (the CLI turns it into a message).
     ``placement`` (default: this one process) runs it over MPI ranks
     (:mod:`grayscott.parallel.run`); ``state``, ``on_start`` and ``on_frame`` then matter on
-    the root only.
+    the root only. ``fsync``: force every step of the order of writes to the disk, so it holds
+    after a lost node too (:mod:`grayscott.io.runfile`).
     """
     pl = placement or ONE_PROCESS
     if problem.rate_map is not None and pl.size > 1:
@@ -187,7 +194,7 @@ def run(problem: Problem, output: str | Path = "output.h5", nbimage: int = 1000,
 
     path = pl.bcast(pl.on_root(check_output))
     video_obs = Video(path, video, overwrite, quiet_video) if video else None
-    with _lock(pl, path):
+    with _lock(pl, path) as lock:
         sim = pl.simulation(problem, name, initial=initial, seed=seed, state=state,
                             threads=threads, steps_done=steps_done, options=backend_options)
         if on_start is not None and pl.is_root:
@@ -214,17 +221,25 @@ def run(problem: Problem, output: str | Path = "output.h5", nbimage: int = 1000,
             runfile = RunFile.create(temporary_path(path), nbimage=nbimage,
                                      nbextrastep=nbextrastep, dt=p.dt, shape=problem.shape,
                                      output_dtype=out_dtype, state_dtype=problem.dtype,
-                                     attrs=attrs, steps_before=steps_done, name=path)
+                                     attrs=attrs, steps_before=steps_done, name=path,
+                                     fsync=fsync)
             # A run killed before its first frame can be resumed too.
             try:
+                lock.hold(runfile.path)  # one writer per file, whatever its name becomes
                 runfile.write_checkpoint(u0, v0, 0, steps_done)
-            except BaseException:
-                runfile.close()
+            except BaseException as exc:
+                runfile.abandon()
+                with contextlib.suppress(Exception):
+                    runfile.close()
                 runfile.path.unlink()
+                if isinstance(exc, OSError | RuntimeError | ValueError):
+                    raise file_error(exc, path) from None
                 raise
             if not existed:  # nothing to protect: the file takes its name now, readers see it
                 os.replace(runfile.path, path)
                 runfile.path = path
+                if fsync:
+                    fsync_folder(path)
             return runfile
 
         runfile = pl.on_root(create)
@@ -286,26 +301,44 @@ class ResumePlan:
 def plan_resume(path: str | Path, nbimage: int | None = None, backend: str | None = None,
                 threads: int | None = None, checkpoint_every: int | None = None) -> ResumePlan:
     """Read ``path`` and check that it can be resumed as asked (one-line errors if not)."""
-    from .io.layout import LAYOUT_VERSION
-    from .io.readers import _value
+    from .io.layout import RESUMABLE_LAYOUT
+    from .io.readers import _number, _value, checkpoint_index
 
     path = Path(path)
     with open_run(path) as f:
         a = dict(f.attrs)
-        if int(a.get("layout_version", 1)) < LAYOUT_VERSION or "checkpoint" not in f:
+        version = _number(a.get("layout_version", 1))
+        if version is None or version < RESUMABLE_LAYOUT or "checkpoint" not in f:
             raise GrayScottError(f"{str(path)!r} was written by a grayscott without checkpoints; "
                                  "it cannot be resumed")
-        slot, ck_frames, ck_steps = (int(x) for x in f["checkpoint/index"][...])
+        index = checkpoint_index(f)
         frames_written = int(_value(f, "frames_written", 0))
         status = str(_value(f, "status", ""))
         wall_before = float(_value(f, "wall_seconds", 0.0))
         out_dtype = f["matrix"].dtype
-    if slot not in (0, 1):
+    if index is None:
         raise GrayScottError(f"{str(path)!r} holds no checkpoint; it cannot be resumed")
+    _, ck_frames, ck_steps = index
+    try:
+        return _plan(path, a, nbimage, backend, threads, checkpoint_every, ck_frames, ck_steps,
+                     frames_written, status, wall_before, np.dtype(out_dtype))
+    except (KeyError, ValueError, TypeError) as exc:  # a damaged file's settings
+        raise GrayScottError(f"{str(path)!r} is a damaged grayscott run file: its settings "
+                             f"cannot be read ({exc})") from None
+
+
+def _plan(path: Path, a: dict[str, Any], nbimage: int | None, backend: str | None,
+          threads: int | None, checkpoint_every: int | None, ck_frames: int, ck_steps: int,
+          frames_written: int, status: str, wall_before: float,
+          out_dtype: np.dtype) -> ResumePlan:
     problem = problem_from_attrs(a)
     nbextrastep = int(a["nbextrastep"])
     planned = int(a["nbimage"])
     total = planned if nbimage is None else check_int("nbimage", nbimage)
+    if ck_frames > frames_written or ck_steps != int(a.get("steps_before", 0)) \
+            + ck_frames * nbextrastep:
+        raise GrayScottError(f"{str(path)!r} is a damaged grayscott run file: its checkpoint "
+                             "does not match its frames")
     if total < frames_written:
         raise GrayScottError(f"{str(path)!r} already has {frames_written} frames; --nbimage "
                              f"must be at least that (it is the number of frames in all)")
@@ -316,7 +349,7 @@ def plan_resume(path: str | Path, nbimage: int | None = None, backend: str | Non
     every = (int(a.get("checkpoint_every", DEFAULT_CHECKPOINT_EVERY)) if checkpoint_every is None
              else check_int("checkpoint_every", checkpoint_every, 0))
     return ResumePlan(path, problem, name, total, nbextrastep, ck_frames, ck_steps,
-                      frames_written, status, np.dtype(out_dtype), every, threads, wall_before,
+                      frames_written, status, out_dtype, every, threads, wall_before,
                       _resumed_options(a, name))
 
 
@@ -336,7 +369,8 @@ def resume(path: str | Path, nbimage: int | None = None, backend: str | None = N
            checkpoint_every: int | None = None, flush_every: int = 1,
            observers: Sequence[Observer] = (), video: str | None = None,
            overwrite_video: bool = False, quiet_video: bool = True,
-           plan: ResumePlan | None = None, placement: Placement | None = None) -> RunResult:
+           plan: ResumePlan | None = None, placement: Placement | None = None,
+           fsync: bool = False) -> RunResult:
     """Continue the run of ``path`` from its last checkpoint with the settings in the file.
 
     Frames after the checkpoint are computed again and the run goes on to ``nbimage`` frames
@@ -364,9 +398,9 @@ def resume(path: str | Path, nbimage: int | None = None, backend: str | None = N
 
     pl.on_root(check_output)
     video_obs = Video(plan.path, video, overwrite_video, quiet_video) if video else None
-    with _lock(pl, plan.path):
+    with _lock(pl, plan.path) as lock:
         def open_file() -> tuple[RunFile, tuple[np.ndarray, np.ndarray, int, int]]:
-            runfile = RunFile.open(plan.path)
+            runfile = RunFile.open(plan.path, fsync)
             try:
                 ck = runfile.read_checkpoint()
                 if ck is None:
@@ -390,19 +424,28 @@ def resume(path: str | Path, nbimage: int | None = None, backend: str | None = N
                 on_start(sim)
             compile_seconds = pl.allreduce_max(_compile(sim))
 
-            def extend() -> None:
-                if plan.nbimage != runfile.matrix.shape[0]:
-                    runfile.extend(plan.nbimage)
-                log = str(runfile.file.attrs.get("resume_log", ""))
+            def make_room() -> RunFile:
+                """The room the resume needs, made before any write (io/remake.py); then
+                its line in the resume log."""
+                rf = runfile
+                if needs_room(rf.file, plan.nbimage):
+                    rf.close()
+                    rf = remade(plan.path, plan.nbimage, plan.frames_written, lock.hold, fsync)
                 entry = (f"{now_utc()}: from frame {frames} (step {steps}) to {plan.nbimage} "
                          f"frames on {plan.backend}{pl.resume_note(sim.backend)}")
-                runfile.file.attrs["resume_log"] = (log + "\n" + entry).strip()
-                runfile.flush()
+                try:
+                    rf.log_resume(entry)
+                except (OSError, RuntimeError, ValueError) as exc:
+                    rf.close()
+                    raise file_error(exc, plan.path) from None
+                return rf
 
-            pl.on_root(extend)
+            made = pl.on_root(make_room)  # on every rank: a refusal is raised on all
+            runfile = made if pl.is_root else None
         except BaseException:
             if runfile is not None:
-                runfile.close()
+                with contextlib.suppress(Exception):
+                    runfile.close()
             raise
         writer = HDF5Writer(runfile, plan.output_dtype, flush_every=flush_every,
                             wall_before=plan.wall_before)

@@ -9,6 +9,11 @@ import click
 
 from .paths import format_duration
 
+#: ``--fsync`` of run, resume and sweep.
+FSYNC_HELP = ("Force every write to the disk in order (os.fsync) before the next: the file "
+              "then survives a lost node or a power cut as it survives a killed process "
+              "(slower; see docs/crash-safety.md).")
+
 
 def run_summary(result: Any) -> str:
     """The line printed after a run or a resume."""
@@ -34,9 +39,10 @@ def run_summary(result: Any) -> str:
 @click.option("--video", type=click.Path(), default=None,
               help="At the end, render the frames to this .mp4, .gif or PNG folder.")
 @click.option("--overwrite", is_flag=True, help="Replace an existing --video output.")
+@click.option("--fsync", is_flag=True, help=FSYNC_HELP)
 @click.option("-q", "--quiet", is_flag=True, help="No settings line, progress bar or summary.")
 def resume_cmd(file: str, nbimage: int | None, backend: str | None, threads: int | None,
-               checkpoint_every: int | None, video: str | None, overwrite: bool,
+               checkpoint_every: int | None, video: str | None, overwrite: bool, fsync: bool,
                quiet: bool) -> None:
     """Continue the run of FILE from its last saved state, with the settings in the file.
 
@@ -46,6 +52,7 @@ def resume_cmd(file: str, nbimage: int | None, backend: str | None, threads: int
     """
     from ..parallel.run import runner
     from ..runs import plan_resume
+    from .paths import clean_stale
 
     resume = runner("resume")  # on any number of ranks when started by mpiexec
 
@@ -55,6 +62,7 @@ def resume_cmd(file: str, nbimage: int | None, backend: str | None, threads: int
         if not quiet:
             click.echo(f"grayscott: {file} is complete ({plan.frames_written} frames); give "
                        "-n with more frames to extend it")
+        clean_stale(file)  # what a killed run left beside it (lock, temporary file)
         return
     if not quiet:
         p = plan.problem
@@ -62,7 +70,7 @@ def resume_cmd(file: str, nbimage: int | None, backend: str | None, threads: int
                    f"{plan.steps}) to {plan.nbimage} frames, {p.nbrow}x{p.nbcol} "
                    f"{p.dtype.name}, backend {plan.backend}")
     result = resume(file, progress=not quiet, flush_every=1, video=video,
-                    overwrite_video=overwrite, quiet_video=quiet, plan=plan)
+                    overwrite_video=overwrite, quiet_video=quiet, plan=plan, fsync=fsync)
     if not quiet:
         click.echo(run_summary(result))
 
@@ -102,7 +110,8 @@ def format_info(info: dict[str, Any]) -> str:
         f"{info['frame_dtype']}",
         f"  rates      Du={a['Du']:g} Dv={a['Dv']:g} "
         + (f"map {a['map']} (F down the rows, k across the columns)" if "map" in a
-           else f"F={a['F']:g} k={a['k']:g}") + f" dt={a['dt']:g}",
+           else f"F={a['F']:g} k={a['k']:g}") + f" dt={a['dt']:g}"
+        + (f" (preset {a['preset']})" if a.get("preset") else ""),
         f"  stencil    {a.get('stencil', '?')}, border {a.get('border', '?')}, initial "
         f"{a.get('initial', '?')} (seed {a.get('seed', 0)})",
         f"  backend    {a.get('backend', '?')} ({a.get('threads', 1)} thread(s))",
@@ -114,8 +123,7 @@ def format_info(info: dict[str, Any]) -> str:
         f"  resumable  {resumable}",
         f"  started    {a.get('started', '?')}",
     ]
-    if a.get("resume_log"):
-        lines += [f"  resumed    {line}" for line in str(a["resume_log"]).splitlines()]
+    lines += [f"  resumed    {line}" for line in info.get("resume_log", [])]
     return "\n".join(lines)
 
 
@@ -123,12 +131,19 @@ def format_info(info: dict[str, Any]) -> str:
 @click.argument("file", type=click.Path(dir_okay=False))
 @click.option("--json", "as_json", is_flag=True, help="Everything as JSON, for programs.")
 def info_cmd(file: str, as_json: bool) -> None:
-    """What a run's HDF5 FILE holds: settings, frames written, status, whether it can resume.
+    """What a run's or a sweep's HDF5 FILE holds: settings, frames (members) written, status,
+    whether it can resume.
 
     Works while the run writes it.
     """
+    from ..sweep.info import format_sweep_info, is_sweep_file, read_sweep_info
     from .readers import read_info
 
+    if is_sweep_file(file):
+        info = read_sweep_info(file)
+        click.echo(json.dumps(info, indent=2, default=str) if as_json
+                   else format_sweep_info(info))
+        return
     info = read_info(file)
     if as_json:
         click.echo(json.dumps(info, indent=2, default=str))

@@ -25,8 +25,15 @@ from ..errors import DiskFullError, GrayScottError
 from .paths import check_writable_file
 
 DATASET = "matrix"
-LAYOUT_VERSION = 2
+#: 3: the resume log is a dataset of fixed lines (was an attribute rewritten in place).
+LAYOUT_VERSION = 3
+#: The oldest layout ``resume`` continues (2: the first with checkpoints).
+RESUMABLE_LAYOUT = 2
 STATUS_BYTES = 160
+#: The resume log: this many lines of this many bytes, allocated when the file is made (a
+#: resume writes its line into the first empty one; the last is reused once all are taken).
+LOG_LINES = 32
+LOG_BYTES = 200
 #: Reserve the file's space when it is made (tests switch it off to meet a full disk mid-run).
 RESERVE_SPACE = True
 #: HDF5's own bytes beyond the data: headers and attributes, and per frame its chunk's entry
@@ -146,21 +153,85 @@ def _reserve(path: Path, name: Path | None = None) -> None:
         os.close(fd)
 
 
-@contextlib.contextmanager
-def durable_file(path: Path, name: Path | None = None) -> Iterator[h5py.File]:
-    """A new HDF5 file at ``path``, open for a writer that may be killed at any moment (the
-    run's file, the sweep's). The body creates every structure (:func:`_early_dataset`); on
-    leaving it the file is flushed and its space reserved (:func:`_reserve`). On any error the
-    file is closed and removed, and an HDF5 or OS error becomes one line naming ``name``.
+def open_h5(path: str | os.PathLike, mode: str) -> h5py.File:
+    """``path`` opened for a writer that may be killed at any moment or refused a write
+    (``mode`` "w": made new, "r+": opened to write, "r": to read).
 
     No HDF5 file lock: readers open the file while it is written (OutputLock keeps writers
-    out); the default (earliest) format has no "open for write" mark to go stale.
-    rdcc_nbytes=0: data goes to the file when written, so a write the disk refuses fails there
-    and leaves nothing in a cache that a later flush or close would retry.
+    out); the default (earliest) format has no "open for write" mark to go stale. No chunk
+    cache and no sieve buffer: every write of raw data is one ``pwrite`` made when it is
+    asked, in the order asked (the order of writes is the contract: a frame before its
+    counter), and a write the disk refuses fails there, leaving nothing in a cache that a
+    later flush or close would retry.
+    """
+    fapl = h5py.h5p.create(h5py.h5p.FILE_ACCESS)
+    fapl.set_fclose_degree(h5py.h5f.CLOSE_STRONG)  # as h5py.File: close closes everything
+    fapl.set_cache(0, 0, 0, 0.75)
+    fapl.set_sieve_buf_size(0)
+    fapl.set_file_locking(False, True)
+    name = os.fsencode(path)
+    if mode == "w":
+        fid = h5py.h5f.create(name, h5py.h5f.ACC_TRUNC, fapl=fapl)
+    else:
+        fid = h5py.h5f.open(name, h5py.h5f.ACC_RDWR if mode == "r+" else h5py.h5f.ACC_RDONLY,
+                            fapl=fapl)
+    return h5py.File(fid)
+
+
+def abandon(f: h5py.File) -> None:
+    """Stop ``f`` from writing to its file, for good, and make it safe to close.
+
+    After a write the system refused (ENOSPC, EIO), HDF5 would retry what it holds at every
+    flush and at close, fail again, and h5py then leaves an id it cannot close: "Exception
+    ignored ... errno = 28" and, at exit, a segfault. Here the file's descriptor is pointed
+    at an anonymous file in memory instead (``dup2``): what HDF5 still writes, at close, lands
+    there and succeeds, and the file on disk stays as the last write that succeeded left it,
+    as a ``kill -9`` at that moment would, which the layout survives.
+    """
+    try:
+        fd = f.id.get_vfd_handle()
+    except (OSError, RuntimeError, ValueError):
+        return  # closed already
+    if hasattr(os, "memfd_create"):
+        sink = os.memfd_create("grayscott-abandoned")
+    else:  # an unlinked temporary file: a regular file, as HDF5 wants (it truncates at close)
+        import tempfile
+
+        sink = os.dup(tempfile.TemporaryFile().fileno())
+    try:
+        os.dup2(sink, fd)
+    finally:
+        os.close(sink)
+
+
+def close_quietly(f: h5py.File) -> None:
+    """Close ``f`` after :func:`abandon`: nothing it writes reaches the disk, so nothing fails
+    that matters; what HDF5 says about it is not the user's business."""
+    with contextlib.suppress(Exception):
+        f.close()
+
+
+def fsync_folder(path: Path) -> None:
+    """Make a rename in ``path``'s folder durable (the name, not only the data)."""
+    with contextlib.suppress(OSError):
+        fd = os.open(path.parent, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+
+
+@contextlib.contextmanager
+def durable_file(path: Path, name: Path | None = None) -> Iterator[h5py.File]:
+    """A new HDF5 file at ``path`` (:func:`open_h5`), open for a writer that may be killed at
+    any moment (the run's file, the sweep's). The body creates every structure
+    (:func:`_early_dataset`); on leaving it the file is flushed and its space reserved
+    (:func:`_reserve`). On any error the file is abandoned (:func:`abandon`), closed and
+    removed, and an HDF5 or OS error becomes one line naming ``name``.
     """
     display = Path(name or path)
     try:
-        f = h5py.File(path, "w", locking=False, rdcc_nbytes=0)
+        f = open_h5(path, "w")
     except (OSError, RuntimeError) as exc:
         raise file_error(exc, display) from None
     try:
@@ -168,8 +239,8 @@ def durable_file(path: Path, name: Path | None = None) -> Iterator[h5py.File]:
         f.flush()
         _reserve(path, display)
     except BaseException as exc:
-        with contextlib.suppress(Exception):
-            f.close()
+        abandon(f)
+        close_quietly(f)
         with contextlib.suppress(OSError):
             path.unlink()
         # h5py raises ValueError too when the disk refuses a dataset's space

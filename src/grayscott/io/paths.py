@@ -84,20 +84,52 @@ def temporary_path(path: Path) -> Path:
     return _sidecar(path, "grayscott-tmp")
 
 
+def _ofd_lock(fd: int, kind: int, query: bool = False) -> int:
+    """An open-file-description lock (Linux ``F_OFD_SETLK``) of kind ``kind`` on all of the
+    file behind ``fd``; with ``query``, the kind of a lock another description holds there
+    (``F_UNLCK``: none). Byte-range locks are not flock locks: readers' HDF5 flock never meets
+    them, and unlike POSIX record locks they are not dropped when this process closes another
+    descriptor of the file (h5py opens and closes its own)."""
+    import fcntl
+    import struct
+
+    cmd = fcntl.F_OFD_GETLK if query else fcntl.F_OFD_SETLK
+    arg = struct.pack("hhqqi4x", kind, os.SEEK_SET, 0, 0, 0)
+    return struct.unpack("hhqqi4x", fcntl.fcntl(fd, cmd, arg))[0]
+
+
+def _has_ofd_locks() -> bool:
+    try:
+        import fcntl
+    except ImportError:
+        return False
+    return hasattr(fcntl, "F_OFD_SETLK")
+
+
 class OutputLock:
     """An advisory lock held while a run writes ``path``: a second run is refused at once.
 
-    The lock is ``flock`` on a hidden sidecar file (``.NAME.grayscott-lock``), never on the
-    HDF5 file itself, so readers (h5py takes a shared lock on the files it opens) never
-    conflict with it. The sidecar holds the writer's pid and is removed on release; one left
-    by a killed run is stale and simply taken over. Where the file system has no flock the lock
-    is skipped (one writer is then the user's business).
+    Two locks, so that one file has one writer whatever it is called:
+
+    * the name's: ``flock`` on a hidden sidecar file (``.NAME.grayscott-lock``), never on the
+      HDF5 file itself, so readers (h5py takes a shared lock on the files it opens) never
+      conflict with it. It keeps two runs from making a new file under one name. The sidecar
+      holds the writer's pid and is removed on release; one left by a killed run is stale and
+      simply taken over (and removed at the end).
+    * the file's: a write lock on the HDF5 file itself (an open-file-description byte-range
+      lock, :func:`_ofd_lock`), held on every file the run writes (:meth:`hold`). It follows
+      the file, not its name: a hard link or a rename of the file is refused too.
+
+    Taking the name's lock also removes what a killed run left under that name: its hidden
+    temporary file (nobody else may write it while the lock is held). Where the file system has
+    no flock or no such locks, that lock is skipped (one writer is then the user's business).
     """
 
     def __init__(self, path: str | os.PathLike[str]) -> None:
         self.path = Path(path)
         self.lockfile = _lockfile(self.path)
         self.fd: int | None = None
+        self._held: list[int] = []
 
     def acquire(self) -> OutputLock:
         try:
@@ -115,11 +147,7 @@ class OutputLock:
             except OSError as exc:
                 os.close(fd)
                 if exc.errno in (errno.EWOULDBLOCK, errno.EAGAIN, errno.EACCES):
-                    pid = holder(self.path)
-                    who = f" (pid {pid})" if pid and pid > 0 else ""
-                    raise OutputBusyError(
-                        f"{str(self.path)!r} is being written by another run{who}; wait for "
-                        "it to end or write elsewhere (-o)") from None
+                    raise self._busy(holder(self.path)) from None
                 return self  # no flock here: go on unlocked
             # The previous holder may have removed the file between our open and our lock.
             try:
@@ -130,11 +158,58 @@ class OutputLock:
                 os.ftruncate(fd, 0)
                 os.write(fd, f"{os.getpid()}\n".encode())
                 self.fd = fd
-                return self
+                break
             os.close(fd)
-        raise OutputBusyError(f"{str(self.path)!r}: could not take its lock file")
+        else:
+            raise OutputBusyError(f"{str(self.path)!r}: could not take its lock file")
+        try:
+            _remove_stale(self.path)
+            if self.path.exists():
+                self.hold(self.path)
+        except BaseException:
+            self.release()
+            raise
+        return self
+
+    def _busy(self, pid: int | None = None) -> OutputBusyError:
+        who = f" (pid {pid})" if pid and pid > 0 else ""
+        return OutputBusyError(f"{str(self.path)!r} is being written by another run{who}; "
+                               "wait for it to end or write elsewhere (-o)")
+
+    def hold(self, path: str | os.PathLike[str]) -> None:
+        """Lock the file now at ``path`` itself (its inode), until :meth:`release`; refused in
+        one line while another run writes it under any name."""
+        if not _has_ofd_locks():
+            return
+        import fcntl
+
+        for _ in range(10):
+            try:
+                fd = os.open(path, os.O_RDWR)
+            except OSError:
+                return  # not ours to write (refused elsewhere) or gone: nothing to hold
+            try:
+                _ofd_lock(fd, fcntl.F_WRLCK)
+            except OSError as exc:
+                os.close(fd)
+                if exc.errno in (errno.EWOULDBLOCK, errno.EAGAIN, errno.EACCES):
+                    raise self._busy() from None
+                return  # no such locks on this file system
+            try:
+                same = os.fstat(fd).st_ino == os.stat(path).st_ino
+            except FileNotFoundError:
+                same = False
+            if same:  # still the file of that name (a writer may have replaced it meanwhile)
+                self._held.append(fd)
+                return
+            os.close(fd)
+        raise self._busy()
 
     def release(self) -> None:
+        for fd in self._held:
+            with contextlib.suppress(OSError):
+                os.close(fd)
+        self._held = []
         if self.fd is not None:
             with contextlib.suppress(OSError):
                 os.unlink(self.lockfile)
@@ -148,8 +223,22 @@ class OutputLock:
         self.release()
 
 
+def _remove_stale(path: Path) -> None:
+    """Remove the temporary file a killed run left beside ``path`` (called under the lock)."""
+    with contextlib.suppress(FileNotFoundError):
+        temporary_path(path).unlink()
+
+
+def clean_stale(path: str | os.PathLike[str]) -> None:
+    """Remove what a killed run left under ``path`` (its lock file, its temporary file) when no
+    run holds it now; a command that ends without writing (a completed file resumed) calls it."""
+    with contextlib.suppress(GrayScottError, OSError):
+        OutputLock(path).acquire().release()
+
+
 def holder(path: str | os.PathLike[str]) -> int | None:
-    """The pid of the run writing ``path`` now, or None if no run holds its lock."""
+    """The pid of the run writing ``path`` now (-1: one does, pid unknown), or None if no run
+    holds its lock or the file's own."""
     try:
         import fcntl
     except ImportError:
@@ -159,7 +248,7 @@ def holder(path: str | os.PathLike[str]) -> int | None:
     try:
         fd = os.open(lockfile, os.O_RDONLY)
     except OSError:
-        return None
+        return _file_held(path)
     try:
         try:
             fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
@@ -168,7 +257,26 @@ def holder(path: str | os.PathLike[str]) -> int | None:
                 return None
             text = os.read(fd, 32).decode(errors="replace").strip()
             return int(text) if text.isdigit() else -1
-        return None  # we got it: nobody holds it
+        return _file_held(path)  # we got it: nobody holds the name
+    finally:
+        os.close(fd)
+
+
+def _file_held(path: str | os.PathLike[str]) -> int | None:
+    """-1 if a run holds the file's own lock (under another name), else None."""
+    if not _has_ofd_locks():
+        return None
+    import fcntl
+
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError:
+        return None
+    try:
+        # A query for a read lock sees any write lock (an O_RDONLY descriptor may ask).
+        return None if _ofd_lock(fd, fcntl.F_RDLCK, query=True) == fcntl.F_UNLCK else -1
+    except OSError:
+        return None
     finally:
         os.close(fd)
 

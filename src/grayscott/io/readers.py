@@ -80,7 +80,88 @@ def open_run(path: str | os.PathLike, what: str = "run file") -> h5py.File:
         f.close()
         raise GrayScottError(f"{str(p)!r} is an HDF5 file but not a grayscott {what} (it holds "
                              f"{names})")
+    try:
+        problem = _damage(f)
+    except (OSError, RuntimeError, ValueError, TypeError, KeyError) as exc:
+        problem = f"cannot be read ({str(exc).splitlines()[0] if str(exc) else exc})"
+    if problem:
+        f.close()
+        raise GrayScottError(f"{str(p)!r} is a damaged grayscott {what}: {problem}")
     return f
+
+
+#: Attributes every run file has: whole numbers >= 1, finite numbers >= 0.
+_WHOLE = ("nbimage", "nbextrastep", "nbrow", "nbcol")
+_REAL = ("dt", "Du", "Dv", "F", "k")
+_INTEGER_PROGRESS = ("frames_written", "steps_done", "final_state_saved")
+
+
+def _number(x: Any) -> float | None:
+    """``x`` as a float if it is one number (not text, not an array of several)."""
+    if isinstance(x, bytes | str) or np.ndim(x) != 0:
+        return None
+    try:
+        value = float(x)
+    except (TypeError, ValueError):
+        return None
+    return value if np.isfinite(value) else None
+
+
+def _damage(f: h5py.File) -> str | None:
+    """What is missing or wrong in the names the layout gives ``f`` (None: nothing), so that
+    readers and ``resume`` meet only values of the right kind."""
+    a = f.attrs
+    for name in _WHOLE:
+        x = _number(a.get(name))
+        if x is None or x != int(x) or x < 1 or x > 2**62:
+            return f"attribute {name!r} is missing or not a whole number >= 1"
+    for name in _REAL:
+        x = _number(a.get(name))
+        if x is None or x < 0:
+            return f"attribute {name!r} is missing or not a finite number >= 0"
+    if f[DATASET].shape[1:] != (int(a["nbrow"]), int(a["nbcol"])):
+        return f"{DATASET!r} has shape {f[DATASET].shape}, not frames of nbrow x nbcol"
+    for name in _PROGRESS:
+        obj = f.get(name)
+        if obj is None:
+            continue  # an older layout (attributes) or a file cut down: its default is used
+        if not isinstance(obj, h5py.Dataset) or obj.shape != ():
+            return f"{name!r} is not a single value"
+        kind = obj.dtype.kind
+        if name == "status" and kind not in "SUO":
+            return f"{name!r} is not text"
+        if name in _INTEGER_PROGRESS and (kind not in "iu" or int(obj[()]) < 0):
+            return f"{name!r} is not a whole number >= 0"
+        if name == "wall_seconds" and _number(obj[()]) is None:
+            return f"{name!r} is not a finite number"
+    return None
+
+
+def checkpoint_index(f: h5py.File) -> tuple[int, int, int] | None:
+    """``(slot, frames, steps)`` of the last whole checkpoint, or None (none, or not one that
+    can be read: a damaged file is not resumed from nonsense)."""
+    ck = f.get("checkpoint")
+    if not isinstance(ck, h5py.Group):
+        return None
+    index, nr, nc = ck.get("index"), int(f.attrs["nbrow"]), int(f.attrs["nbcol"])
+    if not (isinstance(index, h5py.Dataset) and index.shape == (3,) and index.dtype.kind in "iu"
+            and all(isinstance(ck.get(x), h5py.Dataset) and ck[x].shape == (2, nr, nc)
+                    and ck[x].dtype.kind == "f" for x in ("u", "v"))):
+        return None
+    slot, frames, steps = (int(x) for x in index[...])
+    if slot not in (0, 1) or frames < 0 or steps < 0:
+        return None
+    return slot, frames, steps
+
+
+def _resume_log(f: h5py.File) -> list[str]:
+    """The resume log's lines: the dataset's (layout 3), or the attribute's before it."""
+    log = f.get("resume_log")
+    if isinstance(log, h5py.Dataset) and log.ndim == 1 and log.dtype.kind == "S":
+        return [x.decode("utf-8", "replace") for x in log[...] if x]
+    text = f.attrs.get("resume_log", "")
+    text = text.decode("utf-8", "replace") if isinstance(text, bytes) else str(text)
+    return [line for line in text.splitlines() if line]
 
 
 def read_info(path: str | os.PathLike) -> dict[str, Any]:
@@ -96,15 +177,12 @@ def read_info(path: str | os.PathLike) -> dict[str, Any]:
         for name in _PROGRESS:
             info[name] = _value(f, name)
         info["frames_available"] = frames_available(f)
+        info["resume_log"] = _resume_log(f)
         info["frames_room"] = int(f[DATASET].shape[0])
         info["frame_shape"] = [int(s) for s in f[DATASET].shape[1:]]
         info["frame_dtype"] = f[DATASET].dtype.name
-        ck = f.get("checkpoint")
-        info["checkpoint"] = None
-        if isinstance(ck, h5py.Group) and "index" in ck:
-            slot, frames, steps = (int(x) for x in ck["index"][...])
-            if slot in (0, 1):
-                info["checkpoint"] = {"frames": frames, "steps": steps}
+        ck = checkpoint_index(f)
+        info["checkpoint"] = None if ck is None else {"frames": ck[1], "steps": ck[2]}
     pid = holder(path)
     info["writer_pid"] = pid
     status = info["status"] or "unknown"

@@ -1,22 +1,43 @@
 """The run file's writer: :class:`RunFile`, the school's HDF5 layout (docs/model.md §5), written so
-that a run killed at any moment leaves a file that plain h5py opens, with every frame it flushed
-readable.
+that a run killed at any moment, or refused a write, leaves a file that plain h5py opens, with
+every frame it counted readable (docs/crash-safety.md).
 
-What is written in place, and what goes through a new file:
+The rule: **no change of structure in place on a file that holds data.** HDF5 keeps no
+journal: a change of a file's structure or attributes in place (a dataset resized, an attribute
+added) is several writes, and a process that dies among them leaves a file HDF5 cannot open.
+So, per path:
 
-* In place, as raw data into space that exists since the file was made: a frame, the progress
-  counters, the status, a checkpoint slot and the index naming it, the final state. Each is
-  flushed before the counter that names it (a frame before ``frames_written``, a slot before
-  ``checkpoint/index``).
-* In place, as a metadata change, only at controlled moments, flushed before the next raw
-  write: :meth:`RunFile.extend` (``resume --nbimage``), the resume log (before the resumed
-  loop starts) and :meth:`RunFile.close` shrinking an incomplete run to its frames.
-* Through a new file: a new run whose output already exists. It is written beside it
-  (:func:`grayscott.io.paths.temporary_path`) and replaces it atomically (``os.replace``) once
-  it holds its first frame (:class:`grayscott.observers.HDF5Writer`); until then the old file
-  is untouched, and it stays so if the run ends without a frame. A new run whose output does
-  not exist takes the name at once (there is nothing to protect). The sweep's file follows the
-  same rule (:mod:`grayscott.sweep.hdf5`).
+* Everything the run will write is allocated when the file is made, before it holds data
+  (:func:`grayscott.io.layout.durable_file`): the frames' chunks, the counters, the status,
+  two checkpoint slots, the final state, the resume log's lines. From then on every write is
+  raw data into space that exists (``pwrite`` into a place HDF5 already knows): a frame, the
+  progress counters, the status, a checkpoint slot and the index naming it, the final state,
+  a resume log line (:meth:`RunFile.log_resume`). No metadata changes while the file holds
+  data; a write cut short by a kill changes the bytes of one value, never a structure.
+* A new run writes beside its output (:func:`grayscott.io.paths.temporary_path`) when the
+  output exists, and replaces it atomically (``os.replace``) once it holds its first frame
+  (:class:`grayscott.observers.HDF5Writer`); a new name is taken at once (nothing to lose).
+* A stop (SIGINT, SIGTERM, a blow-up, a full disk) changes no structure: ``matrix`` keeps
+  its planned length, ``frames_written`` says how many frames hold data (the rest read as
+  zeros). Cutting ``matrix`` to its frames was a resize in place, the stop's risk.
+* ``resume`` to the planned number of frames writes in place (the room exists). A resume to
+  another number of frames, or of a file of an older layout (no resume log lines), makes its
+  room first, before it writes anything: a new file beside the old one, with the new length,
+  the frames written so far copied chunk by chunk (no decoding), the checkpoint, the counters
+  and the attributes, flushed and then renamed over the old one
+  (:func:`grayscott.io.remake.remade`). The old file is only read. Its cost is a copy of the
+  frames written (BENCHMARKS.md, "Crash safety at every write"); a resume to the same length,
+  the usual one after a kill, copies nothing.
+
+The order of writes is the contract: a frame, then ``frames_written`` counting it; a checkpoint
+slot, then ``checkpoint/index`` naming it; the final state, then ``final_state_saved``, then
+the status "completed". With ``fsync`` each step is also forced to the disk (``os.fsync``)
+before the next, and a rename is made durable in its folder: then the order holds after a lost
+node or a power cut too, not only after a killed process (whose writes the kernel keeps).
+
+A write the system refuses (ENOSPC, EIO) is the last one: the file is abandoned
+(:func:`grayscott.io.layout.abandon`: HDF5 writes to memory from then on, so it closes
+cleanly) and stays as the refused write found it, which is a state a kill could leave.
 
 Layout (``h5py.File(path)["matrix"][i]`` is frame ``i``, as in the school):
 
@@ -33,6 +54,7 @@ Layout (``h5py.File(path)["matrix"][i]`` is frame ``i``, as in the school):
   starts there and is bit for bit the run that never stopped.
 * ``u_final``, ``v_final``: the state after the last step, once the run ends with a whole,
   finite state (NaN until then).
+* ``resume_log``: ``LOG_LINES`` lines of text, one per resume ("" where none yet).
 * Provenance as attributes of the root group, written once when the file is made.
 
 How it survives ``kill -9`` without HDF5's SWMR mode: every HDF5 structure (object headers, the
@@ -48,9 +70,7 @@ file lock) and after any crash, and ``h5py.File(path, "r", swmr=True)`` works to
 
 The space of the whole file is reserved (``posix_fallocate``) when it is made, so a disk that
 fills up during the run cannot take a frame's space away; on file systems that cannot reserve,
-a full disk ends the run with the frames so far kept (metadata is never touched then).
-Metadata changes only at a controlled end (an incomplete run's ``matrix`` is shrunk to its
-frames) and when ``resume`` extends a run.
+a full disk ends the run with the frames so far kept.
 
 Names, checks and the making of the file are in :mod:`grayscott.io.layout`, reading in
 :mod:`grayscott.io.readers`. This module may not import the loop, the observers, the backends
@@ -59,6 +79,7 @@ or the views: the observers call it.
 
 from __future__ import annotations
 
+import contextlib
 import os
 from pathlib import Path
 from typing import Any
@@ -70,12 +91,16 @@ from .layout import (
     _PROGRESS,
     DATASET,
     LAYOUT_VERSION,
+    LOG_BYTES,
+    LOG_LINES,
     STATUS_BYTES,
     _attr,
     _early_dataset,
-    _reserve,
+    abandon,
+    close_quietly,
     durable_file,
     file_error,
+    open_h5,
 )
 
 __all__ = ["RunFile"]
@@ -85,15 +110,23 @@ class RunFile:
     """One run's HDF5 file, open for writing: frames, progress, checkpoints, the end.
 
     Build with :meth:`create` (a new run) or :meth:`open` (to resume); every method that writes
-    puts raw data into space that exists, except :meth:`extend` and :meth:`close` (shrink).
+    puts raw data into space that exists. The first write the system refuses abandons the file
+    (:meth:`abandon`): the error is raised, and from then on every write is skipped and
+    :meth:`close` is safe. ``fsync``: force each step of the order of writes to the disk.
     """
 
-    def __init__(self, file: h5py.File, path: Path) -> None:
+    def __init__(self, file: h5py.File, path: Path, fsync: bool = False) -> None:
         self.file = file
         self.path = path
+        self.fsync = fsync
+        self.abandoned = False
         self.matrix: h5py.Dataset = file[DATASET]
         # Handles kept: a name lookup per frame costs more than the write.
         self._progress = {name: file[name] for name in _PROGRESS if name in file}
+        fw = self._progress.get("frames_written")
+        # Where frames_written's 8 bytes are: what the file counts is read there once the
+        # file is abandoned (HDF5 may not be asked any more).
+        self._counter_at = fw.id.get_offset() if fw is not None else None
 
     # -- making and opening --------------------------------------------------------------
 
@@ -101,7 +134,8 @@ class RunFile:
     def create(cls, path: str | os.PathLike, *, nbimage: int, nbextrastep: int, dt: float,
                shape: tuple[int, int], output_dtype: np.dtype | str = "float32",
                state_dtype: np.dtype | str = "float64", attrs: dict[str, Any] | None = None,
-               steps_before: int = 0, name: str | os.PathLike | None = None) -> RunFile:
+               steps_before: int = 0, name: str | os.PathLike | None = None,
+               fsync: bool = False) -> RunFile:
         """Make the file at ``path`` (``name``: the output it becomes, for messages)."""
         path = Path(path)
         display = Path(name or path)
@@ -147,20 +181,29 @@ class RunFile:
                 _early_dataset(ck, name, (2, nr, nc), st_dtype, None, fill=np.nan)
             idx = _early_dataset(ck, "index", (3,), np.dtype("int64"), None, fill=-1)
             idx.attrs["long_name"] = "slot, frames, steps of the last whole checkpoint"
+            log = _early_dataset(f, "resume_log", (LOG_LINES,), np.dtype(f"S{LOG_BYTES}"), None)
+            log[...] = np.zeros(LOG_LINES, f"S{LOG_BYTES}")
+            log.attrs["long_name"] = "one line per resume (empty where none yet)"
             for key, value in {**(attrs or {}), "nbimage": nbimage, "nbextrastep": nbextrastep,
                                "steps_before": steps_before, "dt": dt,
                                "layout_version": LAYOUT_VERSION}.items():
                 f.attrs[key] = _attr(value)
-            run = cls(f, path)
+            run = cls(f, path, fsync)
             run._write_coords(0, nbimage, nbextrastep, dt, steps_before)
+        run._sync()
         return run
 
     @classmethod
-    def open(cls, path: str | os.PathLike) -> RunFile:
+    def open(cls, path: str | os.PathLike, fsync: bool = False) -> RunFile:
         path = Path(path)
         try:
-            return cls(h5py.File(path, "r+", locking=False, rdcc_nbytes=0), path)
+            f = open_h5(path, "r+")
         except (OSError, RuntimeError) as exc:
+            raise file_error(exc, path) from None
+        try:
+            return cls(f, path, fsync)
+        except (KeyError, OSError, RuntimeError, ValueError) as exc:
+            f.close()
             raise file_error(exc, path) from None
 
     def _write_coords(self, start: int, stop: int, nbextrastep: int, dt: float,
@@ -171,83 +214,160 @@ class RunFile:
         self.file["step"][start:stop] = steps
         self.file["time"][start:stop] = steps * dt
 
-    def extend(self, nbimage: int) -> None:
-        """Grow the run to ``nbimage`` frames (resume --nbimage): a metadata change, flushed
-        before any frame is written."""
-        f = self.file
-        old = self.matrix.shape[0]
-        if nbimage == old:
+    # -- every write goes through here ----------------------------------------------------
+
+    @contextlib.contextmanager
+    def _writing(self):
+        """Around the writes of one step: skipped once abandoned (the body is not run: use
+        :meth:`_write`), and the first refused write abandons the file and is raised."""
+        try:
+            yield
+        except (OSError, RuntimeError, ValueError):
+            self.abandon()
+            raise
+
+    def _write(self, fn: Any) -> None:
+        if self.abandoned:
             return
-        for name in ("frame", "step", "time"):
-            f[name].resize((nbimage,))
-        self.matrix.resize(nbimage, axis=0)
-        a = f.attrs
-        if nbimage > old:
-            self._write_coords(old, nbimage, int(a["nbextrastep"]), float(a["dt"]),
-                               int(a.get("steps_before", 0)))
-        a["nbimage"] = nbimage
-        f.flush()
-        _reserve(self.path)
+        with self._writing():
+            fn()
+
+    def abandon(self) -> None:
+        """No more writes to this file through HDF5 (:func:`~grayscott.io.layout.abandon`)."""
+        if not self.abandoned:
+            self.abandoned = True
+            abandon(self.file)
+
+    def _sync(self) -> None:
+        """Flush HDF5's writes (and with ``fsync``, force them to the disk) before the next
+        step of the order of writes."""
+        def sync() -> None:
+            self.file.flush()
+            if self.fsync:
+                os.fsync(self.file.id.get_vfd_handle())
+
+        self._write(sync)
+
+    def counted(self) -> int | None:
+        """``frames_written`` as the file on disk holds it now (read beside HDF5)."""
+        if self._counter_at is None:
+            return None
+        try:
+            fd = os.open(self.path, os.O_RDONLY)
+        except OSError:
+            return None
+        try:
+            raw = os.pread(fd, 8, self._counter_at)
+        finally:
+            os.close(fd)
+        return int(np.frombuffer(raw, "<i8")[0]) if len(raw) == 8 else None
 
     # -- what the observers write ----------------------------------------------------------
 
     def write_frame(self, index: int, v: np.ndarray) -> None:
-        self.matrix[index] = v
+        def write() -> None:
+            self.matrix[index] = v
+
+        self._write(write)
 
     def commit(self, frames_written: int, steps_done: int, wall_seconds: float,
                flush: bool = True) -> None:
-        """Count the frames written so far, after they are in the file (flushed first)."""
-        f, p = self.file, self._progress
+        """Count the frames written so far, after they are in the file (flushed first); the
+        counter is the last write, so the file never counts a frame it does not hold."""
+        p = self._progress
         if flush:
-            f.flush()
-        p["frames_written"][()] = frames_written
-        p["steps_done"][()] = steps_done
-        p["wall_seconds"][()] = wall_seconds
+            self._sync()
+
+        def write() -> None:
+            p["steps_done"][()] = steps_done
+            p["wall_seconds"][()] = wall_seconds
+            p["frames_written"][()] = frames_written
+
+        self._write(write)
         if flush:
-            f.flush()
+            self._sync()
 
     def write_checkpoint(self, u: np.ndarray, v: np.ndarray, frames: int, steps: int) -> None:
         """Write the state into the slot not in use, then (once it is in the file) name it."""
+        if self.abandoned:
+            return
         ck = self.file["checkpoint"]
         active = int(ck["index"][0])
         slot = 1 - active if active in (0, 1) else 0
-        ck["u"][slot] = u
-        ck["v"][slot] = v
-        self.file.flush()
-        ck["index"][...] = np.array([slot, frames, steps], np.int64)  # one small write
-        self.file.flush()
+
+        def state() -> None:
+            ck["u"][slot] = u
+            ck["v"][slot] = v
+
+        def index() -> None:
+            ck["index"][...] = np.array([slot, frames, steps], np.int64)  # one small write
+
+        self._write(state)
+        self._sync()
+        self._write(index)
+        self._sync()
 
     def read_checkpoint(self) -> tuple[np.ndarray, np.ndarray, int, int] | None:
         """(u, v, frames, steps) of the last whole checkpoint, or None."""
-        ck = self.file.get("checkpoint")
-        if ck is None:
+        from .readers import checkpoint_index
+
+        index = checkpoint_index(self.file)
+        if index is None:
             return None
-        slot, frames, steps = (int(x) for x in ck["index"][...])
-        if slot not in (0, 1):
-            return None
+        slot, frames, steps = index
+        ck = self.file["checkpoint"]
         return ck["u"][slot], ck["v"][slot], frames, steps
 
     def set_status(self, status: str) -> None:
-        self.file["status"][()] = status.encode("utf-8", "replace")[:STATUS_BYTES]
+        def write() -> None:
+            self._progress["status"][()] = status.encode("utf-8", "replace")[:STATUS_BYTES]
+
+        self._write(write)
+        self._sync()
 
     def write_final(self, u: np.ndarray, v: np.ndarray) -> None:
-        self.file["u_final"][...] = u
-        self.file["v_final"][...] = v
-        self.file.flush()
-        self.file["final_state_saved"][()] = 1
+        """The final state, then (once it is in the file) the flag that says it is there."""
+        def state() -> None:
+            self.file["u_final"][...] = u
+            self.file["v_final"][...] = v
+
+        def flag() -> None:
+            self._progress["final_state_saved"][()] = 1
+
+        self._write(state)
+        self._sync()
+        self._write(flag)
+        self._sync()
+
+    def log_resume(self, line: str) -> None:
+        """Write ``line`` into the resume log's first empty line (the last once all are
+        taken): one raw write into a line that exists."""
+        if self.abandoned:
+            return
+        log = self.file["resume_log"]
+        lines = log[...]
+        empty = [i for i, x in enumerate(lines) if not x]
+        i = empty[0] if empty else len(lines) - 1
+
+        def write() -> None:
+            log[i] = line.encode("utf-8", "replace")[:LOG_BYTES]
+
+        self._write(write)
+        self._sync()
 
     def flush(self) -> None:
-        self.file.flush()
+        self._sync()
 
-    def close(self, shrink_to: int | None = None) -> None:
-        """Close; with ``shrink_to``, first cut ``matrix`` and its coordinates to that many
-        frames (an incomplete run, so the school's tools see only frames with data)."""
-        f = self.file
+    def close(self) -> None:
+        """Close (the structure is as it was made: nothing to cut, nothing to grow). A refused
+        last write is raised, once the file is closed."""
         try:
-            f.flush()
-            if shrink_to is not None and shrink_to < self.matrix.shape[0]:
-                self.matrix.resize(shrink_to, axis=0)
-                for name in ("frame", "step", "time"):
-                    f[name].resize((shrink_to,))
+            if not self.abandoned:
+                self._sync()
+                self.file.close()
+        except (OSError, RuntimeError, ValueError):
+            self.abandon()
+            raise
         finally:
-            f.close()
+            if self.abandoned:
+                close_quietly(self.file)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..io.layout import write_refused
 from ..io.runfile import RunFile
 from .base import Observer, RunContext
 
@@ -44,8 +45,7 @@ class Checkpointer(Observer):
         # the backend already computes the next block.
         frames = ctx.shared.get("frames_written", ctx.frames_done)
         if frames == ctx.frames_done and _finite(ctx.u, ctx.v):
-            self.runfile.write_checkpoint(ctx.u, ctx.v, frames, ctx.steps_done)
-            self.last = frames
+            self._save(ctx.u, ctx.v, frames, ctx.steps_done, final=False)
 
     def finish(self, ctx: RunContext) -> None:
         outcome = ctx.outcome
@@ -60,7 +60,19 @@ class Checkpointer(Observer):
         u, v = ctx.sim.state  # a collective call on a distributed backend: every rank
         if not ctx.is_root or u is None or not _finite(u, v):
             return
-        if self.last != frames:
-            self.runfile.write_checkpoint(u, v, frames, ctx.steps_done)
-            self.last = frames
-        self.runfile.write_final(u, v)
+        self._save(u, v, frames, ctx.steps_done, final=True)
+
+    def _save(self, u: np.ndarray, v: np.ndarray, frames: int, steps: int,
+              final: bool) -> None:
+        """The checkpoint of ``frames`` (unless written already), and the final state; a
+        refused write is one line (the file is abandoned by then)."""
+        try:
+            if self.last != frames:
+                self.runfile.write_checkpoint(u, v, frames, steps)
+                self.last = frames
+            if final:
+                self.runfile.write_final(u, v)
+        except (OSError, RuntimeError, ValueError) as exc:  # h5py raises these for a refusal
+            counted = self.runfile.counted()
+            raise write_refused(exc, self.runfile.path,
+                                f"{frames if counted is None else counted} frames") from None

@@ -45,16 +45,33 @@ class StopSignal(Observer):
     state stay whole; a second one aborts at once. Put it last, so every other observer has
     handled the frame before the run stops. Outside a run (the sweep), :meth:`install` and
     :meth:`restore` do the same around any loop that checks :attr:`signum`; ``unit`` names what
-    the loop finishes before it stops ("frame", "piece")."""
+    the loop finishes before it stops ("frame", "piece").
+
+    From :meth:`finish` on (the run's end: final checkpoint, status, close) a signal no longer
+    stops anything: it is noted and the writes that end the file go on, so no signal can cut
+    the end of a file short. Whoever drove the loop calls :meth:`restore` once the file is
+    closed."""
 
     frame_uses_backend = False
 
     def __init__(self, unit: str = "frame") -> None:
         self.signum: int | None = None
         self.unit = unit
+        self.closing = False
         self._previous: dict[int, Any] = {}
 
+    def _closing(self, signum: int) -> bool:
+        """While the file is closed: note the signal, say so, and go on (True)."""
+        if not self.closing:
+            return False
+        self.signum = self.signum or signum
+        print(f"\ngrayscott: {signal.Signals(signum).name} received while the file is being "
+              "closed; it ends in a moment", file=sys.stderr, flush=True)
+        return True
+
     def _handler(self, signum: int, frame: Any) -> None:
+        if self._closing(signum):
+            return
         if self.signum is not None:
             raise KeyboardInterrupt if signum == signal.SIGINT else Interrupted(signum)
         self.signum = signum
@@ -85,7 +102,7 @@ class StopSignal(Observer):
             raise Interrupted(self.signum)
 
     def finish(self, ctx: RunContext) -> None:
-        self.restore()
+        self.closing = True  # restored by the caller, after every observer has finished
 
 
 class Progress(Observer):

@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import DiskFullError
-from ..io.layout import is_disk_full, write_refused
+from ..io.layout import fsync_folder, write_refused
 from ..io.runfile import RunFile
 from .base import Observer, RunContext
 
@@ -63,47 +63,54 @@ class HDF5Writer(Observer):
             self.runfile.write_frame(ctx.frame, ctx.v.astype(self.output_dtype, copy=False))
             self.runfile.commit(ctx.frames_done, ctx.steps_done,
                                 self.wall_before + ctx.wall_seconds, flush)
-        except (OSError, RuntimeError) as exc:  # h5py raises either for a refused write
-            error = write_refused(exc, self.path, f"{self.frames_written} frames")
-            self.disk_full = isinstance(error, DiskFullError)
-            raise error from None
+        except (OSError, RuntimeError, ValueError) as exc:  # h5py raises these for a refusal
+            raise self._refused(exc) from None
         self.frames_written = ctx.frames_done
         ctx.shared["frames_written"] = self.frames_written
         self._publish()
 
+    def _refused(self, exc: BaseException) -> Exception:
+        """The one-line error for a refused write (the file is abandoned by now), saying the
+        frames the file counts: they are the ones kept."""
+        counted = self.runfile.counted()
+        if counted is not None:
+            self.frames_written = counted
+        error = write_refused(exc, self.path, f"{self.frames_written} frames")
+        self.disk_full = self.disk_full or isinstance(error, DiskFullError)
+        return error
+
     def _publish(self) -> None:
         if self.publish_to is not None:
             os.replace(self.runfile.path, self.publish_to)
+            if self.runfile.fsync:  # the new name too, not only the data
+                fsync_folder(self.publish_to)
             self.runfile.path = self.publish_to
             self.publish_to = None
 
     def finish(self, ctx: RunContext) -> None:
+        """Count the frames, then say how the run ended (after the final state: the
+        checkpointer finished before), close; publish the file if it holds a frame. The
+        structure is left as made (no cut: a stop changes no structure)."""
         if not ctx.is_root:
             return
         outcome = ctx.outcome
         status = outcome.status if outcome is not None else "failed"
-        completed = outcome is not None and outcome.completed
+        error: Exception | None = None
         try:
+            self.runfile.commit(self.frames_written, ctx.steps_done,
+                                self.wall_before + ctx.wall_seconds)
             self.runfile.set_status(status)
-            if not self.disk_full:
-                self.runfile.commit(self.frames_written, ctx.steps_done,
-                                    self.wall_before + ctx.wall_seconds)
-        except (OSError, RuntimeError) as exc:
-            if not is_disk_full(exc):
-                raise
-            self.disk_full = True
-        finally:
-            # A full disk leaves the structure alone (changing it needs space); otherwise an
-            # incomplete run is cut to its frames, so the school's tools see only those.
-            shrink = None if completed or self.disk_full else self.frames_written
-            try:
-                self.runfile.close(shrink)
-            except (OSError, RuntimeError) as exc:
-                if not is_disk_full(exc):
-                    raise
-            if self.publish_to is not None:
-                if self.frames_written or not self.keep_old:
-                    self._publish()
-                else:  # nothing to show for it: the existing output stays as it was
-                    with contextlib.suppress(OSError):
-                        self.runfile.path.unlink()
+        except (OSError, RuntimeError, ValueError) as exc:
+            error = self._refused(exc)
+        try:
+            self.runfile.close()
+        except (OSError, RuntimeError, ValueError) as exc:
+            error = error or self._refused(exc)
+        if self.publish_to is not None:
+            if self.frames_written or not self.keep_old:
+                self._publish()
+            else:  # nothing to show for it: the existing output stays as it was
+                with contextlib.suppress(OSError):
+                    self.runfile.path.unlink()
+        if error is not None:  # the loop's own error, if any, is the one raised (drive)
+            raise error

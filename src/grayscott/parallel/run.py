@@ -152,6 +152,8 @@ class AgreedStopSignal(StopSignal):
         self.comm = comm
 
     def _handler(self, signum: int, frame: Any) -> None:
+        if self._closing(signum):
+            return
         if self.signum is not None:
             raise KeyboardInterrupt if signum == signal.SIGINT else Interrupted(signum)
         self.signum = signum

@@ -80,7 +80,14 @@ class Stencil:
 
         ``|1 + s * lam| <= 1`` for every eigenvalue ``lam`` gives ``s <= -2 Re(lam) / |lam|^2``,
         which is ``2 / |lam_min|`` for a symmetric stencil. 0 means no step is stable.
+        Computed once per set of weights (80 ms: every command checks it).
         """
+        key = self.weights.tobytes()
+        if key not in _LIMITS:
+            _LIMITS[key] = self._stability_limit()
+        return _LIMITS[key]
+
+    def _stability_limit(self) -> float:
         lam = self.symbol().ravel()
         lam = lam[np.abs(lam) > 1e-12]
         if lam.size == 0:
@@ -93,6 +100,10 @@ class Stencil:
         if self.name != "custom":
             return self.name
         return "custom " + np.array2string(self.weights, separator=",").replace("\n", "")
+
+
+#: stability_limit of each set of weights seen (their bytes).
+_LIMITS: dict[bytes, float] = {}
 
 
 def _named() -> dict[str, np.ndarray]:

@@ -8,6 +8,7 @@ import os
 import click
 
 from ..errors import GrayScottError
+from ..io.commands import FSYNC_HELP
 from ..physics import BORDERS, DTYPES, INITIAL_STATES, STENCILS
 from ..physics.presets import PRESETS
 from .image import COLOUR_BY
@@ -39,7 +40,8 @@ def presets_cmd() -> None:
 
 @click.command("sweep")
 @click.option("--feed", required=True, metavar="A:B:N",
-              help="N feed rates from A to B inclusive (as numpy.linspace), or one value.")
+              help="N feed rates from A to B inclusive (as numpy.linspace), or one value; "
+                   "A > B runs downwards, and the map labels its rows as they run.")
 @click.option("--kill", required=True, metavar="A:B:M",
               help="M kill rates from A to B inclusive, or one value.")
 @click.option("-r", "--nbrow", type=int, default=64, show_default=True, help="Grid rows.")
@@ -77,12 +79,13 @@ def presets_cmd() -> None:
               help="Draw Pearson's saddle-node and Hopf lines over the --image.")
 @click.option("--overwrite", is_flag=True, help="Replace existing output and image files.")
 @click.option("--allow-unstable", is_flag=True, help="Run even if dt is above the stable bound.")
+@click.option("--fsync", is_flag=True, help=FSYNC_HELP)
 @click.option("-q", "--quiet", is_flag=True, help="No settings line, progress bar or summary.")
 def sweep_cmd(feed: str, kill: str, nbrow: int, nbcol: int, steps: int, deltat: float,
               Du: float, Dv: float, backend: str | None, dtype: str, stencil: str, border: str,
               initial: str, seed: int, batch: int | None, threads: int | None, output: str,
               frames: int, image: str | None, colour_by: str, lines: bool, overwrite: bool,
-              allow_unstable: bool, quiet: bool) -> int | None:
+              allow_unstable: bool, fsync: bool, quiet: bool) -> int | None:
     """Run the N x M simulations of a grid of (F, k) in one batched program.
 
     Writes OUTPUT with dataset v (N, M, nbrow, nbcol): V after STEPS steps of each member,
@@ -90,14 +93,15 @@ def sweep_cmd(feed: str, kill: str, nbrow: int, nbcol: int, steps: int, deltat: 
     `grayscott run -n 1 -e STEPS -f feed[i] -k kill[j]` with the same other options.
     Each piece (--batch members) is in the file, flushed and counted in its dataset done, as
     soon as it ends: a sweep killed keeps them, SIGINT/SIGTERM stop it after the piece in
-    progress, and --overwrite replaces the old file only once the new one holds a piece.
-    Each member's descriptors (spots, coverage, class, change) are stored beside it.
+    progress (at once if that piece has more than 10 s to go), and --overwrite replaces the
+    old file only once the new one holds a piece. Each member's descriptors (spots, coverage,
+    class, change) are stored beside it.
     """
     from ..io.paths import check_writable_file
     from ..observers import Interrupted
     from ..physics import Parameters
-    from .core import frame_schedule, sweep
-    from .planning import check_backend, parse_range
+    from .core import sweep
+    from .planning import check_backend, frame_schedule, parse_range
 
     feeds, kills = parse_range(feed, "--feed"), parse_range(kill, "--kill")
     frame_schedule(steps, frames)  # refused before anything runs
@@ -108,6 +112,12 @@ def sweep_cmd(feed: str, kill: str, nbrow: int, nbcol: int, steps: int, deltat: 
         check_writable_file(image, "--image", overwrite)
         if os.path.realpath(image) == os.path.realpath(output):  # ./s.h5 is s.h5
             raise click.BadParameter("--image must differ from --output", param_hint="--image")
+        from matplotlib.figure import Figure
+
+        kinds = Figure().canvas.get_supported_filetypes()  # what savefig can write
+        if os.path.splitext(image)[1].lower().lstrip(".") not in kinds:
+            raise click.BadParameter(f"{image!r}: not an image type matplotlib writes; end it "
+                                     f"in .{', .'.join(sorted(kinds))}", param_hint="--image")
     params = Parameters(Du=Du, Dv=Dv, dt=deltat)
     if not quiet:
         click.echo(f"grayscott sweep: {len(feeds)} x {len(kills)} members of {nbrow}x{nbcol} "
@@ -117,7 +127,8 @@ def sweep_cmd(feed: str, kill: str, nbrow: int, nbcol: int, steps: int, deltat: 
         result = sweep(feeds, kills, steps, (nbrow, nbcol), params=params, stencil=stencil,
                        border=border, dtype=dtype, backend=name, initial=initial, seed=seed,
                        output=output, overwrite=overwrite, batch=batch, threads=threads,
-                       progress=not quiet, allow_unstable=allow_unstable, frames=frames)
+                       progress=not quiet, allow_unstable=allow_unstable, fsync=fsync,
+                       frames=frames)
     except Interrupted as exc:  # the file is closed, its finished members counted in `done`
         click.echo(f"grayscott sweep: stopped by {exc}; the members finished so far are kept "
                    f"in {output} (its dataset done says which)", err=True)

@@ -15,8 +15,9 @@ from __future__ import annotations
 import contextlib
 import math
 import os
+import signal
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -34,7 +35,9 @@ from .planning import (
     _keep_in_memory,
     available_memory,
     check_backend,
+    check_pairs,
     file_piece,
+    frame_schedule,
     member_bytes,
     parse_range,
     plan_pieces,
@@ -57,8 +60,7 @@ class SweepResult:
     path: Path | None = None
     v: np.ndarray | None = field(default=None, repr=False)
     nonfinite: list[tuple[float, float]] = field(default_factory=list)
-    #: In memory (no file): V at ``frame_steps`` (N, M, T, R, C) when frames were asked for,
-    #: and the descriptors (:mod:`.descriptors`), each (N, M).
+    #: In memory: V at ``frame_steps`` (N, M, T, R, C) if asked, the descriptors (N, M) each.
     frames: np.ndarray | None = field(default=None, repr=False)
     frame_steps: np.ndarray | None = None
     descriptors: dict[str, np.ndarray] = field(default_factory=dict, repr=False)
@@ -152,13 +154,26 @@ def _start(state: tuple[np.ndarray, np.ndarray] | None, initial: str, shape: tup
     return u0, v0
 
 
-def _progress_blocks(steps: int, enabled: bool) -> list[int]:
-    """Step counts of the kernel calls of one piece: one call, or ~50 for a live bar (the
+#: Most cell-updates (members x cells x steps) in one kernel call of a split piece: about a
+#: tenth of a second on a laptop core, so a signal is seen within that, whatever the piece.
+CALL_CELL_STEPS = 2 * 10**8
+#: On SIGINT/SIGTERM a piece with more than this many seconds to go is dropped at once.
+STOP_GRACE = 10.0
+
+
+def _progress_blocks(steps: int, enabled: bool, cells: int = 1) -> Iterator[int]:
+    """Step counts of the kernel calls of one piece of ``cells`` cell-updates per step: one
+    call, or ~50 for a live bar and at most :data:`CALL_CELL_STEPS` cell-updates each (the
     state carries over between calls, so the result is the same bits)."""
-    if not enabled or steps < 50:
-        return [steps]
-    size = math.ceil(steps / 50)
-    return [size] * (steps // size) + ([steps % size] if steps % size else [])
+    if not enabled or steps < 2:
+        yield steps
+        return
+    size = min(max(1, math.ceil(steps / 50)), max(1, CALL_CELL_STEPS // max(cells, 1)))
+    full, rest = divmod(steps, size)
+    for _ in range(full):
+        yield size
+    if rest:
+        yield rest
 
 
 def sweep(feed: Sequence[float] | np.ndarray | str, kill: Sequence[float] | np.ndarray | str,
@@ -170,7 +185,7 @@ def sweep(feed: Sequence[float] | np.ndarray | str, kill: Sequence[float] | np.n
           batch: int | None = None, memory_budget: int | None = None,
           strategy: str | None = None, threads: int | None = None, progress: bool = False,
           attrs: dict[str, Any] | None = None, allow_unstable: bool = False,
-          frames: int = 0) -> SweepResult:
+          frames: int = 0, fsync: bool = False) -> SweepResult:
     """Run the ``len(feed) x len(kill)`` simulations of a grid of rates, batched.
 
     ``feed``, ``kill``: values, or ``"A:B:N"`` strings (:func:`parse_range`). Each member starts
@@ -192,10 +207,8 @@ def sweep(feed: Sequence[float] | np.ndarray | str, kill: Sequence[float] | np.n
     the batch shares the work (numba: "rows", "members" or "blocked"; jax: "vmap" or "map";
     default: chosen by size, the results are the same).
 
-    ``frames`` T: also keep V every ``steps / T`` steps (T must divide ``steps``), the last
-    frame being the final V: dataset ``frames`` of the file, or ``result.frames``. Every member
-    gets its descriptors (:mod:`.descriptors`: spot count, V coverage, class, change between
-    the last two frames), in the file or ``result.descriptors``.
+    ``frames`` T: also keep V every ``steps / T`` steps (T divides ``steps``; the last is the
+    final V), in the file or ``result.frames``; the descriptors (:mod:`.descriptors`) too.
     """
     from ..io.layout import check_output_path
     from ..provenance import file_versions, now_utc
@@ -205,6 +218,8 @@ def sweep(feed: Sequence[float] | np.ndarray | str, kill: Sequence[float] | np.n
     if feed.ndim != 1 or kill.ndim != 1 or not feed.size or not kill.size:
         raise GrayScottError("feed and kill must be non-empty 1-D sequences of rates")
     steps = check_int("steps", steps, minimum=0)
+    if steps > 2**63 - 1:  # as run refuses: steps are stored as int64
+        raise GrayScottError(f"steps must be below 2**63 (the file stores int64), got {steps}")
     frame_steps = frame_schedule(steps, frames)
     name = check_backend(backend)
     if strategy not in (None, *STRATEGIES[name]):
@@ -220,7 +235,6 @@ def sweep(feed: Sequence[float] | np.ndarray | str, kill: Sequence[float] | np.n
     members = feed.size * kill.size
     problem = make_problem(shape, params=base, stencil=stencil, border=border, dtype=dtype,
                            allow_unstable=allow_unstable)
-    u0, v0 = _start(state, initial, problem.shape, seed)
     field_bytes = problem.shape[0] * problem.shape[1] * problem.dtype.itemsize
     per = member_bytes(problem.shape, problem.dtype.itemsize, name) + frames * field_bytes
     budget = memory_budget if memory_budget is not None else available_memory() // 2
@@ -235,8 +249,9 @@ def sweep(feed: Sequence[float] | np.ndarray | str, kill: Sequence[float] | np.n
         if path.is_symlink():  # replace the file it points to, not the link (as run does)
             path = Path(os.path.realpath(path))
     else:  # the result stays in memory beside the pieces
-        budget = _keep_in_memory(nbytes, budget)
+        budget = _keep_in_memory(nbytes, budget, members, per)
     size = plan_pieces(members, per, budget, batch)
+    u0, v0 = _start(state, initial, problem.shape, seed)  # once it is known to fit
     if path is not None and batch is None and name == "numba":
         size = min(size, file_piece(members))
     pieces = math.ceil(members / size)
@@ -265,7 +280,8 @@ def sweep(feed: Sequence[float] | np.ndarray | str, kill: Sequence[float] | np.n
                 "pieces": pieces, "frames": frames, "started": now_utc(),
                 **file_versions(name), **(attrs or {})}
         del prov["F"], prov["k"]  # one per member: the feed and kill datasets
-        _sweep_to_file(path, prov, pairs, problem, (u0, v0), strategy, progress, result)
+        _sweep_to_file(path, prov, pairs, problem, (u0, v0), strategy, progress, result,
+                       fsync)
         return result
     out = np.empty((nf * nk, len(frame_steps), *problem.shape), problem.dtype)
     described: dict[str, list[np.ndarray]] = {}
@@ -289,17 +305,6 @@ def sweep(feed: Sequence[float] | np.ndarray | str, kill: Sequence[float] | np.n
     return result
 
 
-def frame_schedule(steps: int, frames: int) -> np.ndarray:
-    """Steps behind each kept frame: every ``steps / frames`` steps, the last at ``steps``
-    (``frames`` 0: only the final V). One-line errors."""
-    frames = check_int("frames", frames, minimum=0)
-    if frames == 0:
-        return np.array([steps], np.int64)
-    if steps % frames or steps < frames:
-        raise GrayScottError(f"--frames {frames} must divide --steps {steps} (a frame every "
-                             "steps / frames steps)")
-    return np.arange(1, frames + 1, dtype=np.int64) * (steps // frames)
-
 
 @contextlib.contextmanager
 def _stop_signal() -> Iterator[Any]:
@@ -307,7 +312,8 @@ def _stop_signal() -> Iterator[Any]:
     SIGTERM is noted (the sweep stops after the piece in progress), a second one stops at once."""
     from ..observers import StopSignal
 
-    stop = StopSignal(unit="piece")
+    stop = StopSignal(unit=f"piece (at once if it has over {STOP_GRACE:g} s to go: it is then "
+                           "not kept)")
     stop.install()
     try:
         yield stop
@@ -317,11 +323,13 @@ def _stop_signal() -> Iterator[Any]:
 
 def _sweep_to_file(path: Path, prov: dict[str, Any], pairs: list[tuple[float, float]],
                    problem: Any, state: tuple[np.ndarray, np.ndarray], strategy: str | None,
-                   progress: bool, result: SweepResult) -> None:
+                   progress: bool, result: SweepResult, fsync: bool = False) -> None:
     """Run the sweep into ``path`` as ``grayscott run`` writes its file: under the output's
-    lock, in a temporary file that replaces an existing output only once it holds a piece,
-    each piece flushed then counted, stopped after a piece by SIGINT/SIGTERM (then
-    :class:`~grayscott.observers.Interrupted` is raised once the file is closed)."""
+    lock (and the file's own), in a temporary file that replaces an existing output only once
+    it holds a piece, each piece flushed then counted, stopped by SIGINT/SIGTERM after the
+    piece in progress, or at once when that piece has more than ``STOP_GRACE`` seconds to go
+    (it is then not kept); :class:`~grayscott.observers.Interrupted` is raised once the file
+    is closed."""
     from ..io.paths import OutputLock, temporary_path
     from ..loop import _status
     from ..observers import Interrupted
@@ -329,11 +337,12 @@ def _sweep_to_file(path: Path, prov: dict[str, Any], pairs: list[tuple[float, fl
     from .hdf5 import SweepWriter
 
     steps, size = result.steps, result.batch
-    with OutputLock(path), _stop_signal() as stop:
+    with OutputLock(path) as lock, _stop_signal() as stop:
         existed = path.exists()
         writer = SweepWriter(temporary_path(path), result.feed, result.kill, problem.shape,
-                             problem.dtype, prov, publish_to=path,
+                             problem.dtype, prov, publish_to=path, fsync=fsync,
                              frame_steps=result.frame_steps)
+        lock.hold(writer.path)  # one writer per file, whatever its name becomes
         frame_steps = result.frame_steps if result.frame_steps is not None else [steps]
         if not existed:  # nothing to protect: the file takes its name now, readers see it
             writer.publish()
@@ -341,19 +350,18 @@ def _sweep_to_file(path: Path, prov: dict[str, Any], pairs: list[tuple[float, fl
         status = "failed"
         t_start = time.perf_counter()
         try:
-            # split: the piece's kernel returns now and then, so a second signal acts at once
+            # split: the piece's kernel returns now and then, so a signal acts in bounded time
             for start, stack in run_pieces(pairs, steps, problem, state, result.backend, size,
                                            strategy, bar, result, split=True,
+                                           stop=lambda: stop.signum is not None,
                                            frame_steps=frame_steps):
                 writer.write_piece(start, stack[:, -1], time.perf_counter() - t_start
                                    - result.compile_seconds,
                                    frames=stack if result.frame_steps is not None else None,
                                    described=descriptors.describe(stack))
-                if stop.signum is not None and writer.members_written < len(pairs):
-                    status = "stopped"
+                if stop.signum is not None:
                     break
-            else:
-                status = "completed"
+            status = "completed" if writer.members_written == len(pairs) else "stopped"
         except BaseException as exc:
             status = _status(exc)
             raise
@@ -361,28 +369,30 @@ def _sweep_to_file(path: Path, prov: dict[str, Any], pairs: list[tuple[float, fl
             result.wall_seconds = time.perf_counter() - t_start - result.compile_seconds
             if bar is not None:
                 bar.close()
+            stop.closing = True  # a signal now is noted: the file's last writes go on
             writer.close(status, {
                 "finished": now_utc(), "wall_seconds": result.wall_seconds,
                 "compile_seconds": result.compile_seconds, "strategy": result.strategy,
-                "nonfinite_members": len(result.nonfinite),
-                "members_written": writer.members_written})
+                "nonfinite_members": len(result.nonfinite)})
     if status == "stopped":
-        raise Interrupted(stop.signum)
+        raise Interrupted(stop.signum or signal.SIGTERM)
 
 
 def run_pieces(pairs: Sequence[tuple[float, float]], steps: int, problem: Any,
                state: tuple[np.ndarray, np.ndarray], backend: str, size: int,
                strategy: str | None = None, bar: Any = None,
                result: SweepResult | None = None, split: bool = False,
+               stop: Callable[[], bool] | None = None,
                frame_steps: Sequence[int] | None = None) -> Iterator[tuple[int, np.ndarray]]:
     """Run ``pairs`` of (F, k) in pieces of ``size`` members; yield (index of the piece's
     first member, its final V (b, R, C)) piece by piece. Compile time, the Numba strategy and
     the members that blew up are recorded in ``result`` when given. ``split`` (or a ``bar``):
-    each piece runs as ~50 kernel calls (the same bits), so Python gets control between them.
+    each piece runs as ~50 kernel calls of bounded work (the same bits), so Python gets
+    control between them. Once ``stop()`` is true, a piece with more than ``STOP_GRACE``
+    seconds to go (by the pace of its calls so far) ends the run without being yielded.
     ``frame_steps`` (increasing, the last = ``steps``): yield V after each of them instead,
     (b, T, R, C)."""
-    u0, v0 = state
-    marks = [steps] if frame_steps is None else [int(s) for s in frame_steps]
+    u0, v0, marks = *state, [steps] if frame_steps is None else [int(s) for s in frame_steps]
     for start in range(0, len(pairs), size):
         chunk = pairs[start:start + size]
         piece = _make_piece(backend, u0, v0, chunk, problem, strategy)
@@ -392,14 +402,20 @@ def run_pieces(pairs: Sequence[tuple[float, float]], steps: int, problem: Any,
         if result is not None:
             result.compile_seconds += time.perf_counter() - t0
             result.strategy = piece.how
-        kept, done = [], 0
+        t0, done = time.perf_counter(), 0
+        cells = len(chunk) * problem.shape[0] * problem.shape[1]
+        kept = []
         for mark in marks:
-            for n in _progress_blocks(mark - done, bar is not None or split):
+            for n in _progress_blocks(mark - done, bar is not None or split, cells):
+                if stop is not None and stop():
+                    pace = (time.perf_counter() - t0) / done if done else float("inf")
+                    if pace * (steps - done) > STOP_GRACE:
+                        return
                 piece.advance(n)
+                done += n
                 if bar is not None:
                     piece.sync()  # the bar follows the device, not the dispatch
                     bar.update(n)
-            done = mark
             kept.append(piece.v())
         del piece
         v = kept[-1]
@@ -416,16 +432,17 @@ def run_rates(pairs: Sequence[tuple[float, float]], steps: int,
               dtype: str = "float32", batch: int | None = None) -> np.ndarray:
     """Final V (B, R, C) of B simulations with the given (F, k) pairs, batched (any pairs, not
     only a grid: e.g. the presets' rates); same initial state and steps for all."""
+    pairs = check_pairs(pairs)
     name = check_backend(backend)
     base = params or Parameters()
-    pairs = [(float(f), float(k)) for f, k in pairs]
     for f, k in pairs:
         Parameters(Du=base.Du, Dv=base.Dv, F=f, k=k, dt=base.dt)
     problem = make_problem(shape, params=base, dtype=dtype)
-    u0, v0 = _start(state, initial, problem.shape, seed)
     nbytes = len(pairs) * problem.shape[0] * problem.shape[1] * problem.dtype.itemsize
-    size = plan_pieces(len(pairs), member_bytes(problem.shape, problem.dtype.itemsize, name),
-                       _keep_in_memory(nbytes, available_memory() // 2), batch)
+    per = member_bytes(problem.shape, problem.dtype.itemsize, name)
+    size = plan_pieces(len(pairs), per,
+                       _keep_in_memory(nbytes, available_memory() // 2, len(pairs), per), batch)
+    u0, v0 = _start(state, initial, problem.shape, seed)  # once it is known to fit
     out = np.empty((len(pairs), *problem.shape), problem.dtype)
     for start, v in run_pieces(pairs, check_int("steps", steps, 0), problem,
                                (u0, v0), name, size):

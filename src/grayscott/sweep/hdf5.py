@@ -45,14 +45,21 @@ from ..io.layout import (
     STATUS_BYTES,
     _attr,
     _early_dataset,
+    abandon,
+    close_quietly,
     durable_file,
-    is_disk_full,
+    fsync_folder,
     write_refused,
 )
 from . import descriptors
 
 DATASET = "v"
 FRAMES = "frames"
+#: Progress and end values: name, dtype, value when the file is made.
+_PROGRESS = (("members_written", "int64", 0), ("wall_seconds", "float64", 0.0),
+             ("status", f"S{STATUS_BYTES}", b"running"), ("completed", "int8", 0),
+             ("finished", "S40", b""), ("compile_seconds", "float64", 0.0),
+             ("strategy", "S40", b""), ("nonfinite_members", "int64", 0))
 
 
 def estimated_bytes(n: int, m: int, shape: tuple[int, int], dtype: np.dtype,
@@ -75,8 +82,8 @@ class SweepWriter:
 
     def __init__(self, path: str | os.PathLike, feed: np.ndarray, kill: np.ndarray,
                  shape: tuple[int, int], dtype: np.dtype, attrs: dict[str, Any],
-                 publish_to: Path | None = None, frame_steps: np.ndarray | None = None,
-                 ) -> None:
+                 publish_to: Path | None = None, fsync: bool = False,
+                 frame_steps: np.ndarray | None = None) -> None:
         self.path = Path(path)
         self.publish_to = publish_to
         self.members_written = 0
@@ -106,30 +113,57 @@ class SweepWriter:
             for name in ("done", *descriptors.NAMES):
                 for axis, scale in enumerate(("feed", "kill")):
                     f[name].dims[axis].attach_scale(f[scale])
-            for name, dtype_, value in (("members_written", "int64", 0),
-                                        ("wall_seconds", "float64", 0.0),
-                                        ("status", f"S{STATUS_BYTES}", b"running")):
+            for name, dtype_, value in _PROGRESS:
                 _early_dataset(f, name, (), np.dtype(dtype_), None)[()] = value
-            for key, value in {**attrs, "completed": False, "status": "running"}.items():
+            for key, value in attrs.items():
                 f.attrs[key] = _attr(value)
         self.file = f
+        self.fsync = fsync
+        self.abandoned = False
         self.v, self.done = f[DATASET], f["done"]
         self.frames = f.get(FRAMES)
         self.descriptors = {name: f[name] for name in descriptors.NAMES}
         self._done = np.zeros((n, m), np.int8)
-        self._progress = {name: f[name] for name in ("members_written", "wall_seconds",
-                                                     "status")}
+        self._progress = {name: f[name] for name, _, _ in _PROGRESS}
+        self._counter_at = f["members_written"].id.get_offset()
 
     @property
     def output(self) -> Path:
         """Where the file is (or will be once published)."""
         return self.publish_to or self.path
 
+    def _sync(self) -> None:
+        self.file.flush()
+        if self.fsync:
+            os.fsync(self.file.id.get_vfd_handle())
+
+    def _refused(self, exc: BaseException) -> Exception:
+        """Abandon the file (nothing more reaches it) and say, in one line, what it keeps:
+        the members it counts, read beside HDF5."""
+        if not self.abandoned:
+            self.abandoned = True
+            abandon(self.file)
+        try:
+            fd = os.open(self.path, os.O_RDONLY)
+            try:
+                kept = int(np.frombuffer(os.pread(fd, 8, self._counter_at), "<i8")[0])
+            finally:
+                os.close(fd)
+        except (OSError, ValueError, IndexError):
+            kept = self.members_written
+        self.members_written = kept
+        error = write_refused(exc, self.output, f"{kept} members")
+        self.disk_full = isinstance(error, DiskFullError)
+        return error
+
     def write_piece(self, start: int, v: np.ndarray, wall_seconds: float,
                     frames: np.ndarray | None = None,
                     described: dict[str, np.ndarray] | None = None) -> None:
         """Write members ``start`` .. ``start + len(v) - 1`` (F-major), their ``frames``
-        (b, T, R, C) and descriptors (:func:`.descriptors.describe`), flush, then count them."""
+        (b, T, R, C) and descriptors (:func:`.descriptors.describe`), flush, then count them
+        (``members_written`` last)."""
+        if self.abandoned:
+            return
         m = self._done.shape[1]
         try:
             for x, member in enumerate(v):
@@ -139,16 +173,14 @@ class SweepWriter:
                     self.frames[at] = frames[x]
                 for name, values in (described or {}).items():
                     self.descriptors[name][at] = values[x]
-            self.file.flush()
+            self._sync()
             self._done.flat[start:start + len(v)] = 1
             self.done[...] = self._done  # one small write: flags already set stay set
-            self._progress["members_written"][()] = self.members_written + len(v)
             self._progress["wall_seconds"][()] = wall_seconds
-            self.file.flush()
-        except (OSError, RuntimeError) as exc:  # h5py raises either for a refused write
-            error = write_refused(exc, self.output, f"{self.members_written} members")
-            self.disk_full = isinstance(error, DiskFullError)
-            raise error from None
+            self._progress["members_written"][()] = self.members_written + len(v)
+            self._sync()
+        except (OSError, RuntimeError, ValueError) as exc:  # h5py raises these for a refusal
+            raise self._refused(exc) from None
         self.members_written += len(v)
         self.publish()
 
@@ -157,33 +189,35 @@ class SweepWriter:
         if self.publish_to is not None:
             os.replace(self.path, self.publish_to)
             self.path, self.publish_to = self.publish_to, None
+            if self.fsync:
+                fsync_folder(self.path)
 
-    def close(self, status: str, attrs: dict[str, Any] | None = None) -> None:
-        """Record how the sweep ended and close. Without a full disk the root attributes are
-        set too (a metadata change, made only here, at a controlled end). An unpublished file
-        (no member) is removed: the output it was to replace stays as it was."""
-        try:
+    def close(self, status: str, end: dict[str, Any] | None = None) -> None:
+        """Record how the sweep ended (``end``: the values of :data:`_PROGRESS` to set), the
+        status, then ``completed`` last, and close. An unpublished file (no member) is
+        removed: the output it was to replace stays as it was. A refused write is raised once
+        the file is closed."""
+        error: Exception | None = None
+        if not self.abandoned:
+            p = self._progress
             try:
-                self._progress["status"][()] = status.encode("utf-8", "replace")[:STATUS_BYTES]
-                self.file.flush()
-                if not self.disk_full:
-                    for key, value in {**(attrs or {}), "completed": status == "completed",
-                                       "status": status}.items():
-                        self.file.attrs[key] = _attr(value)
-                self.file.flush()
-            except (OSError, RuntimeError) as exc:
-                if not is_disk_full(exc):
-                    raise
-                self.disk_full = True
-        finally:
-            try:
+                for key, value in (end or {}).items():
+                    if key in p:
+                        p[key][()] = value.encode() if isinstance(value, str) else value
+                p["status"][()] = status.encode("utf-8", "replace")[:STATUS_BYTES]
+                self._sync()
+                p["completed"][()] = status == "completed"
+                self._sync()
                 self.file.close()
-            except (OSError, RuntimeError) as exc:
-                if not is_disk_full(exc):
-                    raise
-            if self.publish_to is not None:
-                with contextlib.suppress(OSError):
-                    self.path.unlink()
+            except (OSError, RuntimeError, ValueError) as exc:
+                error = self._refused(exc)
+        if self.abandoned:
+            close_quietly(self.file)
+        if self.publish_to is not None:
+            with contextlib.suppress(OSError):
+                self.path.unlink()
+        if error is not None:
+            raise error
 
 
 def _frames_dataset(f: h5py.File, n: int, m: int, shape: tuple[int, int], dtype: np.dtype,
@@ -240,4 +274,11 @@ def read_sweep(path: str | os.PathLike) -> tuple[np.ndarray, np.ndarray, np.ndar
     """(v, feed, kill, attrs) of a sweep file; in a stopped or killed sweep's file the members
     not finished are NaN (``attrs`` then says ``status`` "running" (killed) or how it ended)."""
     with h5py.File(path, "r") as f:
-        return _mask_unfinished(f, f[DATASET][...]), f["feed"][...], f["kill"][...], dict(f.attrs)
+        attrs = dict(f.attrs)
+        for name, _, _ in _PROGRESS:  # how it ended, beside the provenance
+            x = f.get(name)
+            if isinstance(x, h5py.Dataset) and x.shape == ():
+                value = x[()]
+                attrs[name] = (value.decode("utf-8", "replace").rstrip("\x00")
+                               if isinstance(value, bytes) else value.item())
+        return _mask_unfinished(f, f[DATASET][...]), f["feed"][...], f["kill"][...], attrs
