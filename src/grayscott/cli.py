@@ -17,6 +17,8 @@ from . import backends
 from .bench.commands import bench_cmd, profile_cmd
 from .errors import BlowUpError, GrayScottError
 from .io.commands import FSYNC_HELP, info_cmd, resume_cmd, run_summary
+from .io.gather import gather_cmd
+from .parallel.launcher import layout_option
 from .physics import BORDERS, DTYPES, INITIAL_STATES, STENCILS, Parameters, make_problem
 from .runs import DEFAULT_CHECKPOINT_EVERY
 from .sweep.commands import presets_cmd, sweep_cmd
@@ -97,14 +99,14 @@ def cli() -> None:
               help="The xmorphia map: F from F0 (row 0) to F1 (last row), k from k0 (column "
                    "0) to k1 (last column), in one run (replaces -f, -k). docs/sweeps.md")
 @click.option("-q", "--quiet", is_flag=True, help="No settings line, progress bar or summary.")
+@layout_option
 def run_cmd(nbimage: int, nbextrastep: int, nbrow: int, nbcol: int, killrate: float,
             feedrate: float, deltat: float, Du: float, Dv: float, output: str,
             backend: str | None, dtype: str, output_dtype: str, stencil: str, border: str,
             initial: str, seed: int, preset: str | None, threads: int | None,
             blocking: int | None, flush_subnormals: bool, video: str | None, overwrite: bool,
             checkpoint_every: int, flush_every: int, allow_unstable: bool, fsync: bool,
-            rate_map: str | None,
-            quiet: bool) -> None:
+            rate_map: str | None, quiet: bool, layout: str | None = None) -> None:
     """Run a simulation and write the school's HDF5 file.
 
     Every frame is flushed and the state saved as it goes, so a run that is killed keeps its
@@ -114,7 +116,7 @@ def run_cmd(nbimage: int, nbextrastep: int, nbrow: int, nbcol: int, killrate: fl
     from .parallel.run import runner
     from .simulation import Simulation
 
-    run = runner("run")  # decomposed over the ranks when started by mpiexec
+    run = runner("run", layout)  # decomposed over the ranks when started by mpiexec
 
     extra = {}
     if preset is not None:
@@ -184,6 +186,7 @@ def backends_cmd() -> None:
 
 
 cli.add_command(resume_cmd)
+cli.add_command(gather_cmd)
 cli.add_command(info_cmd)
 cli.add_command(render_cmd)
 cli.add_command(bench_cmd)
@@ -235,7 +238,13 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def entry() -> None:
     from .parallel import launched
+    from .parallel.launcher import check_launcher
 
+    try:  # srun's copies without a PMI: each one refuses, rather than each running alone
+        check_launcher()
+    except GrayScottError as exc:
+        click.echo(f"grayscott: error: {exc}", err=True)
+        sys.exit(EXIT_USAGE)
     if launched():  # under mpiexec or srun: every rank runs the command, rank 0 speaks
         from .parallel.collective import mpi_main
 

@@ -216,13 +216,14 @@ def run(problem: Problem, output: str | Path = "output.h5", nbimage: int = 1000,
             **pl.backend_attrs(sim.backend),
         }
         existed = pl.bcast(path.exists() if pl.is_root else None)
+        parts = pl.frame_parts(path, nbimage, 0, sim.backend)  # MPI: each rank writes a part
 
         def create() -> RunFile:
             runfile = RunFile.create(temporary_path(path), nbimage=nbimage,
                                      nbextrastep=nbextrastep, dt=p.dt, shape=problem.shape,
                                      output_dtype=out_dtype, state_dtype=problem.dtype,
                                      attrs=attrs, steps_before=steps_done, name=path,
-                                     fsync=fsync)
+                                     fsync=fsync, parts=[parts] if parts else None)
             # A run killed before its first frame can be resumed too.
             try:
                 lock.hold(runfile.path)  # one writer per file, whatever its name becomes
@@ -401,6 +402,12 @@ def resume(path: str | Path, nbimage: int | None = None, backend: str | None = N
     with _lock(pl, plan.path) as lock:
         def open_file() -> tuple[RunFile, tuple[np.ndarray, np.ndarray, int, int]]:
             runfile = RunFile.open(plan.path, fsync)
+            if runfile.virtual and not pl.writes_parts:  # one process writes one file
+                from .io.gather import gather
+
+                runfile.close()
+                gather(plan.path, lock=False)
+                runfile = RunFile.open(plan.path, fsync)
             try:
                 ck = runfile.read_checkpoint()
                 if ck is None:
@@ -415,6 +422,7 @@ def resume(path: str | Path, nbimage: int | None = None, backend: str | None = N
         opened = pl.on_root(open_file)
         runfile, (u, v, frames, steps) = opened if pl.is_root else (None, (None, None, 0, 0))
         frames, steps = pl.bcast((frames, steps))
+        virtual = pl.bcast(runfile.virtual if pl.is_root else None)
         try:
             sim = pl.simulation(problem, plan.backend, initial="school", seed=0,
                                 state=(u, v) if pl.is_root else None, threads=plan.threads,
@@ -424,13 +432,20 @@ def resume(path: str | Path, nbimage: int | None = None, backend: str | None = N
                 on_start(sim)
             compile_seconds = pl.allreduce_max(_compile(sim))
 
+            # Over MPI, a file of part files goes on in new ones, from the checkpoint on.
+            parts = pl.frame_parts(plan.path, plan.nbimage, frames, sim.backend) \
+                if virtual else None
+
             def make_room() -> RunFile:
                 """The room the resume needs, made before any write (io/remake.py); then
                 its line in the resume log."""
                 rf = runfile
-                if needs_room(rf.file, plan.nbimage):
+                if needs_room(rf.file, plan.nbimage) or parts is not None:
                     rf.close()
-                    rf = remade(plan.path, plan.nbimage, plan.frames_written, lock.hold, fsync)
+                    # frames after a new session's first are its own: not counted till then
+                    kept = plan.frames_written if parts is None else min(plan.frames_written,
+                                                                         frames)
+                    rf = remade(plan.path, plan.nbimage, kept, lock.hold, fsync, parts)
                 entry = (f"{now_utc()}: from frame {frames} (step {steps}) to {plan.nbimage} "
                          f"frames on {plan.backend}{pl.resume_note(sim.backend)}")
                 try:
