@@ -98,6 +98,9 @@ def cli() -> None:
                    "frames).")
 @click.option("--allow-unstable", is_flag=True, help="Run even if dt is above the stable bound.")
 @click.option("--fsync", is_flag=True, help=FSYNC_HELP)
+@click.option("--map", "rate_map", default=None, metavar="F0:F1,k0:k1",
+              help="The xmorphia map: F from F0 (row 0) to F1 (last row), k from k0 (column "
+                   "0) to k1 (last column), in one run (replaces -f, -k). docs/sweeps.md")
 @click.option("-q", "--quiet", is_flag=True, help="No settings line, progress bar or summary.")
 @layout_option
 def run_cmd(nbimage: int, nbextrastep: int, nbrow: int, nbcol: int, killrate: float,
@@ -106,7 +109,7 @@ def run_cmd(nbimage: int, nbextrastep: int, nbrow: int, nbcol: int, killrate: fl
             initial: str, seed: int, preset: str | None, threads: int | None,
             blocking: int | None, flush_subnormals: bool, video: str | None, overwrite: bool,
             checkpoint_every: int, flush_every: int, allow_unstable: bool, fsync: bool,
-            quiet: bool, layout: str | None = None) -> None:
+            rate_map: str | None, quiet: bool, layout: str | None = None) -> None:
     """Run a simulation and write the school's HDF5 file.
 
     Every frame is flushed and the state saved as it goes, so a run that is killed keeps its
@@ -128,10 +131,17 @@ def run_cmd(nbimage: int, nbextrastep: int, nbrow: int, nbcol: int, killrate: fl
         killrate = killrate if explicit("killrate") else chosen.k
         initial = initial if explicit("initial") else chosen.initial
         extra = {"preset": chosen.name}
+    rates = None
+    if rate_map is not None:
+        from .physics import parse_map
+
+        rates = parse_map(rate_map, (nbrow, nbcol))
+        feedrate, killrate = rates.feed[0], rates.kill[0]
     params = Parameters(Du=Du, Dv=Dv, F=feedrate, k=killrate, dt=deltat)
     problem = make_problem((nbrow, nbcol), params=params, stencil=stencil, border=border,
-                           dtype=dtype, allow_unstable=allow_unstable)
-    name = backend or backends.default_backend(decomposable=launched())
+                           dtype=dtype, allow_unstable=allow_unstable, rate_map=rates)
+    name = backend or backends.default_backend(decomposable=launched(),
+                                               rate_map=rates is not None)
     options: dict[str, object] = {}  # only those given: others are refused by most backends
     if blocking is not None:
         options["blocking"] = blocking
@@ -144,7 +154,8 @@ def run_cmd(nbimage: int, nbextrastep: int, nbrow: int, nbcol: int, killrate: fl
         click.echo(f"grayscott: {nbrow}x{nbcol} {dtype}, {nbimage} frames x {nbextrastep} steps, "
                    f"backend {name} ({sim.backend.threads} thread(s)), stencil {stencil}, "
                    f"border {border}, initial {initial}")
-        click.echo(f"           Du={Du:g} Dv={Dv:g} F={feedrate:g} k={killrate:g} dt={deltat:g}"
+        fk = f"map {rate_map}" if rates is not None else f"F={feedrate:g} k={killrate:g}"
+        click.echo(f"           Du={Du:g} Dv={Dv:g} {fk} dt={deltat:g}"
                    f" -> {output}")
         if sim.backend.describe():  # what the backend chose (MPI: ranks and layout)
             click.echo(f"           {sim.backend.describe()}")

@@ -160,6 +160,8 @@ def run(problem: Problem, output: str | Path = "output.h5", nbimage: int = 1000,
     after a lost node too (:mod:`grayscott.io.runfile`).
     """
     pl = placement or ONE_PROCESS
+    if problem.rate_map is not None and pl.size > 1:
+        raise GrayScottError("a rate map (--map) runs in one process, not over MPI ranks")
     nbimage = check_int("nbimage", nbimage)
     nbextrastep = check_int("nbextrastep", nbextrastep)
     steps_done = check_int("steps_done", steps_done, 0)
@@ -174,7 +176,9 @@ def run(problem: Problem, output: str | Path = "output.h5", nbimage: int = 1000,
     if state is not None and pl.is_root:
         state = _check_state(state, problem.shape)
     # A backend the placement cannot run is refused before it is imported (JAX takes seconds).
-    name = _check_backend(pl.check_backend(backend or pl.default_backend()))
+    name = _check_backend(pl.check_backend(backend or (
+        backends.default_backend(rate_map=True) if problem.rate_map is not None
+        else pl.default_backend())))
 
     def check_output() -> Path:  # the root holds the whole grid and writes the file
         check_memory(name, problem.shape, problem.dtype, out_dtype)
@@ -205,6 +209,9 @@ def run(problem: Problem, output: str | Path = "output.h5", nbimage: int = 1000,
             "seed": seed, "backend": name, "threads": sim.backend.threads,
             "dtype": problem.dtype.name, "output_dtype": out_dtype.name, "started": now_utc(),
             "compile_seconds": compile_seconds, "checkpoint_every": checkpoint_every,
+            # F and k are then row 0's and column 0's; the map gives every row's and column's
+            **({"map": problem.rate_map.spec, "F": problem.rate_map.feed[0],
+                "k": problem.rate_map.kill[0]} if problem.rate_map is not None else {}),
             **file_versions(name), **(extra_attrs or {}),  # e.g. the preset of `run --preset`
             **pl.backend_attrs(sim.backend),
         }
@@ -258,10 +265,17 @@ def problem_from_attrs(attrs: Any) -> Problem:
         stencil = get_stencil(np.asarray(attrs["stencil_weights"], float).reshape(3, 3))
     border = attrs["border"]
     dtype = attrs["dtype"]
-    return make_problem((int(attrs["nbrow"]), int(attrs["nbcol"])), params=params,
+    shape = (int(attrs["nbrow"]), int(attrs["nbcol"]))
+    spec = attrs.get("map")
+    rate_map = None
+    if spec is not None:  # F per row and k per column, rebuilt exactly from the four ends
+        from .physics import parse_map
+
+        rate_map = parse_map(spec.decode() if isinstance(spec, bytes) else str(spec), shape)
+    return make_problem(shape, params=params,
                         stencil=stencil, border=border.decode() if isinstance(border, bytes)
                         else str(border), dtype=dtype.decode() if isinstance(dtype, bytes)
-                        else str(dtype), allow_unstable=True)
+                        else str(dtype), allow_unstable=True, rate_map=rate_map)
 
 
 @dataclass

@@ -110,7 +110,9 @@ def format_info(info: dict[str, Any]) -> str:
         f"{info['path']}: grayscott run, layout {a.get('layout_version', 1)}",
         f"  grid       {a['nbrow']}x{a['nbcol']} {a.get('dtype', '?')}, frames "
         f"{info['frame_dtype']}",
-        f"  rates      Du={a['Du']:g} Dv={a['Dv']:g} F={a['F']:g} k={a['k']:g} dt={a['dt']:g}"
+        f"  rates      Du={a['Du']:g} Dv={a['Dv']:g} "
+        + (f"map {a['map']} (F down the rows, k across the columns)" if "map" in a
+           else f"F={a['F']:g} k={a['k']:g}") + f" dt={a['dt']:g}"
         + (f" (preset {a['preset']})" if a.get("preset") else ""),
         f"  stencil    {a.get('stencil', '?')}, border {a.get('border', '?')}, initial "
         f"{a.get('initial', '?')} (seed {a.get('seed', 0)})",
