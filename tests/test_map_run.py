@@ -8,7 +8,7 @@ import grayscott as gs
 from grayscott import backends
 from grayscott.cli import main
 from grayscott.physics import RateMap, make_problem
-from grayscott.runs import problem_from_attrs
+from grayscott.plans import problem_from_attrs
 
 pytest.importorskip("numba")
 

@@ -53,7 +53,7 @@ def resume_cmd(file: str, nbimage: int | None, backend: str | None, threads: int
     ends bit for bit as the run that never stopped.
     """
     from ..parallel.run import runner
-    from ..runs import plan_resume
+    from ..plans import plan_resume
     from .paths import clean_stale
 
     resume = runner("resume", layout)  # on any number of ranks when started by mpiexec
