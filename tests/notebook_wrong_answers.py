@@ -57,6 +57,8 @@ WRONG_ANSWERS = {
         ("return np.roll(X, (-di, -dj), axis=(0, 1))[1:-1, 1:-1]", "a view of X"),
         ("return X[1 + di:-1 + di, 1 + dj:-1 + dj]",
          "expected (3, 4)"),
+        ("return X[1 + di:4 + di, 1 + dj:5 + dj]  # the example's size written in",
+         "the interior's"),
     ],
     ("2_Numpy", "nb2-16"): [
         ("inside = np.zeros((nbrow, nbcol), dtype=bool)\n"
@@ -75,6 +77,12 @@ WRONG_ANSWERS = {
          "a Python loop does the work"),
         ("inside = (np.arange(nbrow)[:, None] - nbrow // 2) ** 2 "
          "+ (np.arange(nbcol) - nbcol // 2) ** 2 < radius**2", "the disk"),
+        ("from concurrent.futures import ThreadPoolExecutor\n\n\ndef cells():\n"
+         "    inside = np.zeros((nbrow, nbcol), dtype=bool)\n    for i in range(nbrow):\n"
+         "        for j in range(nbcol):\n"
+         "            inside[i, j] = (i - nbrow / 2) ** 2 + (j - nbcol / 2) ** 2 < radius**2\n"
+         "    return inside\n\n\nwith ThreadPoolExecutor(1) as pool:  # the loop in a worker thread\n"
+         "    inside = pool.submit(cells).result()", "a Python loop does the work"),
     ],
     ("2_Numpy", "nb2-21"): [
         ("return laplacian_loops(X)", "build the Laplacian from the views"),
@@ -144,6 +152,13 @@ WRONG_ANSWERS = {
          "u_new = u + p.dt * (p.Du * laplacian(u, INSIDE) - uvv + p.F * (1 - u))\n"
          "v_new = v + p.dt * (p.Dv * laplacian(v, INSIDE) + uvv - p.k * v)\nreturn u_new, v_new",
          "use p's rates"),
+        ("uvv = u * v * v  # dt left out: right only for dt = 1\n"
+         "u_new = u + (p.Du * laplacian(u, INSIDE) - uvv + p.F * (1 - u))\n"
+         "v_new = v + (p.Dv * laplacian(v, INSIDE) + uvv - (p.F + p.k) * v)\nreturn u_new, v_new",
+         "and dt"),
+        ("import importlib\n\nreference = importlib.import_module('grayscott.physics.reference')\n"
+         "problem = importlib.import_module('grayscott').make_problem(u.shape, params=p)\n"
+         "return reference.step(u, v, problem)", "uses the package"),
     ],
     ("3_Python_Implementation", "nb3-13"): [
         ("sim = gs.Simulation(gs.make_problem(u.shape, params=p), backend='numpy-school',\n"
@@ -154,6 +169,9 @@ WRONG_ANSWERS = {
          "compute each frame when it is asked for"),
         ("for _ in range(nbimage):\n    yield v\n    for _ in range(nbextrastep):\n"
          "        u, v = step(u, v, p)", "calls of step"),
+        ("for _ in range(nbimage):\n    for _ in range(nbextrastep):\n"
+         "        u, v = step(u, v, params)  # the notebook's rates, not p\n    yield v",
+         "step with p"),
     ],
     ("3_Python_Implementation", "nb3-16"): [
         ("import grayscott.io  # the package's writer, at hand\n"
@@ -247,6 +265,8 @@ WRONG_ANSWERS = {
          'no backward pass'),
         ('def derivative_of_total_v(F):\n    return jax.jvp(total_v, (F,), (1.0,))[1]',
          'no backward pass'),
+        ('derivative_of_total_v = jax.value_and_grad(total_v)  # (value, derivative)',
+         'return one number'),
     ],
     ('6_JAX_Implementation', 'nb6-06'): [
         ('total = 0.0\nfor a in range(3):\n    for b in range(3):\n        total = total + w[b, a] * X[a:a + nr, b:b + nc]\nreturn total',
@@ -263,6 +283,8 @@ WRONG_ANSWERS = {
          'not the centre'),
         ("k = jnp.ones((3, 3)).at[1, 1].set(0.0)\nreturn jax.scipy.signal.correlate2d(X, k, mode='valid')",
          'neighbours_3x3 multiplies'),
+        ("return jax.lax.reduce_window(X, 0.0, jax.lax.add, (3, 3), (1, 1), 'VALID') - X[1:-1, 1:-1]",
+         'not a window sum'),
     ],
     # ------------------------------------------------------------------ 7. Beyond
     ('7_Beyond', 'nb7-06'): [
@@ -291,6 +313,10 @@ WRONG_ANSWERS = {
          'a Python loop does the work'),
         ('return float(np.mean(np.vectorize(lambda e: 0 < abs(e) < np.finfo(x.dtype).tiny)(x)))',
          'a Python loop does the work'),
+        ('import numba\n\n\n@numba.njit\ndef count(x, tiny):\n    n = 0\n    for e in x.ravel():\n'
+         '        if 0 < abs(e) < tiny:\n            n += 1\n    return n\n\n\n'
+         'return count(x, np.finfo(x.dtype).tiny) / x.size  # the loop compiled',
+         'compiled by Numba'),
     ],
     ('9_Past_The_Wall', 'nb9-10'): [
         ('for upper, lower in zip(bands, bands[1:]):\n    lower[0] = upper[-1]\n    upper[-1] = lower[0]',

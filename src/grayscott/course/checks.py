@@ -21,7 +21,9 @@ from __future__ import annotations
 
 import contextlib
 import dis
+import os
 import sys
+import threading
 import types
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -32,6 +34,8 @@ PACKAGE_DIR = Path(__file__).resolve().parents[1]
 COURSE_DIR = Path(__file__).resolve().parent
 _LOADS = {"LOAD_GLOBAL", "LOAD_NAME", "LOAD_DEREF", "LOAD_CLASSDEREF", "LOAD_FROM_DICT_OR_GLOBALS",
           "LOAD_FROM_DICT_OR_DEREF", "IMPORT_NAME"}
+#: The package's plain data, which the notebooks hand to exercises (rates, grid, stencil).
+_DATA = {"Parameters", "Problem", "Stencil", "Preset"}
 
 
 def expect(condition: object, message: str) -> None:
@@ -68,8 +72,10 @@ def _package_name(obj: Any) -> str | None:
         name = obj.__name__
     elif isinstance(obj, type) or callable(obj):
         name = getattr(obj, "__module__", None)
+    elif type(obj).__name__ in _DATA:
+        return None  # the rates or the problem, handed to the exercise: data, not a solution
     else:
-        return None
+        name = type(obj).__module__  # a Simulation or a backend made beforehand runs the steps
     if not isinstance(name, str) or name.startswith("grayscott.course"):
         return None
     return name if name == "grayscott" or name.startswith("grayscott.") else None
@@ -100,6 +106,9 @@ def package_references(fn: Any, allowed: tuple[str, ...] = ()) -> list[str]:
                 space[name] = cell.cell_contents
         module = space.get("__name__")
         for c in _codes(code):
+            # importlib.import_module("grayscott..."), __import__, sys.modules["grayscott..."]
+            found.extend(f"{const!r}" for const in c.co_consts if isinstance(const, str)
+                         and (const == "grayscott" or const.startswith("grayscott.")))
             for ins in dis.get_instructions(c):
                 if ins.opname not in _LOADS or not isinstance(ins.argval, str):
                     continue
@@ -120,12 +129,41 @@ def package_references(fn: Any, allowed: tuple[str, ...] = ()) -> list[str]:
     return sorted(set(found))
 
 
+def compiled_functions(fn: Any) -> list[str]:
+    """The Numba-compiled functions `fn` calls (itself, or the notebook's functions it calls)."""
+    found: list[str] = []
+    seen: set[types.CodeType] = set()
+
+    def visit(name: str, f: Any) -> None:
+        if hasattr(f, "py_func") and hasattr(f, "targetoptions"):  # a Numba dispatcher
+            found.append(name)
+        f = unwrap(f)
+        code = getattr(f, "__code__", None)
+        if not isinstance(code, types.CodeType) or code in seen:
+            return
+        seen.add(code)
+        space = dict(getattr(f, "__globals__", {}))
+        for free, cell in zip(code.co_freevars, f.__closure__ or (), strict=False):
+            with contextlib.suppress(ValueError):
+                space[free] = cell.cell_contents
+        for c in _codes(code):
+            for ins in dis.get_instructions(c):
+                if ins.opname in _LOADS and isinstance(ins.argval, str) and ins.argval in space:
+                    value = space[ins.argval]
+                    if getattr(unwrap(value), "__module__", None) == space.get("__name__"):
+                        visit(ins.argval, value)
+
+    visit(getattr(fn, "__name__", "it"), fn)
+    return sorted(set(found))
+
+
 @dataclass
 class Watch:
     """What ran while a function was watched."""
 
     lines: int = 0  # Python lines run, in every frame
     package_calls: list[str] = field(default_factory=list)  # grayscott functions entered
+    numba: bool = False  # Numba compiled something: a loop that then runs outside Python
 
 
 def _in_package(filename: str) -> bool:
@@ -150,18 +188,21 @@ def run_watched(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> tuple[Any,
         name = frame.f_code.co_filename
         if name not in files:
             files[name] = _in_package(name)
+            watch.numba = watch.numba or f"{os.sep}numba{os.sep}" in name
         if files[name]:
             watch.package_calls.append(f"{frame.f_globals.get('__name__')}."
                                        f"{frame.f_code.co_name}")
             return None  # what the package does inside is not the learner's work
         return local
 
-    before = sys.gettrace()
+    before, before_threads = sys.gettrace(), threading.gettrace()
+    threading.settrace(on_call)  # a loop handed to a thread pool is watched too
     sys.settrace(on_call)
     try:
         result = fn(*args, **kwargs)
     finally:
         sys.settrace(before)
+        threading.settrace(before_threads)
     return result, watch
 
 
@@ -182,8 +223,14 @@ def expect_no_python_loop(name: str, fn: Callable[..., Any], small: tuple, big: 
                           slack: int = 60) -> Any:
     """Run fn(*small) and fn(*big) watched: the Python lines they run must be about the same
     (a grid `big` has more rows and cells than `small`); returns fn(*big)."""
+    compiled = compiled_functions(fn)
     _, few = run_watched(fn, *small)
     result, many = run_watched(fn, *big)
+    if few.numba or many.numba:
+        compiled = compiled or ["a function"]
+    expect(not compiled, f"{name} runs {', '.join(compiled)} compiled by Numba: its loop runs "
+                         "outside Python, but it is still a loop over the cells. Write it with "
+                         "whole-array operations.")
     expect_no_package_calls(name, few)
     expect(many.lines - few.lines <= slack,
            f"{name} ran {many.lines} Python lines for {big} and {few.lines} for {small}: its "
