@@ -136,6 +136,9 @@ WRONG_ANSWERS = {
           "            r = x[i + di]\n            out[i] += r + np.r_[0, r[:-1]] + np.r_[r[1:], 0]\n"
           "    out[i] -= x[i]\nreturn out", "return neighbour_sum(x) - inside * x"),
          "a Python loop does the work"),
+        (("from scipy import ndimage\n\nweights = np.ones((3, 3), x.dtype)\nweights[1, 1] = 0\n"
+          "return ndimage.convolve(x, weights, mode='constant')  # no slices",
+          "return neighbour_sum(x) - inside * x"), "not a library's convolution"),
     ],
     ("3_Python_Implementation", "nb3-10"): [
         ("uvv = u * v * v\n"
@@ -203,6 +206,8 @@ WRONG_ANSWERS = {
          'differ from numpy-school'),
         ('inside = (3 - (i == 1) - (i == nr)) * (3 - (j == 1) - (j == nc)) - 1\nsu = (U[i - 1, j - 1] + U[i - 1, j] + U[i - 1, j + 1] + U[i, j - 1]\n      + U[i, j + 1] + U[i + 1, j - 1] + U[i + 1, j] + U[i + 1, j + 1])\nsv = (V[i - 1, j - 1] + V[i - 1, j] + V[i - 1, j + 1] + V[i, j - 1]\n      + V[i, j + 1] + V[i + 1, j - 1] + V[i + 1, j] + V[i + 1, j + 1])\nuc, vc = U[i, j], V[i, j]\nuvv = uc * vc * vc\nU2[i, j] = uc + dt * (Du * (su - inside * uc) - uvv + 0.014 * (1 - uc))\nV2[i, j] = vc + dt * (Dv * (sv - inside * vc) + uvv - (0.014 + 0.054) * vc)',
          'F=0.035, k=0.065'),
+        ('inside = (3 - (i == 1) - (i == nr)) * (3 - (j == 1) - (j == nc)) - 1\nsu = (U[i - 1, j - 1] + U[i - 1, j] + U[i - 1, j + 1] + U[i, j - 1]\n      + U[i, j + 1] + U[i + 1, j - 1] + U[i + 1, j] + U[i + 1, j + 1])\nsv = (V[i - 1, j - 1] + V[i - 1, j] + V[i - 1, j + 1] + V[i, j - 1]\n      + V[i, j + 1] + V[i + 1, j - 1] + V[i + 1, j] + V[i + 1, j + 1])\nuc, vc = U[i, j], V[i, j]\nuvv = uc * vc * vc  # dt left out: right only for dt = 1\nU2[i, j] = uc + (Du * (su - inside * uc) - uvv + F * (1 - uc))\nV2[i, j] = vc + (Dv * (sv - inside * vc) + uvv - (F + k) * vc)',
+         'diffusions and dt'),
     ],
     ('4_Numba_Implementation', 'nb4-11'): [
         ('@njit(parallel=True)\ndef step_prange(U, V, U2, V2, Du, Dv, F, k, dt):\n    for _ in prange(1):\n        step_loop(U, V, U2, V2, Du, Dv, F, k, dt)',

@@ -65,9 +65,13 @@ def unwrap(fn: Any) -> Any:
     return fn
 
 
-def _package_name(obj: Any) -> str | None:
+def _in_roots(name: str, roots: tuple[str, ...]) -> bool:
+    return any(name == root or name.startswith(f"{root}.") for root in roots)
+
+
+def _package_name(obj: Any, roots: tuple[str, ...] = ("grayscott",)) -> str | None:
     """The package module `obj` comes from, if it is a module, class or function of grayscott
-    (the course's own tools excepted)."""
+    (the course's own tools excepted), or of another of `roots`."""
     if isinstance(obj, types.ModuleType):
         name = obj.__name__
     elif isinstance(obj, type) or callable(obj):
@@ -78,7 +82,7 @@ def _package_name(obj: Any) -> str | None:
         name = type(obj).__module__  # a Simulation or a backend made beforehand runs the steps
     if not isinstance(name, str) or name.startswith("grayscott.course"):
         return None
-    return name if name == "grayscott" or name.startswith("grayscott.") else None
+    return name if _in_roots(name, roots) else None
 
 
 def _codes(code: types.CodeType) -> Iterator[types.CodeType]:
@@ -88,9 +92,11 @@ def _codes(code: types.CodeType) -> Iterator[types.CodeType]:
             yield from _codes(const)
 
 
-def package_references(fn: Any, allowed: tuple[str, ...] = ()) -> list[str]:
+def package_references(fn: Any, allowed: tuple[str, ...] = (),
+                       roots: tuple[str, ...] = ("grayscott",)) -> list[str]:
     """The names `fn` loads (itself, its nested functions and the notebook's functions it calls)
-    that are the package's modules, classes or functions, other than `allowed`."""
+    that are the package's modules, classes or functions, other than `allowed` (or those of
+    other packages: `roots`, such as ``("scipy",)``)."""
     found: list[str] = []
     seen: set[types.CodeType] = set()
 
@@ -107,20 +113,20 @@ def package_references(fn: Any, allowed: tuple[str, ...] = ()) -> list[str]:
         module = space.get("__name__")
         for c in _codes(code):
             # importlib.import_module("grayscott..."), __import__, sys.modules["grayscott..."]
-            found.extend(f"{const!r}" for const in c.co_consts if isinstance(const, str)
-                         and (const == "grayscott" or const.startswith("grayscott.")))
+            found.extend(f"{const!r}" for const in c.co_consts
+                         if isinstance(const, str) and _in_roots(const, roots))
             for ins in dis.get_instructions(c):
                 if ins.opname not in _LOADS or not isinstance(ins.argval, str):
                     continue
                 name = ins.argval
                 if ins.opname == "IMPORT_NAME":
-                    if name.split(".")[0] == "grayscott":
+                    if _in_roots(name, roots):
                         found.append(f"import {name}")
                     continue
                 if name in allowed or name not in space:
                     continue
                 value = space[name]
-                if _package_name(value) is not None:
+                if _package_name(value, roots) is not None:
                     found.append(name)
                 elif getattr(unwrap(value), "__module__", None) == module:
                     visit(value)  # a function of the notebook: what does it use?
@@ -213,6 +219,13 @@ def expect_own_work(name: str, fn: Any, allowed: tuple[str, ...] = ()) -> None:
                      "it yourself, with NumPy/JAX/Numba and the notebook's own functions")
 
 
+def expect_not_using(name: str, fn: Any, roots: tuple[str, ...], instead: str) -> None:
+    """`fn`'s code must not load the modules or functions of the libraries `roots` (a library
+    call that does the exercise's work, such as scipy.ndimage.convolve for the slices)."""
+    refs = package_references(fn, roots=roots)
+    expect(not refs, f"{name} uses {', '.join(refs)}: {instead}")
+
+
 def expect_no_package_calls(name: str, watch: Watch) -> None:
     calls = sorted(set(watch.package_calls))
     expect(not calls, f"{name} called the package's code while it ran ({', '.join(calls[:3])}):"
@@ -221,12 +234,15 @@ def expect_no_package_calls(name: str, watch: Watch) -> None:
 
 def expect_no_python_loop(name: str, fn: Callable[..., Any], small: tuple, big: tuple,
                           slack: int = 60) -> Any:
-    """Run fn(*small) and fn(*big) watched: the Python lines they run must be about the same
-    (a grid `big` has more rows and cells than `small`); returns fn(*big)."""
+    """Run fn(*small) (twice: the first may import) and fn(*big) watched: the Python lines they
+    run must be about the same (a grid `big` has more rows and cells than `small`), and nothing
+    compiled by Numba may run; returns fn(*big)."""
     compiled = compiled_functions(fn)
+    # A first call may import or compile (one-time work that would hide the growth): not counted.
+    _, first = run_watched(fn, *small)
     _, few = run_watched(fn, *small)
     result, many = run_watched(fn, *big)
-    if few.numba or many.numba:
+    if first.numba or few.numba or many.numba:
         compiled = compiled or ["a function"]
     expect(not compiled, f"{name} runs {', '.join(compiled)} compiled by Numba: its loop runs "
                          "outside Python, but it is still a loop over the cells. Write it with "
