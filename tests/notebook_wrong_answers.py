@@ -16,6 +16,8 @@ WRONG_ANSWERS = {
         ("return timeit.repeat(fn, number=1, repeat=3)  # the list", "return one float"),
     ],
     ("1_Optimization", "nb1-14"): [
+        ("cProfile.run('naive_step(u, v)', sort='tottime')  # printed, no stats kept",
+         "named stats"),
         ("profiler = cProfile.Profile()\nprofiler.enable()\nnaive_step(u, v)\n"
          "naive_step(u, v)\nprofiler.disable()\nstats = pstats.Stats(profiler)\n"
          "stats.sort_stats('tottime').print_stats(5)", "profile exactly one step"),
@@ -233,6 +235,11 @@ WRONG_ANSWERS = {
          'JAX traced no scatter'),
         ('r = jnp.arange(nbrow)[:, None]\nc = jnp.arange(nbcol)[None, :]\nbox = (r >= rows.start) & (r < rows.stop) & (c >= cols.start) & (c < cols.stop)\nu = jnp.where(box, 0.0, 1.0).astype(jnp.float32)\nv = jnp.where(box, 1.0, 0.0).astype(jnp.float32)',
          'JAX traced no scatter'),
+        ('u = jnp.ones((nbrow, nbcol), jnp.float32).at[rows, cols].set(0.0)\nv = 1.0 - u  # one field set',
+         'one per field'),
+        ('u = jnp.ones((nbrow, nbcol), jnp.float32).at[rows, cols].add(-1.0)\n'
+         'v = jnp.zeros((nbrow, nbcol), jnp.float32).at[rows, cols].add(1.0)',
+         '0 scatter(s) that set'),
     ],
     ('5_JAX', 'nb5-23'): [
         ('return jnp.nanmedian(jnp.where(x > 0, x, jnp.nan))',
