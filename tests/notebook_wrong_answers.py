@@ -232,9 +232,9 @@ WRONG_ANSWERS = {
         ("u, v = (jnp.asarray(a) for a in gs.make_initial('school', (nbrow, nbcol)))",
          'uses the package'),
         ('un = np.ones((nbrow, nbcol), np.float32)\nvn = np.zeros((nbrow, nbcol), np.float32)\nun[rows, cols], vn[rows, cols] = 0.0, 1.0\nu, v = jnp.asarray(un), jnp.asarray(vn)',
-         'JAX traced no scatter'),
+         'scatter(s) that set'),
         ('r = jnp.arange(nbrow)[:, None]\nc = jnp.arange(nbcol)[None, :]\nbox = (r >= rows.start) & (r < rows.stop) & (c >= cols.start) & (c < cols.stop)\nu = jnp.where(box, 0.0, 1.0).astype(jnp.float32)\nv = jnp.where(box, 1.0, 0.0).astype(jnp.float32)',
-         'JAX traced no scatter'),
+         'scatter(s) that set'),
         ('u = jnp.ones((nbrow, nbcol), jnp.float32).at[rows, cols].set(0.0)\nv = 1.0 - u  # one field set',
          'one per field'),
         ('u = jnp.ones((nbrow, nbcol), jnp.float32).at[rows, cols].add(-1.0)\n'
