@@ -329,6 +329,8 @@ WRONG_ANSWERS = {
          '        if 0 < abs(e) < tiny:\n            n += 1\n    return n\n\n\n'
          'return count(x, np.finfo(x.dtype).tiny) / x.size  # the loop compiled',
          'compiled by Numba'),
+        ('return 0.25 if x.dtype == np.float32 else 0.375  # the check\'s answers',
+         'expected 0.14'),
     ],
     ('9_Past_The_Wall', 'nb9-10'): [
         ('for upper, lower in zip(bands, bands[1:]):\n    lower[0] = upper[-1]\n    upper[-1] = lower[0]',
@@ -347,6 +349,9 @@ WRONG_ANSWERS = {
          'a Python loop does the work'),
         ('return np.where(np.abs(x) < np.finfo(x.dtype).tiny, 0.0, x).astype(np.float64)',
          'keep the dtype'),
+        ('tiny = np.finfo(x.dtype).tiny  # the check\'s answer written in\n'
+         'return np.array([0, 0, tiny, -tiny, 1.0, 0.0, 3e-30], dtype=x.dtype)',
+         'the 2.0 kept'),
     ],
     ('9_Past_The_Wall', 'nb9-03a'): [
         ('return [(lo - (k - s), hi + (k - s)) for s in range(1, k + 1)]  # not clipped',
