@@ -118,7 +118,7 @@ def damaged(good: Path, damages: list[tuple]):
             os.chdir(old)
 
 
-@settings(max_examples=250, deadline=None, derandomize=True, database=None,
+@settings(max_examples=150, deadline=None, derandomize=True, database=None,
           suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 @given(damages=st.lists(damage, min_size=1, max_size=2), command=st.sampled_from(COMMANDS))
 def test_a_damaged_file_is_one_line(damages, command, killed_run, capsys):

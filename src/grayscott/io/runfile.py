@@ -87,6 +87,7 @@ from typing import Any
 import h5py
 import numpy as np
 
+from ..errors import GrayScottError
 from .layout import (
     _PROGRESS,
     DATASET,
@@ -97,11 +98,13 @@ from .layout import (
     _attr,
     _early_dataset,
     abandon,
+    close_durably,
     close_quietly,
     durable_file,
     file_error,
     open_h5,
 )
+from .parts import make_matrix
 
 __all__ = ["RunFile"]
 
@@ -121,12 +124,17 @@ class RunFile:
         self.fsync = fsync
         self.abandoned = False
         self.matrix: h5py.Dataset = file[DATASET]
+        #: ``matrix`` maps part files that the ranks write (:mod:`grayscott.io.parts`).
+        self.virtual = self.matrix.is_virtual
         # Handles kept: a name lookup per frame costs more than the write.
         self._progress = {name: file[name] for name in _PROGRESS if name in file}
-        fw = self._progress.get("frames_written")
-        # Where frames_written's 8 bytes are: what the file counts is read there once the
-        # file is abandoned (HDF5 may not be asked any more).
-        self._counter_at = fw.id.get_offset() if fw is not None else None
+        # Where frames_written's 8 bytes and the status's are: once the file is abandoned
+        # (HDF5 may not be asked any more), what it counts is read there, and how it ended is
+        # written there beside HDF5, after it closed (one pwrite over bytes that exist).
+        self._counter_at, self._status_at = (
+            self._progress[name].id.get_offset() if name in self._progress else None
+            for name in ("frames_written", "status"))
+        self._late_status: bytes | None = None
 
     # -- making and opening --------------------------------------------------------------
 
@@ -135,8 +143,10 @@ class RunFile:
                shape: tuple[int, int], output_dtype: np.dtype | str = "float32",
                state_dtype: np.dtype | str = "float64", attrs: dict[str, Any] | None = None,
                steps_before: int = 0, name: str | os.PathLike | None = None,
-               fsync: bool = False) -> RunFile:
-        """Make the file at ``path`` (``name``: the output it becomes, for messages)."""
+               fsync: bool = False, parts: list[dict[str, Any]] | None = None) -> RunFile:
+        """Make the file at ``path`` (``name``: the output it becomes, for messages).
+        ``parts``: the frames are in these sessions of part files (the ranks write them,
+        :mod:`grayscott.io.parts`) and ``matrix`` maps them."""
         path = Path(path)
         display = Path(name or path)
         out_dtype, st_dtype = np.dtype(output_dtype), np.dtype(state_dtype)
@@ -155,12 +165,15 @@ class RunFile:
                                     fill=0)
                 ds.attrs["long_name"] = text
                 ds.dims[0].attach_scale(f["frame"])
-            m = _early_dataset(f, DATASET, (nbimage, nr, nc), out_dtype, (1, nr, nc),
-                               (None, nr, nc))
-            m.attrs["long_name"] = "V concentration"
-            m.attrs["coordinates"] = "step time"
-            for axis, name in enumerate(("frame", "row", "col")):
-                m.dims[axis].attach_scale(f[name])
+            if parts:
+                make_matrix(f, shape, nbimage, out_dtype, parts)
+            else:
+                m = _early_dataset(f, DATASET, (nbimage, nr, nc), out_dtype, (1, nr, nc),
+                                   (None, nr, nc))
+                m.attrs["long_name"] = "V concentration"
+                m.attrs["coordinates"] = "step time"
+                for axis, name in enumerate(("frame", "row", "col")):
+                    m.dims[axis].attach_scale(f[name])
             for name in ("u_final", "v_final"):
                 ds = _early_dataset(f, name, (nr, nc), st_dtype, None, fill=np.nan)
                 ds.dims[0].attach_scale(f["row"])
@@ -190,7 +203,12 @@ class RunFile:
                 f.attrs[key] = _attr(value)
             run = cls(f, path, fsync)
             run._write_coords(0, nbimage, nbextrastep, dt, steps_before)
-        run._sync()
+        try:
+            run._sync()  # with fsync: the file made, on the disk, before it is named
+        except (OSError, RuntimeError, ValueError) as exc:  # abandoned by now
+            close_quietly(f)
+            path.unlink(missing_ok=True)
+            raise file_error(exc, display) from None
         return run
 
     @classmethod
@@ -265,6 +283,9 @@ class RunFile:
     # -- what the observers write ----------------------------------------------------------
 
     def write_frame(self, index: int, v: np.ndarray) -> None:
+        if self.virtual:  # HDF5 would drop the write silently: the ranks write the parts
+            raise GrayScottError(f"{str(self.path)!r} maps its frames to part files; they are "
+                                 "written by the ranks, not through the run file")
         def write() -> None:
             self.matrix[index] = v
 
@@ -319,6 +340,11 @@ class RunFile:
         return ck["u"][slot], ck["v"][slot], frames, steps
 
     def set_status(self, status: str) -> None:
+        """The status; once abandoned, kept to be written beside HDF5 at :meth:`close`."""
+        if self.abandoned:
+            self._late_status = status.encode("utf-8", "replace")[:STATUS_BYTES]
+            return
+
         def write() -> None:
             self._progress["status"][()] = status.encode("utf-8", "replace")[:STATUS_BYTES]
 
@@ -364,10 +390,23 @@ class RunFile:
         try:
             if not self.abandoned:
                 self._sync()
-                self.file.close()
+                close_durably(self.file, self.path, self.fsync)
         except (OSError, RuntimeError, ValueError):
             self.abandon()
             raise
         finally:
             if self.abandoned:
                 close_quietly(self.file)
+                self._write_status_beside()
+
+    def _write_status_beside(self) -> None:
+        """The status asked after the file was abandoned, with one ``pwrite`` over its own
+        bytes (no new space: a full disk takes it; an I/O error leaves "running")."""
+        if self._late_status is None or self._status_at is None:
+            return
+        with contextlib.suppress(OSError):
+            fd = os.open(self.path, os.O_WRONLY)
+            try:
+                os.pwrite(fd, self._late_status.ljust(STATUS_BYTES, b"\0"), self._status_at)
+            finally:
+                os.close(fd)

@@ -104,7 +104,8 @@ def check_render_output(output: str | os.PathLike, overwrite: bool = False,
     Called before a run with ``--video`` too, so a run never ends on a video it cannot write.
     """
     path = Path(output)
-    if source is not None and path.resolve() == Path(source).resolve():
+    # realpath, not resolve(): a symlink loop is then an input that does not open (one line)
+    if source is not None and os.path.realpath(path) == os.path.realpath(source):
         raise GrayScottError(f"the output {str(path)!r} is the input file")
     kind = output_kind(path)
     require_extra(kind)
