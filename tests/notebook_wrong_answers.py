@@ -16,6 +16,8 @@ WRONG_ANSWERS = {
         ("return timeit.repeat(fn, number=1, repeat=3)  # the list", "return one float"),
     ],
     ("1_Optimization", "nb1-14"): [
+        ("cProfile.run('naive_step(u, v)', sort='tottime')  # printed, no stats kept",
+         "named stats"),
         ("profiler = cProfile.Profile()\nprofiler.enable()\nnaive_step(u, v)\n"
          "naive_step(u, v)\nprofiler.disable()\nstats = pstats.Stats(profiler)\n"
          "stats.sort_stats('tottime').print_stats(5)", "profile exactly one step"),
@@ -57,6 +59,8 @@ WRONG_ANSWERS = {
         ("return np.roll(X, (-di, -dj), axis=(0, 1))[1:-1, 1:-1]", "a view of X"),
         ("return X[1 + di:-1 + di, 1 + dj:-1 + dj]",
          "expected (3, 4)"),
+        ("return X[1 + di:4 + di, 1 + dj:5 + dj]  # the example's size written in",
+         "the interior's"),
     ],
     ("2_Numpy", "nb2-16"): [
         ("inside = np.zeros((nbrow, nbcol), dtype=bool)\n"
@@ -75,6 +79,12 @@ WRONG_ANSWERS = {
          "a Python loop does the work"),
         ("inside = (np.arange(nbrow)[:, None] - nbrow // 2) ** 2 "
          "+ (np.arange(nbcol) - nbcol // 2) ** 2 < radius**2", "the disk"),
+        ("from concurrent.futures import ThreadPoolExecutor\n\n\ndef cells():\n"
+         "    inside = np.zeros((nbrow, nbcol), dtype=bool)\n    for i in range(nbrow):\n"
+         "        for j in range(nbcol):\n"
+         "            inside[i, j] = (i - nbrow / 2) ** 2 + (j - nbcol / 2) ** 2 < radius**2\n"
+         "    return inside\n\n\nwith ThreadPoolExecutor(1) as pool:  # the loop in a worker thread\n"
+         "    inside = pool.submit(cells).result()", "a Python loop does the work"),
     ],
     ("2_Numpy", "nb2-21"): [
         ("return laplacian_loops(X)", "build the Laplacian from the views"),
@@ -128,6 +138,9 @@ WRONG_ANSWERS = {
           "            r = x[i + di]\n            out[i] += r + np.r_[0, r[:-1]] + np.r_[r[1:], 0]\n"
           "    out[i] -= x[i]\nreturn out", "return neighbour_sum(x) - inside * x"),
          "a Python loop does the work"),
+        (("from scipy import ndimage\n\nweights = np.ones((3, 3), x.dtype)\nweights[1, 1] = 0\n"
+          "return ndimage.convolve(x, weights, mode='constant')  # no slices",
+          "return neighbour_sum(x) - inside * x"), "not a library's convolution"),
     ],
     ("3_Python_Implementation", "nb3-10"): [
         ("uvv = u * v * v\n"
@@ -144,6 +157,13 @@ WRONG_ANSWERS = {
          "u_new = u + p.dt * (p.Du * laplacian(u, INSIDE) - uvv + p.F * (1 - u))\n"
          "v_new = v + p.dt * (p.Dv * laplacian(v, INSIDE) + uvv - p.k * v)\nreturn u_new, v_new",
          "use p's rates"),
+        ("uvv = u * v * v  # dt left out: right only for dt = 1\n"
+         "u_new = u + (p.Du * laplacian(u, INSIDE) - uvv + p.F * (1 - u))\n"
+         "v_new = v + (p.Dv * laplacian(v, INSIDE) + uvv - (p.F + p.k) * v)\nreturn u_new, v_new",
+         "and dt"),
+        ("import importlib\n\nreference = importlib.import_module('grayscott.physics.reference')\n"
+         "problem = importlib.import_module('grayscott').make_problem(u.shape, params=p)\n"
+         "return reference.step(u, v, problem)", "uses the package"),
     ],
     ("3_Python_Implementation", "nb3-13"): [
         ("sim = gs.Simulation(gs.make_problem(u.shape, params=p), backend='numpy-school',\n"
@@ -154,6 +174,9 @@ WRONG_ANSWERS = {
          "compute each frame when it is asked for"),
         ("for _ in range(nbimage):\n    yield v\n    for _ in range(nbextrastep):\n"
          "        u, v = step(u, v, p)", "calls of step"),
+        ("for _ in range(nbimage):\n    for _ in range(nbextrastep):\n"
+         "        u, v = step(u, v, params)  # the notebook's rates, not p\n    yield v",
+         "step with p"),
     ],
     ("3_Python_Implementation", "nb3-16"): [
         ("import grayscott.io  # the package's writer, at hand\n"
@@ -185,6 +208,8 @@ WRONG_ANSWERS = {
          'differ from numpy-school'),
         ('inside = (3 - (i == 1) - (i == nr)) * (3 - (j == 1) - (j == nc)) - 1\nsu = (U[i - 1, j - 1] + U[i - 1, j] + U[i - 1, j + 1] + U[i, j - 1]\n      + U[i, j + 1] + U[i + 1, j - 1] + U[i + 1, j] + U[i + 1, j + 1])\nsv = (V[i - 1, j - 1] + V[i - 1, j] + V[i - 1, j + 1] + V[i, j - 1]\n      + V[i, j + 1] + V[i + 1, j - 1] + V[i + 1, j] + V[i + 1, j + 1])\nuc, vc = U[i, j], V[i, j]\nuvv = uc * vc * vc\nU2[i, j] = uc + dt * (Du * (su - inside * uc) - uvv + 0.014 * (1 - uc))\nV2[i, j] = vc + dt * (Dv * (sv - inside * vc) + uvv - (0.014 + 0.054) * vc)',
          'F=0.035, k=0.065'),
+        ('inside = (3 - (i == 1) - (i == nr)) * (3 - (j == 1) - (j == nc)) - 1\nsu = (U[i - 1, j - 1] + U[i - 1, j] + U[i - 1, j + 1] + U[i, j - 1]\n      + U[i, j + 1] + U[i + 1, j - 1] + U[i + 1, j] + U[i + 1, j + 1])\nsv = (V[i - 1, j - 1] + V[i - 1, j] + V[i - 1, j + 1] + V[i, j - 1]\n      + V[i, j + 1] + V[i + 1, j - 1] + V[i + 1, j] + V[i + 1, j + 1])\nuc, vc = U[i, j], V[i, j]\nuvv = uc * vc * vc  # dt left out: right only for dt = 1\nU2[i, j] = uc + (Du * (su - inside * uc) - uvv + F * (1 - uc))\nV2[i, j] = vc + (Dv * (sv - inside * vc) + uvv - (F + k) * vc)',
+         'diffusions and dt'),
     ],
     ('4_Numba_Implementation', 'nb4-11'): [
         ('@njit(parallel=True)\ndef step_prange(U, V, U2, V2, Du, Dv, F, k, dt):\n    for _ in prange(1):\n        step_loop(U, V, U2, V2, Du, Dv, F, k, dt)',
@@ -207,9 +232,14 @@ WRONG_ANSWERS = {
         ("u, v = (jnp.asarray(a) for a in gs.make_initial('school', (nbrow, nbcol)))",
          'uses the package'),
         ('un = np.ones((nbrow, nbcol), np.float32)\nvn = np.zeros((nbrow, nbcol), np.float32)\nun[rows, cols], vn[rows, cols] = 0.0, 1.0\nu, v = jnp.asarray(un), jnp.asarray(vn)',
-         'JAX traced no scatter'),
+         'scatter(s) that set'),
         ('r = jnp.arange(nbrow)[:, None]\nc = jnp.arange(nbcol)[None, :]\nbox = (r >= rows.start) & (r < rows.stop) & (c >= cols.start) & (c < cols.stop)\nu = jnp.where(box, 0.0, 1.0).astype(jnp.float32)\nv = jnp.where(box, 1.0, 0.0).astype(jnp.float32)',
-         'JAX traced no scatter'),
+         'scatter(s) that set'),
+        ('u = jnp.ones((nbrow, nbcol), jnp.float32).at[rows, cols].set(0.0)\nv = 1.0 - u  # one field set',
+         'one per field'),
+        ('u = jnp.ones((nbrow, nbcol), jnp.float32).at[rows, cols].add(-1.0)\n'
+         'v = jnp.zeros((nbrow, nbcol), jnp.float32).at[rows, cols].add(1.0)',
+         '0 scatter(s) that set'),
     ],
     ('5_JAX', 'nb5-23'): [
         ('return jnp.nanmedian(jnp.where(x > 0, x, jnp.nan))',
@@ -247,6 +277,8 @@ WRONG_ANSWERS = {
          'no backward pass'),
         ('def derivative_of_total_v(F):\n    return jax.jvp(total_v, (F,), (1.0,))[1]',
          'no backward pass'),
+        ('derivative_of_total_v = jax.value_and_grad(total_v)  # (value, derivative)',
+         'return one number'),
     ],
     ('6_JAX_Implementation', 'nb6-06'): [
         ('total = 0.0\nfor a in range(3):\n    for b in range(3):\n        total = total + w[b, a] * X[a:a + nr, b:b + nc]\nreturn total',
@@ -263,6 +295,8 @@ WRONG_ANSWERS = {
          'not the centre'),
         ("k = jnp.ones((3, 3)).at[1, 1].set(0.0)\nreturn jax.scipy.signal.correlate2d(X, k, mode='valid')",
          'neighbours_3x3 multiplies'),
+        ("return jax.lax.reduce_window(X, 0.0, jax.lax.add, (3, 3), (1, 1), 'VALID') - X[1:-1, 1:-1]",
+         'not a window sum'),
     ],
     # ------------------------------------------------------------------ 7. Beyond
     ('7_Beyond', 'nb7-06'): [
@@ -291,6 +325,12 @@ WRONG_ANSWERS = {
          'a Python loop does the work'),
         ('return float(np.mean(np.vectorize(lambda e: 0 < abs(e) < np.finfo(x.dtype).tiny)(x)))',
          'a Python loop does the work'),
+        ('import numba\n\n\n@numba.njit\ndef count(x, tiny):\n    n = 0\n    for e in x.ravel():\n'
+         '        if 0 < abs(e) < tiny:\n            n += 1\n    return n\n\n\n'
+         'return count(x, np.finfo(x.dtype).tiny) / x.size  # the loop compiled',
+         'compiled by Numba'),
+        ('return 0.25 if x.dtype == np.float32 else 0.375  # the check\'s answers',
+         'expected 0.14'),
     ],
     ('9_Past_The_Wall', 'nb9-10'): [
         ('for upper, lower in zip(bands, bands[1:]):\n    lower[0] = upper[-1]\n    upper[-1] = lower[0]',
@@ -309,6 +349,9 @@ WRONG_ANSWERS = {
          'a Python loop does the work'),
         ('return np.where(np.abs(x) < np.finfo(x.dtype).tiny, 0.0, x).astype(np.float64)',
          'keep the dtype'),
+        ('tiny = np.finfo(x.dtype).tiny  # the check\'s answer written in\n'
+         'return np.array([0, 0, tiny, -tiny, 1.0, 0.0, 3e-30], dtype=x.dtype)',
+         'the 2.0 kept'),
     ],
     ('9_Past_The_Wall', 'nb9-03a'): [
         ('return [(lo - (k - s), hi + (k - s)) for s in range(1, k + 1)]  # not clipped',

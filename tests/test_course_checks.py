@@ -34,6 +34,62 @@ def test_a_python_loop_is_seen_however_it_is_hidden():
             checks.expect_no_python_loop("disk", wrong, (9, 12), (240, 320))
 
 
+def disk_in_a_thread(n, m):
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(1) as pool:
+        return pool.submit(disk_rows, n, m).result()
+
+
+def test_a_loop_in_a_thread_or_compiled_by_numba_is_seen():
+    with pytest.raises(AssertionError, match="a Python loop does the work"):
+        checks.expect_no_python_loop("disk", disk_in_a_thread, (9, 12), (240, 320))
+    numba = pytest.importorskip("numba")
+    compiled = numba.njit(lambda x: x.sum())  # any loop Numba compiles, called from the function
+
+    def total(x):
+        return compiled(x)
+
+    with pytest.raises(AssertionError, match="compiled by Numba"):
+        checks.expect_no_python_loop("total", total, (np.ones(10),), (np.ones(5000),))
+
+
+SIM = gs.Simulation(gs.make_problem((4, 5)), backend="numpy")
+
+
+def step_by_name(u, v):
+    import importlib
+
+    return importlib.import_module("grayscott.physics.reference").step(u, v, PROBLEM)
+
+
+def step_by_a_made_simulation(u, v):
+    SIM.advance(1)
+    return SIM.state
+
+
+PROBLEM = gs.make_problem((4, 5))
+
+
+def test_the_package_reached_by_name_or_by_a_made_object_is_seen():
+    assert checks.package_references(step_by_name) == ["'grayscott.physics.reference'"]
+    assert checks.package_references(step_by_a_made_simulation) == ["SIM"]
+    assert checks.package_references(lambda u: PROBLEM.shape) == [], "the problem is data"
+
+
+def sum_by_scipy(x):
+    from scipy import ndimage
+
+    return ndimage.convolve(x, np.ones((3, 3)), mode="constant")
+
+
+def test_a_library_that_does_the_work_is_seen():
+    pytest.importorskip("scipy")
+    with pytest.raises(AssertionError, match="uses import scipy: add the slices"):
+        checks.expect_not_using("sum", sum_by_scipy, ("scipy",), "add the slices")
+    checks.expect_not_using("disk", disk_broadcast, ("scipy",), "add the slices")
+
+
 def my_step(u, v):
     return reference.step(u, v, gs.make_problem(u.shape))
 

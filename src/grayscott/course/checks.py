@@ -21,7 +21,9 @@ from __future__ import annotations
 
 import contextlib
 import dis
+import os
 import sys
+import threading
 import types
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -32,6 +34,8 @@ PACKAGE_DIR = Path(__file__).resolve().parents[1]
 COURSE_DIR = Path(__file__).resolve().parent
 _LOADS = {"LOAD_GLOBAL", "LOAD_NAME", "LOAD_DEREF", "LOAD_CLASSDEREF", "LOAD_FROM_DICT_OR_GLOBALS",
           "LOAD_FROM_DICT_OR_DEREF", "IMPORT_NAME"}
+#: The package's plain data, which the notebooks hand to exercises (rates, grid, stencil).
+_DATA = {"Parameters", "Problem", "Stencil", "Preset"}
 
 
 def expect(condition: object, message: str) -> None:
@@ -61,18 +65,24 @@ def unwrap(fn: Any) -> Any:
     return fn
 
 
-def _package_name(obj: Any) -> str | None:
+def _in_roots(name: str, roots: tuple[str, ...]) -> bool:
+    return any(name == root or name.startswith(f"{root}.") for root in roots)
+
+
+def _package_name(obj: Any, roots: tuple[str, ...] = ("grayscott",)) -> str | None:
     """The package module `obj` comes from, if it is a module, class or function of grayscott
-    (the course's own tools excepted)."""
+    (the course's own tools excepted), or of another of `roots`."""
     if isinstance(obj, types.ModuleType):
         name = obj.__name__
     elif isinstance(obj, type) or callable(obj):
         name = getattr(obj, "__module__", None)
+    elif type(obj).__name__ in _DATA:
+        return None  # the rates or the problem, handed to the exercise: data, not a solution
     else:
-        return None
+        name = type(obj).__module__  # a Simulation or a backend made beforehand runs the steps
     if not isinstance(name, str) or name.startswith("grayscott.course"):
         return None
-    return name if name == "grayscott" or name.startswith("grayscott.") else None
+    return name if _in_roots(name, roots) else None
 
 
 def _codes(code: types.CodeType) -> Iterator[types.CodeType]:
@@ -82,9 +92,11 @@ def _codes(code: types.CodeType) -> Iterator[types.CodeType]:
             yield from _codes(const)
 
 
-def package_references(fn: Any, allowed: tuple[str, ...] = ()) -> list[str]:
+def package_references(fn: Any, allowed: tuple[str, ...] = (),
+                       roots: tuple[str, ...] = ("grayscott",)) -> list[str]:
     """The names `fn` loads (itself, its nested functions and the notebook's functions it calls)
-    that are the package's modules, classes or functions, other than `allowed`."""
+    that are the package's modules, classes or functions, other than `allowed` (or those of
+    other packages: `roots`, such as ``("scipy",)``)."""
     found: list[str] = []
     seen: set[types.CodeType] = set()
 
@@ -100,23 +112,54 @@ def package_references(fn: Any, allowed: tuple[str, ...] = ()) -> list[str]:
                 space[name] = cell.cell_contents
         module = space.get("__name__")
         for c in _codes(code):
+            # importlib.import_module("grayscott..."), __import__, sys.modules["grayscott..."]
+            found.extend(f"{const!r}" for const in c.co_consts
+                         if isinstance(const, str) and _in_roots(const, roots))
             for ins in dis.get_instructions(c):
                 if ins.opname not in _LOADS or not isinstance(ins.argval, str):
                     continue
                 name = ins.argval
                 if ins.opname == "IMPORT_NAME":
-                    if name.split(".")[0] == "grayscott":
+                    if _in_roots(name, roots):
                         found.append(f"import {name}")
                     continue
                 if name in allowed or name not in space:
                     continue
                 value = space[name]
-                if _package_name(value) is not None:
+                if _package_name(value, roots) is not None:
                     found.append(name)
                 elif getattr(unwrap(value), "__module__", None) == module:
                     visit(value)  # a function of the notebook: what does it use?
 
     visit(fn)
+    return sorted(set(found))
+
+
+def compiled_functions(fn: Any) -> list[str]:
+    """The Numba-compiled functions `fn` calls (itself, or the notebook's functions it calls)."""
+    found: list[str] = []
+    seen: set[types.CodeType] = set()
+
+    def visit(name: str, f: Any) -> None:
+        if hasattr(f, "py_func") and hasattr(f, "targetoptions"):  # a Numba dispatcher
+            found.append(name)
+        f = unwrap(f)
+        code = getattr(f, "__code__", None)
+        if not isinstance(code, types.CodeType) or code in seen:
+            return
+        seen.add(code)
+        space = dict(getattr(f, "__globals__", {}))
+        for free, cell in zip(code.co_freevars, f.__closure__ or (), strict=False):
+            with contextlib.suppress(ValueError):
+                space[free] = cell.cell_contents
+        for c in _codes(code):
+            for ins in dis.get_instructions(c):
+                if ins.opname in _LOADS and isinstance(ins.argval, str) and ins.argval in space:
+                    value = space[ins.argval]
+                    if getattr(unwrap(value), "__module__", None) == space.get("__name__"):
+                        visit(ins.argval, value)
+
+    visit(getattr(fn, "__name__", "it"), fn)
     return sorted(set(found))
 
 
@@ -126,6 +169,7 @@ class Watch:
 
     lines: int = 0  # Python lines run, in every frame
     package_calls: list[str] = field(default_factory=list)  # grayscott functions entered
+    numba: bool = False  # Numba compiled something: a loop that then runs outside Python
 
 
 def _in_package(filename: str) -> bool:
@@ -150,18 +194,21 @@ def run_watched(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> tuple[Any,
         name = frame.f_code.co_filename
         if name not in files:
             files[name] = _in_package(name)
+            watch.numba = watch.numba or f"{os.sep}numba{os.sep}" in name
         if files[name]:
             watch.package_calls.append(f"{frame.f_globals.get('__name__')}."
                                        f"{frame.f_code.co_name}")
             return None  # what the package does inside is not the learner's work
         return local
 
-    before = sys.gettrace()
+    before, before_threads = sys.gettrace(), threading.gettrace()
+    threading.settrace(on_call)  # a loop handed to a thread pool is watched too
     sys.settrace(on_call)
     try:
         result = fn(*args, **kwargs)
     finally:
         sys.settrace(before)
+        threading.settrace(before_threads)
     return result, watch
 
 
@@ -172,6 +219,13 @@ def expect_own_work(name: str, fn: Any, allowed: tuple[str, ...] = ()) -> None:
                      "it yourself, with NumPy/JAX/Numba and the notebook's own functions")
 
 
+def expect_not_using(name: str, fn: Any, roots: tuple[str, ...], instead: str) -> None:
+    """`fn`'s code must not load the modules or functions of the libraries `roots` (a library
+    call that does the exercise's work, such as scipy.ndimage.convolve for the slices)."""
+    refs = package_references(fn, roots=roots)
+    expect(not refs, f"{name} uses {', '.join(refs)}: {instead}")
+
+
 def expect_no_package_calls(name: str, watch: Watch) -> None:
     calls = sorted(set(watch.package_calls))
     expect(not calls, f"{name} called the package's code while it ran ({', '.join(calls[:3])}):"
@@ -180,10 +234,19 @@ def expect_no_package_calls(name: str, watch: Watch) -> None:
 
 def expect_no_python_loop(name: str, fn: Callable[..., Any], small: tuple, big: tuple,
                           slack: int = 60) -> Any:
-    """Run fn(*small) and fn(*big) watched: the Python lines they run must be about the same
-    (a grid `big` has more rows and cells than `small`); returns fn(*big)."""
+    """Run fn(*small) (twice: the first may import) and fn(*big) watched: the Python lines they
+    run must be about the same (a grid `big` has more rows and cells than `small`), and nothing
+    compiled by Numba may run; returns fn(*big)."""
+    compiled = compiled_functions(fn)
+    # A first call may import or compile (one-time work that would hide the growth): not counted.
+    _, first = run_watched(fn, *small)
     _, few = run_watched(fn, *small)
     result, many = run_watched(fn, *big)
+    if first.numba or few.numba or many.numba:
+        compiled = compiled or ["a function"]
+    expect(not compiled, f"{name} runs {', '.join(compiled)} compiled by Numba: its loop runs "
+                         "outside Python, but it is still a loop over the cells. Write it with "
+                         "whole-array operations.")
     expect_no_package_calls(name, few)
     expect(many.lines - few.lines <= slack,
            f"{name} ran {many.lines} Python lines for {big} and {few.lines} for {small}: its "
