@@ -28,7 +28,7 @@ import numpy as np
 
 from ..errors import GrayScottError
 from .layout import DATASET
-from .readers import frames_available
+from .readers import frames_available, open_hdf5
 
 #: Differing frames listed in the text report (``--json`` lists every frame).
 SHOWN = 10
@@ -41,20 +41,7 @@ SETTINGS = ("nbrow", "nbcol", "nbextrastep", "Du", "Dv", "F", "k", "dt", "dtype"
 def open_frames(path: str | os.PathLike) -> tuple[h5py.File, h5py.Dataset, int]:
     """The file, its ``matrix`` and the frames that hold data; one line when it cannot be."""
     p = Path(path)
-    if not p.exists():
-        raise GrayScottError(f"no such file: {str(p)!r}")
-    if p.is_dir():
-        raise GrayScottError(f"{str(p)!r} is a folder, not an HDF5 file")
-    try:
-        ok = h5py.is_hdf5(p)
-    except OSError as exc:
-        raise GrayScottError(f"cannot read {str(p)!r}: {exc.strerror or exc}") from None
-    if not ok:
-        raise GrayScottError(f"{str(p)!r} is not an HDF5 file")
-    try:
-        f = h5py.File(p, "r", locking=False)
-    except OSError as exc:  # a file cut short on disk ends here ("truncated file: eof = ...")
-        raise GrayScottError(f"cannot open {str(p)!r}: {str(exc).splitlines()[0]}") from None
+    f = open_hdf5(p)
     m = f.get(DATASET)
     if not isinstance(m, h5py.Dataset) or m.ndim != 3 or m.dtype.kind != "f":
         names = ", ".join(sorted(f.keys())) or "nothing"

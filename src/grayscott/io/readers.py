@@ -55,8 +55,8 @@ def read_final_state(path: str | os.PathLike) -> tuple[np.ndarray, np.ndarray]:
         return f["u_final"][...], f["v_final"][...]
 
 
-def open_run(path: str | os.PathLike, what: str = "run file") -> h5py.File:
-    """Open a grayscott run's file for reading (live or not), or one line saying why not."""
+def open_hdf5(path: str | os.PathLike, what: str = "HDF5 file") -> h5py.File:
+    """Open ``path`` as an HDF5 file for reading (live or not), or one line saying why not."""
     p = Path(path)
     if not p.exists():
         raise GrayScottError(f"no such file: {str(p)!r}")
@@ -67,13 +67,20 @@ def open_run(path: str | os.PathLike, what: str = "run file") -> h5py.File:
     except OSError as exc:
         raise GrayScottError(f"cannot read {str(p)!r}: {exc.strerror or exc}") from None
     if not ok:
-        raise GrayScottError(f"{str(p)!r} is not an HDF5 file, so not a grayscott {what}")
+        raise GrayScottError(f"{str(p)!r} is not an HDF5 file"
+                             + ("" if what == "HDF5 file" else f", so not a grayscott {what}"))
     try:
         # No lock: the writer holds none either (OutputLock keeps writers apart), and within
         # the writer's own process HDF5 refuses to mix locking and non-locking opens.
-        f = h5py.File(p, "r", locking=False)
-    except OSError as exc:
+        return h5py.File(p, "r", locking=False)
+    except OSError as exc:  # a file cut short on disk ends here ("truncated file: eof = ...")
         raise GrayScottError(f"cannot open {str(p)!r}: {str(exc).splitlines()[0]}") from None
+
+
+def open_run(path: str | os.PathLike, what: str = "run file") -> h5py.File:
+    """Open a grayscott run's file for reading (live or not), or one line saying why not."""
+    p = Path(path)
+    f = open_hdf5(p, what)
     m = f.get(DATASET)
     if not isinstance(m, h5py.Dataset) or m.ndim != 3 or "nbextrastep" not in f.attrs:
         names = ", ".join(sorted(f.keys())) or "nothing"
