@@ -7,6 +7,8 @@ optimised; see ``numpy_buffers`` for what NumPy can do without temporaries.
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 
 from ..physics import Stencil
@@ -44,28 +46,8 @@ class NumpySchoolBackend(PaddedNumpyBackend):
 
     def _advance(self, nsteps: int) -> None:
         p = self.problem.params
-        Du, Dv, F, k, dt = p.Du, p.Dv, p.F, p.k, p.dt
-        u = self.U[1:-1, 1:-1]
-        v = self.V[1:-1, 1:-1]
-        if self.problem.rate_map is not None:
-            self._advance_map(nsteps)
-            return
-        for _ in range(nsteps):
-            self.fill_ghosts()
-            Lu = self._laplacian(self.U)
-            Lv = self._laplacian(self.V)
-            uvv = u * v * v
-            u += dt * (Du * Lu - uvv + F * (1 - u))
-            v += dt * (Dv * Lv + uvv - (F + k) * v)
-
-    def _advance_map(self, nsteps: int) -> None:
-        """The same expression with F a column (one value per row) and ``F + k`` a field,
-        rounded once to the dtype as the scalars are (NumPy's own rounding of a Python float
-        into a float32 operation): the same bits, cell by cell."""
-        p = self.problem.params
         Du, Dv, dt = p.Du, p.Dv, p.dt
-        f, fk = self.problem.rate_map.coefficients(self.problem.dtype)
-        F = f[:, None]
+        F, FK = self._rates()
         u = self.U[1:-1, 1:-1]
         v = self.V[1:-1, 1:-1]
         for _ in range(nsteps):
@@ -74,4 +56,16 @@ class NumpySchoolBackend(PaddedNumpyBackend):
             Lv = self._laplacian(self.V)
             uvv = u * v * v
             u += dt * (Du * Lu - uvv + F * (1 - u))
-            v += dt * (Dv * Lv + uvv - fk * v)
+            v += dt * (Dv * Lv + uvv - FK * v)
+
+    def _rates(self) -> tuple[Any, Any]:
+        """F and F + k. Uniform: Python floats, which NumPy rounds once into the field's dtype
+        as it multiplies. With a map: F as a column (one value per row) and F + k as a field,
+        rounded once to the dtype in the same way, so each cell gets the same bits as a uniform
+        run of its own rates."""
+        m = self.problem.rate_map
+        if m is None:
+            p = self.problem.params
+            return p.F, p.F + p.k
+        f, fk = m.coefficients(self.problem.dtype)
+        return f[:, None], fk
