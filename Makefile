@@ -7,7 +7,7 @@ BIN    := $(VENV)/bin
 RUN_ARGS ?= -n 300 -o output.h5 --overwrite
 VIDEO    ?= output.mp4
 
-.PHONY: run test lint tutorials clean
+.PHONY: run test lint tutorials docs clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -20,7 +20,11 @@ $(VENV)/.run-installed: pyproject.toml | $(BIN)/python
 
 $(VENV)/.test-installed: pyproject.toml | $(BIN)/python
 	$(BIN)/python -m pip install --quiet -e '.[test]'
-	touch $@ $(VENV)/.run-installed
+	touch $@ $(VENV)/.run-installed $(VENV)/.docs-installed
+
+$(VENV)/.docs-installed: pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet -e '.[docs]'
+	touch $@
 
 run: $(VENV)/.run-installed
 	$(BIN)/grayscott run $(RUN_ARGS) --video $(VIDEO)
@@ -31,6 +35,10 @@ test: $(VENV)/.test-installed
 
 lint: $(VENV)/.test-installed
 	$(BIN)/python -m ruff check src tests notebooks scripts
+
+# The documentation site, into build/site (tests/test_docs.py builds it strictly in make test).
+docs: $(VENV)/.docs-installed
+	NO_MKDOCS_2_WARNING=1 $(BIN)/python -m mkdocs build --strict
 
 # The tutorial notebooks are generated from the solutions; never edit them by hand.
 tutorials: $(VENV)/.test-installed

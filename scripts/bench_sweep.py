@@ -1,5 +1,5 @@
 #!/usr/bin/env python
-"""Batched (F, k) sweep vs the same runs one after the other (issue 11's measurement).
+"""Batched (F, k) sweep vs the same runs one after the other.
 
     flock /tmp/gs-bench.lock python scripts/bench_sweep.py [--repeat 3]
 

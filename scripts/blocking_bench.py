@@ -1,5 +1,5 @@
 #!/usr/bin/env python
-"""Temporal blocking measured (issue 13): the k sweep, the roofline and the arithmetic ceiling.
+"""Temporal blocking measured: the k sweep, the roofline and the arithmetic ceiling.
 
     flock /tmp/gs-bench.lock python scripts/blocking_bench.py [--rounds 5] [--markdown out.md]
 

@@ -1,7 +1,13 @@
-"""The school's six notebooks: every solution notebook runs top to bottom on a small grid (its
-closing ladder on the school's grid, for a few steps) and leaves no file where it ran, the tutorials
-are exactly what ``notebooks/make_tutorials.py`` makes of the solutions, and a tutorial check fails
-for a plausible wrong answer."""
+"""The course's notebooks: every solution notebook runs top to bottom on a small grid (its closing
+ladder on the school's grid, for a few steps) and leaves no file or folder where it ran; the
+tutorials are exactly what ``notebooks/make_tutorials.py`` makes of the solutions; and every
+exercise's check fails, with a message that says what it wanted, for the unfilled exercise and
+for at least two wrong answers (``WRONG_ANSWERS`` in ``tests/notebook_wrong_answers.py``).
+
+One kernel runs each notebook: at each exercise it first runs the tutorial's unfilled stub, then
+every wrong answer, each followed by the check, then the solution and its check, and goes on.
+The solution put back after the wrong answers redefines everything they defined, so the cells
+after it see what they would see in a plain run of the solution."""
 
 from __future__ import annotations
 
@@ -10,6 +16,8 @@ import importlib.util
 import json
 import re
 import sys
+import time
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
@@ -18,19 +26,24 @@ nbformat = pytest.importorskip("nbformat")
 nbclient = pytest.importorskip("nbclient")
 pytest.importorskip("ipykernel")
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from notebook_wrong_answers import WRONG_ANSWERS  # noqa: E402
+
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS = ROOT / "notebooks"
 NAMES = ["1_Optimization", "2_Numpy", "3_Python_Implementation", "4_Numba_Implementation",
-         "5_JAX", "6_JAX_Implementation", "7_Beyond"]
+         "5_JAX", "6_JAX_Implementation", "7_Beyond", "8_Long_Runs", "9_Past_The_Wall"]
 #: Modules a notebook needs beyond the base install and the video extra.
 NEEDS = {"4_Numba_Implementation": "numba", "5_JAX": "jax", "6_JAX_Implementation": "jax",
-         "7_Beyond": "jax"}
-#: Notebooks past the school's six (issue 11): no closing ladder.
-BEYOND = {"7_Beyond"}
+         "7_Beyond": "jax", "8_Long_Runs": "numba", "9_Past_The_Wall": "numba"}
+#: Notebooks without the closing ladder.
+NO_LADDER = {"7_Beyond", "8_Long_Runs", "9_Past_The_Wall"}
 #: Injected after each notebook's parameters cell, as papermill would: a small, short run.
-#: The closing ladder always runs the school's 1080 x 1920; here for 3 steps per timing.
-SMALL = "NBROW, NBCOL = 64, 64\nNSTEPS = 320\nNBIMAGE, NBEXTRASTEP = 10, 32\nLADDER_STEPS = 3"
+#: The closing ladder always runs the school's 1080 x 1920; here for 2 rounds of 3 steps.
+SMALL = ("NBROW, NBCOL = 64, 64\nNSTEPS = 320\nNBIMAGE, NBEXTRASTEP = 10, 32\nLADDER_STEPS = 3\n"
+         "LADDER_ROUNDS = 2\nLADDER_FROM_STEP = 3\nLONG_STEPS = 600\nMPI_RANKS = 0")
 CELL_TIMEOUT = 300
+STUB = re.compile(r"^(?P<indent>[ \t]*)raise NotImplementedError\(.*\)$", re.M)
 
 
 def _generator():
@@ -53,14 +66,129 @@ def _read(kind, name):
     return nbformat.read(NOTEBOOKS / kind / f"{name}.ipynb", as_version=4)
 
 
-def _param(name):
-    marks = []
+def _marks(name):
     if name in NEEDS and importlib.util.find_spec(NEEDS[name]) is None:
-        marks.append(pytest.mark.skip(reason=f"{name} needs {NEEDS[name]}"))
-    return pytest.param(name, id=name, marks=marks)
+        return [pytest.mark.skip(reason=f"{name} needs {NEEDS[name]}")]
+    return []
 
 
-# ---------------------------------------------------------------- the solutions run
+def fill(stub, wrong):
+    """The tutorial's exercise cell `stub` with its NotImplementedError lines replaced, in order,
+    by `wrong` (one string per block, or one string for a cell of one block)."""
+    blocks = [wrong] if isinstance(wrong, str) else list(wrong)
+    matches = list(STUB.finditer(stub))
+    assert len(matches) == len(blocks), f"{len(matches)} block(s) to fill, {len(blocks)} given"
+    out, at = [], 0
+    for match, text in zip(matches, blocks, strict=True):
+        out.append(stub[at:match.start()])
+        out.append("\n".join(match["indent"] + line if line else line
+                             for line in text.strip("\n").splitlines()))
+        at = match.end()
+    return "".join(out) + stub[at:]
+
+
+def exercises(name):
+    """(exercise cell id, id of its check) of a solution notebook, in order."""
+    cells = _read("solutions", name).cells
+    out = []
+    for i, cell in enumerate(cells):
+        if "solution" in _tags(cell):
+            check = next(c for c in cells[i + 1:] if "check" in _tags(c))
+            out.append((cell.id, check.id))
+    return out
+
+
+# ---------------------------------------------------------------- one kernel per notebook
+
+
+@dataclass
+class Trial:
+    """How a filled exercise went: the cell that failed first (None: nothing failed)."""
+
+    failed_at: str | None = None  # "exercise" or "check"
+    ename: str = ""
+    evalue: str = ""
+
+
+@dataclass
+class CourseRun:
+    seconds: float = 0.0
+    error: str | None = None  # the first error of the solution itself
+    trials: dict = field(default_factory=dict)  # (exercise id, label) -> Trial
+    cells: list = field(default_factory=list)  # the solution's cells, with their outputs
+    left: list = field(default_factory=list)  # what the notebook left where it ran
+
+
+def _error(cell):
+    for out in cell.outputs:
+        if out.output_type == "error":
+            return out.ename, out.evalue
+    return None
+
+
+def _run_course(name, where, kernel_name, tmp):
+    """Run notebook `name` in folder `where`, its kernel's temporary files in `tmp`."""
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("TMPDIR", str(tmp))  # the kernel's tempfile folder: seen, checked after
+        # XLA's compilations of the ladder's JAX rungs, shared by the notebooks' kernels.
+        mp.setenv("JAX_COMPILATION_CACHE_DIR", str(tmp.parent / "jax-cache"))
+        run = _run_in_kernel(name, where, kernel_name)
+    run.left += sorted(f"{p.name} (in the temporary folder)" for p in tmp.iterdir())
+    return run
+
+
+def _run_in_kernel(name, where, kernel_name):
+    solution, tutorial = _read("solutions", name), _read("tutorial", name)
+    stubs = {c.id: c.source for c in tutorial.cells if "exercise" in _tags(c)}
+    nb = copy.deepcopy(solution)
+    at = [i for i, c in enumerate(nb.cells) if "parameters" in _tags(c)]
+    assert len(at) == 1, "one parameters cell"
+    nb.cells.insert(at[0] + 1, nbformat.v4.new_code_cell(SMALL))
+    checks = {ex: chk for ex, chk in exercises(name)}
+    by_id = {c.id: c for c in nb.cells}
+    run = CourseRun()
+    client = nbclient.NotebookClient(nb, timeout=CELL_TIMEOUT, kernel_name=kernel_name,
+                                     resources={"metadata": {"path": str(where)}})
+    t0 = time.perf_counter()
+
+    def execute(cell, index):
+        try:
+            client.execute_cell(cell, index)
+        except nbclient.exceptions.CellExecutionError:
+            pass
+        return _error(cell)
+
+    with client.setup_kernel():
+        for index, cell in enumerate(nb.cells):
+            if cell.cell_type != "code":
+                continue
+            if cell.id in checks:
+                trials = [("unfilled", stubs[cell.id])]
+                trials += [(f"wrong-{k}", fill(stubs[cell.id], wrong))
+                           for k, (wrong, _) in enumerate(WRONG_ANSWERS.get((name, cell.id), []))]
+                # The cells between the exercise and its check (functions it needs) run too.
+                until = [c.id for c in nb.cells].index(checks[cell.id])
+                between = [c for c in nb.cells[index + 1:until] if c.cell_type == "code"]
+                for label, source in trials:
+                    steps = [("exercise", nbformat.v4.new_code_cell(source))]
+                    steps += [("between", nbformat.v4.new_code_cell(c.source)) for c in between]
+                    check = by_id[checks[cell.id]].source
+                    steps.append(("check", nbformat.v4.new_code_cell(check)))
+                    trial = Trial()
+                    for kind, c in steps:
+                        err = execute(c, index)
+                        if err:
+                            trial = Trial(kind, *err)
+                            break
+                    run.trials[(cell.id, label)] = trial
+            err = execute(cell, index)
+            if err and run.error is None:
+                run.error = f"cell {cell.id}: {err[0]}: {err[1]}"
+                break
+    run.seconds = time.perf_counter() - t0
+    run.cells = nb.cells
+    run.left = sorted(p.name for p in where.iterdir())
+    return run
 
 
 @pytest.fixture(scope="module")
@@ -77,108 +205,102 @@ def kernel_name(tmp_path_factory):
         yield name
 
 
+@pytest.fixture(scope="module")
+def course(kernel_name, tmp_path_factory):
+    """course(name): the notebook's run (once per test module)."""
+    runs = {}
+
+    def get(name):
+        if name not in runs:
+            runs[name] = _run_course(name, tmp_path_factory.mktemp(name), kernel_name,
+                                     tmp_path_factory.mktemp(f"{name}-tmp"))
+        return runs[name]
+
+    return get
+
+
 @pytest.mark.slow
-@pytest.mark.parametrize("name", [_param(n) for n in NAMES])
-def test_solution_notebook_runs(name, tmp_path, kernel_name):
-    nb = _read("solutions", name)
-    where = [i for i, c in enumerate(nb.cells) if "parameters" in _tags(c)]
-    assert len(where) == 1, "one parameters cell"
-    nb.cells.insert(where[0] + 1, nbformat.v4.new_code_cell(SMALL))
-    client = nbclient.NotebookClient(nb, timeout=CELL_TIMEOUT, kernel_name=kernel_name,
-                                     resources={"metadata": {"path": str(tmp_path)}})
-    client.execute()  # raises CellExecutionError, with the cell and traceback, on any error
-    assert list(tmp_path.iterdir()) == [], "the notebook left files where it ran"
-    images = [o for c in nb.cells if c.cell_type == "code" for o in c.outputs
-              if o.output_type == "display_data" and "image/png" in o.get("data", {})]
-    assert images, "the notebook ends with an image of the result"
-    last_code = [c for c in nb.cells if c.cell_type == "code"][-1]
-    assert any("image/png" in o.get("data", {}) for o in last_code.outputs)
-    if name in BEYOND:
+@pytest.mark.parametrize("name", [pytest.param(n, marks=_marks(n)) for n in NAMES])
+def test_solution_notebook_runs(name, course):
+    run = course(name)
+    assert run.error is None, run.error
+    assert run.left == [], f"the notebook left {run.left} where it ran"
+    code = [c for c in run.cells if c.cell_type == "code"]
+    assert any("image/png" in o.get("data", {}) for c in code for o in c.outputs)
+    assert any("image/png" in o.get("data", {}) for o in code[-1].outputs), \
+        "the notebook ends with an image of the result"
+    if name in NO_LADDER:
         return
-    # The closing ladder: numpy-school measured as the baseline, shown beside the school's table.
-    ladder = [c for c in nb.cells if c.cell_type == "code" and "show_ladder(rates)" in c.source]
+    # The closing ladder: interleaved rounds, from two states, beside the school's table.
+    ladder = [c for c in code if "ladder.show(" in c.source]
     assert len(ladder) == 1, "one closing ladder cell"
     text = "".join(o.get("text", "") for o in ladder[0].outputs if o.output_type == "stream")
     assert "numpy-school" in text and "AMD EPYC 7313" in text and "x1.0   NumPy" in text
+    assert "initial state" in text and "after 3 steps" in text and "on this machine" in text
     assert any("image/png" in o.get("data", {}) for o in ladder[0].outputs), "the ladder chart"
 
 
-# ---------------------------------------------------------------- checks that can fail
-
-#: (notebook, exercise cell id, a plausible wrong answer put in place of the stub's `raise`,
-#: what the check must say). The wrong answers compute the right values the wrong way, or
-#: nearly the right value, so only a check that looks at the approach catches them.
-WRONG_ANSWERS = [
-    ("1_Optimization", "nb1-09",
-     "best = 1000 * min(timeit.repeat(lambda: naive_step(u, v), number=1, repeat=3))  # in ms",
-     "times the check's own timing"),
-    ("1_Optimization", "nb1-23", "naive_rows(u, v, u2, v2, range(nr))  # no threads at all",
-     "no two calls of naive_rows ran at the same time"),
-    ("2_Numpy", "nb2-16",
-     "inside = np.zeros((nbrow, nbcol), dtype=bool)\n"
-     "for i in range(nbrow):\n"
-     "    for j in range(nbcol):\n"
-     "        inside[i, j] = (i - nbrow / 2) ** 2 + (j - nbcol / 2) ** 2 < radius**2",
-     "must not loop in Python"),
-    ("4_Numba_Implementation", "nb4-11", "step_prange = step_loop  # still one thread",
-     "parallel option"),
-    ("5_JAX", "nb5-35",
-     "return jnp.stack([advance(u0, v0, NSTEPS, F, k)[1] for F, k in zip(Fs, ks, strict=True)])",
-     "one vectorised loop"),
-    ("6_JAX_Implementation", "nb6-11",
-     "w = np.ones((3, 3), np.float32)\nw[1, 1] = 0\nreturn correlate3x3(X, jnp.asarray(w))",
-     "neighbours_3x3 multiplies"),
-]
-STUB = re.compile(r"^(?P<indent>[ \t]*)raise NotImplementedError\(.*\)$", re.M)
-
-
-def _with_wrong_answer(name, cell_id, wrong):
-    """The solution notebook up to the check after `cell_id`, whose exercise is the tutorial's
-    stub filled with `wrong`; returns (notebook, id of the check cell)."""
-    solution, tutorial = _read("solutions", name), _read("tutorial", name)
-    stub = next(c for c in tutorial.cells if c.id == cell_id).source
-    (match,) = STUB.finditer(stub)
-    filled = "\n".join(match["indent"] + line for line in wrong.splitlines())
-    ids = [c.id for c in solution.cells]
-    at = ids.index(cell_id)
-    check = next(c for c in solution.cells[at + 1:] if "check" in _tags(c))
-    nb = copy.deepcopy(solution)
-    nb.cells = nb.cells[:ids.index(check.id) + 1]
-    nb.cells[at].source = stub[:match.start()] + filled + stub[match.end():]
-    return nb, check.id
+def _trial_params():
+    out = []
+    for name in NAMES:
+        if not (NOTEBOOKS / "solutions" / f"{name}.ipynb").exists():
+            continue
+        for cell_id, _ in exercises(name):
+            for k, (_, message) in enumerate(WRONG_ANSWERS.get((name, cell_id), [])):
+                out.append(pytest.param(name, cell_id, f"wrong-{k}", message,
+                                        id=f"{name}-{cell_id}-{k}", marks=_marks(name)))
+    return out
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize(("name", "cell_id", "wrong", "message"),
-                         [pytest.param(*w, id=f"{w[0]}-{w[1]}",
-                                       marks=_param(w[0]).marks) for w in WRONG_ANSWERS])
-def test_a_wrong_answer_fails_its_check(name, cell_id, wrong, message, tmp_path, kernel_name):
-    nb, check_id = _with_wrong_answer(name, cell_id, wrong)
-    where = [i for i, c in enumerate(nb.cells) if "parameters" in _tags(c)]
-    nb.cells.insert(where[0] + 1, nbformat.v4.new_code_cell(SMALL))
-    client = nbclient.NotebookClient(nb, timeout=CELL_TIMEOUT, kernel_name=kernel_name,
-                                     resources={"metadata": {"path": str(tmp_path)}})
-    with pytest.raises(nbclient.exceptions.CellExecutionError) as failure:
-        client.execute()
-    failed = [c.id for c in nb.cells if c.cell_type == "code"
-              and any(o.output_type == "error" for o in c.outputs)]
-    assert failed == [check_id], "the wrong answer must pass everything up to its check"
-    assert failure.value.ename == "AssertionError" and message in str(failure.value)
+@pytest.mark.parametrize(("name", "cell_id", "label", "message"), _trial_params())
+def test_a_wrong_answer_fails_at_its_check(name, cell_id, label, message, course):
+    trial = course(name).trials.get((cell_id, label))
+    assert trial is not None, "the notebook stopped before this exercise"
+    assert trial.failed_at == "check", \
+        f"the wrong answer {label} must fail at its check, not {trial.failed_at}: " \
+        f"{trial.ename}: {trial.evalue}"
+    assert trial.ename == "AssertionError" and trial.evalue.strip(), "a message that says why"
+    assert message in trial.evalue, f"the check said: {trial.evalue}"
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", [pytest.param(n, marks=_marks(n)) for n in NAMES])
+def test_the_unfilled_tutorial_fails_at_its_checks(name, course):
+    """Each unfilled exercise fails with NotImplementedError, at its cell (a top-level stub) or
+    at its check (a function's body), and no other cell of the tutorial fails."""
+    run = course(name)
+    assert run.error is None, run.error
+    for cell_id, _ in exercises(name):
+        trial = run.trials[(cell_id, "unfilled")]
+        assert trial.ename == "NotImplementedError" or (
+            trial.ename == "AssertionError" and "raised NotImplementedError" in trial.evalue), \
+            (cell_id, trial)
+        assert trial.failed_at in ("exercise", "check"), (cell_id, trial)
+
+
+def test_every_exercise_has_two_wrong_answers():
+    for name in NAMES:
+        for cell_id, _ in exercises(name):
+            wrong = WRONG_ANSWERS.get((name, cell_id), [])
+            assert len(wrong) >= 2, f"{name} {cell_id}: {len(wrong)} wrong answer(s)"
+    known = {(n, c) for n in NAMES for c, _ in exercises(n)}
+    assert set(WRONG_ANSWERS) <= known, set(WRONG_ANSWERS) - known
 
 
 def test_the_wrong_answers_fill_a_tutorial_stub():
-    for name, cell_id, wrong, _ in WRONG_ANSWERS:
-        nb, check_id = _with_wrong_answer(name, cell_id, wrong)
-        filled = next(c for c in nb.cells if c.id == cell_id)
-        assert "NotImplementedError" not in filled.source and wrong.splitlines()[0] in \
-            filled.source
-        assert "BEGIN SOLUTION" not in filled.source and nb.cells[-1].id == check_id
+    for (name, cell_id), wrongs in WRONG_ANSWERS.items():
+        stub = next(c for c in _read("tutorial", name).cells if c.id == cell_id).source
+        for wrong, message in wrongs:
+            filled = fill(stub, wrong)
+            assert "NotImplementedError" not in filled and "BEGIN SOLUTION" not in filled
+            assert message, "each wrong answer names what its check must say"
 
 
 # ---------------------------------------------------------------- one source of truth
 
 
-def test_the_six_notebooks_exist():
+def test_the_notebooks_exist():
     assert [p.stem for p in mt.solution_paths()] == NAMES
     assert sorted(p.stem for p in (NOTEBOOKS / "tutorial").glob("*.ipynb")) == NAMES
 
@@ -198,6 +320,18 @@ def test_notebooks_are_committed_without_outputs():
         for cell in _read("tutorial", name).cells:
             if cell.cell_type == "code":
                 assert not cell.outputs and cell.execution_count is None
+
+
+def test_no_check_compares_timings():
+    """A check that compares two timings fails on a loaded machine: none may."""
+    timing = re.compile(r"perf_counter|timeit|\bt_\w+\s*/|best\s*/|rate\s*/")
+    for name in NAMES:
+        for cell in _read("solutions", name).cells:
+            if "check" not in _tags(cell):
+                continue
+            for line in cell.source.splitlines():
+                if re.match(r"\s*(assert|expect)\b", line):
+                    assert not timing.search(line), f"{name} {cell.id}: {line}"
 
 
 @pytest.mark.parametrize("name", NAMES)

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import h5py
+import numpy as np
 import pytest
 
+import grayscott as gs
 from grayscott.cli import main
 from grayscott.errors import GrayScottError
 from grayscott.physics import INITIAL_STATES, Parameters
@@ -79,3 +81,21 @@ def test_run_without_preset_records_none(tmp_path, capsys):
     out = tmp_path / "n.h5"
     assert main(["run", *SMALL, "-o", str(out)]) == 0
     assert "preset" not in _attrs(out)
+
+
+def test_solitons_descriptions_say_what_the_model_does():
+    """Neila's solitons do not divide in his model; in ours their spots multiply (measured with
+    scripts/preset_spots.py: 8 -> 220 in 10,000 steps at 256 x 256), so the descriptions must
+    say they divide."""
+    ndimage = pytest.importorskip("scipy.ndimage")
+    pytest.importorskip("numba")
+    for name in ("solitons", "pulsating-solitons"):
+        p = get_preset(name)
+        assert "divide" in p.description and "not divide" not in p.description
+        problem = gs.make_problem((128, 128), params=gs.Parameters(F=p.F, k=p.k))
+        sim = gs.Simulation(problem, backend="numba", initial=p.initial)
+        counts = []
+        for _ in range(2):
+            sim.advance(1500)
+            counts.append(ndimage.label(sim.state[1] > 0.2, structure=np.ones((3, 3)))[1])
+        assert counts[1] >= 2 * counts[0] > 0, (name, counts)

@@ -20,6 +20,7 @@ from .io.commands import FSYNC_HELP, info_cmd, resume_cmd, run_summary
 from .physics import BORDERS, DTYPES, INITIAL_STATES, STENCILS, Parameters, make_problem
 from .runs import DEFAULT_CHECKPOINT_EVERY
 from .sweep.commands import presets_cmd, sweep_cmd
+from .sweep.fit_command import fit_cmd
 from .views.commands import render_cmd
 
 EXIT_USAGE = 2
@@ -54,18 +55,23 @@ def cli() -> None:
               type=click.Path(dir_okay=False), help="HDF5 file to write.")
 @click.option("-b", "--backend", default=None,
               help="Backend (see `grayscott backends`); default: the fastest installed.")
-@click.option("--dtype", type=_choice(DTYPES), default="float32", show_default=True)
+@click.option("--dtype", type=_choice(DTYPES), default="float32", show_default=True,
+              help="Storage and arithmetic of the fields.")
 @click.option("--output-dtype", type=_choice(DTYPES), default="float32", show_default=True,
               help="dtype of the frames in the file (the school's is float32).")
-@click.option("--stencil", type=_choice(STENCILS), default="school", show_default=True)
-@click.option("--border", type=_choice(BORDERS), default="school", show_default=True)
-@click.option("--initial", type=_choice(INITIAL_STATES), default="school", show_default=True)
+@click.option("--stencil", type=_choice(STENCILS), default="school", show_default=True,
+              help="The 3x3 Laplacian (any 3x3 array from Python).")
+@click.option("--border", type=_choice(BORDERS), default="school", show_default=True,
+              help="school: outside neighbours skipped; periodic; fixed: U = 1, V = 0 outside.")
+@click.option("--initial", type=_choice(INITIAL_STATES), default="school", show_default=True,
+              help="school: the school's box; noise: the box plus seeded noise.")
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed of --initial noise.")
 @click.option("--preset", default=None, metavar="NAME",
               help="Named regime (see `grayscott presets`): sets F, k and the initial state "
                    "unless -f, -k or --initial are given.")
 @click.option("--threads", type=click.IntRange(min=1), default=None,
-              help="CPU threads of numba-parallel (default: NUMBA_NUM_THREADS or all cores).")
+              help="CPU threads of numba-parallel and numba-blocked (default: NUMBA_NUM_THREADS or "
+                   "all cores).")
 @click.option("--blocking", type=click.IntRange(min=1), default=None, metavar="K",
               help="numba-blocked: time steps per pass over memory (default: measured on "
                    "first use and cached; GRAYSCOTT_AUTOTUNE=0: from the grid and the L2 size).")
@@ -172,6 +178,7 @@ cli.add_command(bench_cmd)
 cli.add_command(profile_cmd)
 cli.add_command(presets_cmd)
 cli.add_command(sweep_cmd)
+cli.add_command(fit_cmd)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

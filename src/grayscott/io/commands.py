@@ -108,7 +108,8 @@ def format_info(info: dict[str, Any]) -> str:
         f"{info['path']}: grayscott run, layout {a.get('layout_version', 1)}",
         f"  grid       {a['nbrow']}x{a['nbcol']} {a.get('dtype', '?')}, frames "
         f"{info['frame_dtype']}",
-        f"  rates      Du={a['Du']:g} Dv={a['Dv']:g} F={a['F']:g} k={a['k']:g} dt={a['dt']:g}",
+        f"  rates      Du={a['Du']:g} Dv={a['Dv']:g} F={a['F']:g} k={a['k']:g} dt={a['dt']:g}"
+        + (f" (preset {a['preset']})" if a.get("preset") else ""),
         f"  stencil    {a.get('stencil', '?')}, border {a.get('border', '?')}, initial "
         f"{a.get('initial', '?')} (seed {a.get('seed', 0)})",
         f"  backend    {a.get('backend', '?')} ({a.get('threads', 1)} thread(s))",
@@ -128,12 +129,19 @@ def format_info(info: dict[str, Any]) -> str:
 @click.argument("file", type=click.Path(dir_okay=False))
 @click.option("--json", "as_json", is_flag=True, help="Everything as JSON, for programs.")
 def info_cmd(file: str, as_json: bool) -> None:
-    """What a run's HDF5 FILE holds: settings, frames written, status, whether it can resume.
+    """What a run's or a sweep's HDF5 FILE holds: settings, frames (members) written, status,
+    whether it can resume.
 
     Works while the run writes it.
     """
+    from ..sweep.info import format_sweep_info, is_sweep_file, read_sweep_info
     from .readers import read_info
 
+    if is_sweep_file(file):
+        info = read_sweep_info(file)
+        click.echo(json.dumps(info, indent=2, default=str) if as_json
+                   else format_sweep_info(info))
+        return
     info = read_info(file)
     if as_json:
         click.echo(json.dumps(info, indent=2, default=str))

@@ -71,8 +71,12 @@ PRESETS: dict[str, Preset] = {p.name: p for p in [
            "Sims, Reaction-Diffusion Tutorial"),
     Preset("coral", 0.0545, 0.062, "branching coral-like stripes invading the grid",
            "Sims, Reaction-Diffusion Tutorial"),
-    Preset("solitons", 0.030, 0.062, "isolated stable spots that do not divide", _NEILA),
-    Preset("pulsating-solitons", 0.025, 0.060, "isolated spots that breathe", _NEILA),
+    # Stable in Neila's (Pearson's) model; ours divides them (docs/patterns.md, measured with
+    # scripts/preset_spots.py): the names are his, the descriptions what ours shows.
+    Preset("solitons", 0.030, 0.062, "spots that divide slowly until they fill the grid",
+           _NEILA),
+    Preset("pulsating-solitons", 0.025, 0.060, "spots that breathe and divide until they fill "
+           "the grid", _NEILA),
     Preset("maze", 0.029, 0.057, "a labyrinth of connected stripes", _NEILA),
     Preset("holes", 0.039, 0.058, "a field of V pierced by round holes", _NEILA),
     Preset("chaos", 0.026, 0.051, "turbulent, never-settling spots and voids", _NEILA, "noise"),

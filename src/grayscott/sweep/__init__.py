@@ -2,15 +2,20 @@
 
 * :func:`sweep` runs N x M simulations of a grid of rates as one batched program (a batched
   Numba kernel, or ``jax.vmap``) and writes ``sweep.h5``; :func:`save_map` draws the map.
-* :func:`fit_rates` recovers (F, k) from a target V by gradient descent through the simulation
-  (JAX, imported only when called).
+* :func:`fit_rates` recovers (F, k) from a target V: a batched search of the plane, then
+  gradient descent through the simulation (JAX, imported only when called); its result says
+  whether it converged.
 
 Named regimes of the plane are in :mod:`grayscott.physics.presets`.
 
 * :mod:`.planning` - rates parsed, the batched backend chosen, members cut into pieces;
 * :mod:`.core` - the sweep, its pieces and its loop; :mod:`.hdf5` - ``sweep.h5``;
 * :mod:`.numba_batch`, :mod:`.jax_batch` - the batched kernels; :mod:`.image` - the map;
-  :mod:`.fit` - the fit; :mod:`.commands` - ``grayscott sweep`` and ``fit``.
+  :mod:`.commands` - ``grayscott presets`` and ``sweep``; :mod:`.info` - ``grayscott info`` of
+  a sweep's file;
+* the fit: :mod:`.fit` (the strategy and its result), :mod:`.fit_model` (the differentiable
+  model and the losses), :mod:`.fit_search` (the batched search), :mod:`.fit_descent` (BFGS,
+  the curvature), :mod:`.fit_command` (``grayscott fit``).
 
 This package owns runs of many members at once. It shares the run's file machinery
 (:mod:`grayscott.io.layout`), its stop signal and status words, and may not import

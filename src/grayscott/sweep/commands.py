@@ -39,7 +39,8 @@ def presets_cmd() -> None:
 
 @click.command("sweep")
 @click.option("--feed", required=True, metavar="A:B:N",
-              help="N feed rates from A to B inclusive (as numpy.linspace), or one value.")
+              help="N feed rates from A to B inclusive (as numpy.linspace), or one value; "
+                   "A > B runs downwards, and the map labels its rows as they run.")
 @click.option("--kill", required=True, metavar="A:B:M",
               help="M kill rates from A to B inclusive, or one value.")
 @click.option("-r", "--nbrow", type=int, default=64, show_default=True, help="Grid rows.")
@@ -101,6 +102,12 @@ def sweep_cmd(feed: str, kill: str, nbrow: int, nbcol: int, steps: int, deltat: 
         check_writable_file(image, "--image", overwrite)
         if os.path.realpath(image) == os.path.realpath(output):  # ./s.h5 is s.h5
             raise click.BadParameter("--image must differ from --output", param_hint="--image")
+        from matplotlib.figure import Figure
+
+        kinds = Figure().canvas.get_supported_filetypes()  # what savefig can write
+        if os.path.splitext(image)[1].lower().lstrip(".") not in kinds:
+            raise click.BadParameter(f"{image!r}: not an image type matplotlib writes; end it "
+                                     f"in .{', .'.join(sorted(kinds))}", param_hint="--image")
     params = Parameters(Du=Du, Dv=Dv, dt=deltat)
     if not quiet:
         click.echo(f"grayscott sweep: {len(feeds)} x {len(kills)} members of {nbrow}x{nbcol} "

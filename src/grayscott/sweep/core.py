@@ -34,6 +34,7 @@ from .planning import (
     _keep_in_memory,
     available_memory,
     check_backend,
+    check_pairs,
     file_piece,
     member_bytes,
     parse_range,
@@ -224,7 +225,6 @@ def sweep(feed: Sequence[float] | np.ndarray | str, kill: Sequence[float] | np.n
     members = feed.size * kill.size
     problem = make_problem(shape, params=base, stencil=stencil, border=border, dtype=dtype,
                            allow_unstable=allow_unstable)
-    u0, v0 = _start(state, initial, problem.shape, seed)
     per = member_bytes(problem.shape, problem.dtype.itemsize, name)
     budget = memory_budget if memory_budget is not None else available_memory() // 2
     nbytes = members * problem.shape[0] * problem.shape[1] * problem.dtype.itemsize
@@ -238,8 +238,9 @@ def sweep(feed: Sequence[float] | np.ndarray | str, kill: Sequence[float] | np.n
         if path.is_symlink():  # replace the file it points to, not the link (as run does)
             path = Path(os.path.realpath(path))
     else:  # the result stays in memory beside the pieces
-        budget = _keep_in_memory(nbytes, budget)
+        budget = _keep_in_memory(nbytes, budget, members, per)
     size = plan_pieces(members, per, budget, batch)
+    u0, v0 = _start(state, initial, problem.shape, seed)  # once it is known to fit
     if path is not None and batch is None and name == "numba":
         size = min(size, file_piece(members))
     pieces = math.ceil(members / size)
@@ -400,16 +401,17 @@ def run_rates(pairs: Sequence[tuple[float, float]], steps: int,
               dtype: str = "float32", batch: int | None = None) -> np.ndarray:
     """Final V (B, R, C) of B simulations with the given (F, k) pairs, batched (any pairs, not
     only a grid: e.g. the presets' rates); same initial state and steps for all."""
+    pairs = check_pairs(pairs)
     name = check_backend(backend)
     base = params or Parameters()
-    pairs = [(float(f), float(k)) for f, k in pairs]
     for f, k in pairs:
         Parameters(Du=base.Du, Dv=base.Dv, F=f, k=k, dt=base.dt)
     problem = make_problem(shape, params=base, dtype=dtype)
-    u0, v0 = _start(state, initial, problem.shape, seed)
     nbytes = len(pairs) * problem.shape[0] * problem.shape[1] * problem.dtype.itemsize
-    size = plan_pieces(len(pairs), member_bytes(problem.shape, problem.dtype.itemsize, name),
-                       _keep_in_memory(nbytes, available_memory() // 2), batch)
+    per = member_bytes(problem.shape, problem.dtype.itemsize, name)
+    size = plan_pieces(len(pairs), per,
+                       _keep_in_memory(nbytes, available_memory() // 2, len(pairs), per), batch)
+    u0, v0 = _start(state, initial, problem.shape, seed)  # once it is known to fit
     out = np.empty((len(pairs), *problem.shape), problem.dtype)
     for start, v in run_pieces(pairs, check_int("steps", steps, 0), problem,
                                (u0, v0), name, size):

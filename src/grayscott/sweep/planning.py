@@ -51,6 +51,27 @@ def parse_range(spec: str, what: str = "range") -> np.ndarray:
     return np.linspace(a, b, n)
 
 
+def check_pairs(pairs: object) -> list[tuple[float, float]]:
+    """(F, k) pairs as floats, or one line saying what is wrong: no pairs, a pair that is not
+    two numbers. (The rates themselves are checked by :class:`~grayscott.physics.Parameters`.)"""
+    if isinstance(pairs, str | bytes) or not hasattr(pairs, "__iter__"):
+        raise GrayScottError(f"pairs must be a sequence of (F, k) pairs, got {pairs!r}"[:200])
+    items = list(pairs)  # type: ignore[call-overload]
+    if not items:
+        raise GrayScottError("pairs is empty: give at least one (F, k) pair")
+    out = []
+    for i, pair in enumerate(items):
+        try:
+            if isinstance(pair, str | bytes):
+                raise TypeError
+            f, k = pair
+            out.append((float(f), float(k)))
+        except (TypeError, ValueError):
+            raise GrayScottError(f"pair {i} of pairs, {pair!r}, must be two numbers (F, k)"[:200]
+                                 ) from None
+    return out
+
+
 def default_backend() -> str:
     for name, module in BACKENDS.items():
         if importlib.util.find_spec(module) is not None:
@@ -87,12 +108,21 @@ def member_bytes(shape: tuple[int, int], itemsize: int, backend: str) -> int:
     return fields * (nr + 2) * (nc + 2) * itemsize + nr * nc * itemsize  # + the V handed back
 
 
-def _keep_in_memory(nbytes: int, budget: int) -> int:
-    """The budget left for the pieces once a result of ``nbytes`` is kept in memory."""
+def _keep_in_memory(nbytes: int, budget: int, members: int = 0, per_member: int = 0) -> int:
+    """The budget left for the pieces once a result of ``nbytes`` is kept in memory. Refused
+    with the numbers: how many members of this grid would fit, beside their running pieces."""
     if nbytes >= budget:
+        hint = ""
+        if members and per_member:
+            fits = budget // (nbytes // members + per_member)
+            hint = (f"; at most {fits} members of this grid fit, so sweep fewer members (now "
+                    f"{members}) or a smaller grid" if fits else
+                    f"; not one member of this grid fits "
+                    f"({(nbytes // members + per_member) / 1e9:.2f} GB with its run), so use a "
+                    "smaller grid")
         raise GrayScottError(f"the result needs {nbytes / 1e9:.2f} GB and only "
-                             f"{budget / 1e9:.2f} GB may be used; write it to a file (output=...)"
-                             " or sweep fewer members")
+                             f"{budget / 1e9:.2f} GB may be used{hint}; or write it to a file "
+                             "(output=...)")
     return budget - nbytes
 
 
@@ -113,9 +143,10 @@ def file_piece(members: int) -> int:
 def plan_pieces(members: int, per_member: int, budget: int, batch: int | None) -> int:
     """Members per piece: all of them if they fit in ``budget`` bytes (and ``batch`` allows)."""
     fit = budget // per_member
-    if fit < 1:
+    if fit < 1:  # fewer members cannot help: only a smaller grid (the cells scale the bytes)
         raise GrayScottError(f"one member needs {per_member / 1e9:.2f} GB and only "
-                             f"{budget / 1e9:.2f} GB may be used; use a smaller grid")
+                             f"{budget / 1e9:.2f} GB may be used; use a smaller grid (at most "
+                             f"about {budget / per_member:.0%} of its cells)")
     size = min(members, fit)
     if batch is not None:
         size = min(size, check_int("batch", batch))
