@@ -193,7 +193,11 @@ class RunFile:
                 f.attrs[key] = _attr(value)
             run = cls(f, path, fsync)
             run._write_coords(0, nbimage, nbextrastep, dt, steps_before)
-        run._sync()
+        try:
+            run._sync()
+        except (OSError, RuntimeError, ValueError):
+            run.close()  # abandoned: closes quietly (left open, HDF5 keeps the file in use)
+            raise
         return run
 
     @classmethod

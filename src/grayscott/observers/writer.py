@@ -51,8 +51,14 @@ class HDF5Writer(Observer):
         ctx.shared["frames_written"] = self.frames_written
         ctx.shared["runfile"] = self.runfile
         if ctx.is_root:
-            self.runfile.set_status("running")
-            self.runfile.commit(self.frames_written, ctx.steps_done, self.wall_before)
+            try:
+                self.runfile.set_status("running")
+                self.runfile.commit(self.frames_written, ctx.steps_done, self.wall_before)
+            except (OSError, RuntimeError, ValueError) as exc:
+                error = self._refused(exc)
+                with contextlib.suppress(OSError, RuntimeError, ValueError):
+                    self.runfile.close()  # finish is not called for a start that failed
+                raise error from None
 
     def frame(self, ctx: RunContext) -> None:
         if not ctx.is_root or ctx.v is None:
