@@ -6,6 +6,9 @@ from __future__ import annotations
 
 import errno
 import os
+import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import h5py
@@ -81,4 +84,103 @@ def test_fsync_refused_at_every_call(reference, tmp_path, monkeypatch, capsys):
                 and np.array_equal(d["matrix"], ref["matrix"])
                 and np.array_equal(d["v_final"], ref["v_final"])):
             bad.append(f"N={n}: resume did not end equal to the uninterrupted run")
+    assert not bad, "\n".join(bad)
+
+
+# -- the calls beside pwrite: a shim that fails them (or kills before them) from call N on ----
+
+SHIM = r"""
+#define _GNU_SOURCE
+#include <dlfcn.h>
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/types.h>
+#include <unistd.h>
+static long count, at = -1; static int kill_it; static char name[32];
+__attribute__((constructor)) static void setup(void) {
+    const char *s = getenv("GSADV");  /* "name N kill" */
+    if (s) sscanf(s, "%31s %ld %d", name, &at, &kill_it);
+}
+static int fail(const char *f) {
+    if (strcmp(f, name) != 0 || at <= 0) return 0;
+    if (++count < at) return 0;
+    if (kill_it) { kill(getpid(), SIGKILL); pause(); }
+    errno = EIO; return 1;
+}
+#define REAL(f) ((__typeof__(&f))dlsym(RTLD_NEXT, #f))
+int ftruncate(int fd, off_t n) { return fail("ftruncate") ? -1 : REAL(ftruncate)(fd, n); }
+int ftruncate64(int fd, off_t n) { return fail("ftruncate") ? -1 : REAL(ftruncate64)(fd, n); }
+int rename(const char *a, const char *b) { return fail("rename") ? -1 : REAL(rename)(a, b); }
+int renameat(int d, const char *a, int e, const char *b) {
+    return fail("rename") ? -1 : REAL(renameat)(d, a, e, b); }
+int posix_fallocate(int fd, off_t o, off_t n) {
+    return fail("fallocate") ? EIO : REAL(posix_fallocate)(fd, o, n); }
+int posix_fallocate64(int fd, off_t o, off_t n) {
+    return fail("fallocate") ? EIO : REAL(posix_fallocate64)(fd, o, n); }
+"""
+
+
+@pytest.fixture(scope="module")
+def shim(tmp_path_factory) -> Path:
+    gcc = shutil.which("gcc")
+    if gcc is None or sys.platform != "linux":
+        pytest.skip("needs gcc and Linux (an LD_PRELOAD shim)")
+    d = tmp_path_factory.mktemp("advshim")
+    (d / "shim.c").write_text(SHIM)
+    p = subprocess.run([gcc, "-O2", "-shared", "-fPIC", "-o", str(d / "shim.so"),
+                        str(d / "shim.c"), "-ldl"], capture_output=True, text=True)
+    if p.returncode != 0:
+        pytest.skip(f"the shim does not build: {p.stderr[:200]}")
+    return d / "shim.so"
+
+
+def _cli(args: list[str], cwd: Path, shim: Path | None = None, spec: str = "") -> tuple[int, str]:
+    env = {**os.environ, "PYTHONDONTWRITEBYTECODE": "1"}
+    if shim is not None:
+        env |= {"LD_PRELOAD": str(shim), "GSADV": spec}
+    p = subprocess.run([sys.executable, "-m", "grayscott", *args], cwd=cwd, env=env,
+                       capture_output=True, text=True, timeout=300)
+    return p.returncode, p.stderr
+
+
+@pytest.fixture(scope="module")
+def longer(tmp_path_factory) -> tuple[Path, dict]:
+    """A completed 3-frame run (start.h5) and what the uninterrupted 5-frame run holds."""
+    ref = tmp_path_factory.mktemp("longer")
+    assert main([*RUN[:-1], "5", "-o", str(ref / "ref5.h5")]) == 0
+    assert main([*RUN, "-o", str(ref / "start.h5")]) == 0
+    return ref, _read(ref / "ref5.h5")
+
+
+@pytest.mark.parametrize("call", ["ftruncate", "rename", "fallocate"])
+@pytest.mark.parametrize("kill", [0, 1])
+def test_resume_longer_refused_or_killed_beside_pwrite(call, kill, shim, longer, tmp_path):
+    """``resume -n`` longer makes a new file beside and renames it: a refused (EIO) or killed
+    truncate, rename or space reservation, at each of the first calls, is one line and exit 2
+    (or a kill), leaves the old file whole, and a plain resume then ends equal to the longer
+    uninterrupted run."""
+    ref, want = longer
+    bad = []
+    for n in (1, 2, 3):
+        work = tmp_path / str(n)
+        work.mkdir()
+        shutil.copyfile(ref / "start.h5", work / "out.h5")
+        code, err = _cli(["resume", "out.h5", "-q", "-n", "5"], work, shim, f"{call} {n} {kill}")
+        lines = err.strip().splitlines()
+        if "Traceback" in err or (code not in (0, -9) and (
+                code != 2 or len(lines) != 1 or not lines[0].startswith("grayscott: error:"))):
+            bad.append(f"N={n}: exit {code}: {err.strip()[-300:]}")
+        d = _read(work / "out.h5")
+        if not np.array_equal(d["matrix"], want["matrix"][:d["fw"]]):
+            bad.append(f"N={n}: a counted frame differs")
+        code, err = _cli(["resume", "out.h5", "-q", "-n", "5"], work)
+        d = _read(work / "out.h5")
+        if code != 0 or not (d["status"] == "completed" and d["final"] == 1
+                             and np.array_equal(d["matrix"], want["matrix"])):
+            bad.append(f"N={n}: resume did not end equal: exit {code} {err.strip()[-200:]}")
+        if [p.name for p in work.iterdir()] != ["out.h5"]:
+            bad.append(f"N={n}: left {sorted(p.name for p in work.iterdir())}")
     assert not bad, "\n".join(bad)

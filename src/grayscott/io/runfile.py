@@ -195,9 +195,9 @@ class RunFile:
             run._write_coords(0, nbimage, nbextrastep, dt, steps_before)
         try:
             run._sync()
-        except (OSError, RuntimeError, ValueError):
+        except (OSError, RuntimeError, ValueError) as exc:
             run.close()  # abandoned: closes quietly (left open, HDF5 keeps the file in use)
-            raise
+            raise file_error(exc, display) from None
         return run
 
     @classmethod
