@@ -22,6 +22,7 @@ from urllib.parse import unquote
 
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS = ROOT / "notebooks" / "tutorial"
+SOLUTIONS = ROOT / "notebooks" / "solutions"
 #: The nav section that the notebooks are added to, after its own pages.
 TUTORIALS = "Tutorials"
 #: Repository files that are pages of the site too: (file, its page).
@@ -67,6 +68,10 @@ def on_files(files: Any, config: Any) -> Any:
     for p in notebooks():  # read from notebooks/tutorial/, shown as tutorial/NAME
         files.append(File(f"tutorial/{p.name}", str(NOTEBOOKS.parent), config["site_dir"],
                           config["use_directory_urls"]))
+    # The answers, as files to download: each tutorial links to its solution.
+    for p in sorted(SOLUTIONS.glob("*.ipynb")):
+        files.append(File(f"solutions/{p.name}", str(SOLUTIONS.parent), config["site_dir"],
+                          config["use_directory_urls"]))
     for name, page in EXTRA_PAGES.items():
         files.append(File.generated(config, page, abs_src_path=str(ROOT / name)))
     return files
@@ -96,6 +101,39 @@ def on_page_markdown(markdown: str, page: Any, config: Any, files: Any) -> str:
         return f"{m.group(1)}({new}" + (f"#{fragment})" if fragment else ")")
 
     return _LINK.sub(repl, markdown)
+
+
+_ATTR = re.compile(r"""((?:href|src)=")([^"#]+)(#[^"]*)?(")""")
+
+
+def on_post_page(output: str, page: Any, config: Any) -> str:
+    """A notebook's links (written for the repository: ``../../docs/model.md``) made to lead to
+    the site's pages; the notebooks' Markdown is converted by mkdocs-jupyter, after the hook
+    above."""
+    src = page.file.abs_src_path
+    if src is None or not Path(src).resolve().is_relative_to(NOTEBOOKS):
+        return output
+    docs = Path(config["docs_dir"]).resolve()
+    here = Path(config["site_dir"]) / Path(page.file.dest_uri).parent
+
+    def repl(m: re.Match[str]) -> str:
+        target = m.group(2)
+        if re.match(r"^[a-zA-Z][a-zA-Z0-9+.-]*:|^/", target):
+            return m.group(0)
+        dest = (Path(src).parent / unquote(target)).resolve()
+        rel = dest.relative_to(ROOT).as_posix() if dest.is_relative_to(ROOT) else None
+        if rel in EXTRA_PAGES:
+            site_rel = EXTRA_PAGES[rel]
+        elif dest.is_relative_to(docs):
+            site_rel = dest.relative_to(docs).as_posix()
+        else:
+            return m.group(0)
+        if site_rel.endswith(".md"):
+            site_rel = site_rel[:-3] + ".html"
+        new = os.path.relpath(Path(config["site_dir"]) / site_rel, here).replace(os.sep, "/")
+        return f"{m.group(1)}{new}{m.group(3) or ''}{m.group(4)}"
+
+    return _ATTR.sub(repl, output)
 
 
 # -- Griffe extension -----------------------------------------------------------------------

@@ -23,6 +23,7 @@ matplotlib.use("Agg")
 import jax.numpy as jnp
 import matplotlib.pyplot as plt
 import numpy as np
+from matplotlib.ticker import MaxNLocator
 
 import grayscott as gs
 from grayscott.physics import make_problem
@@ -91,6 +92,7 @@ def main(out: str) -> None:
     for ax, label in ((axes[0], "F - 0.035"), (axes[1], "k - 0.060")):
         ax.axhline(LEVEL, color="grey", lw=0.8, ls=":")
         ax.set_xlabel(label)
+        ax.xaxis.set_major_locator(MaxNLocator(5))
         ax.set_ylabel("loss (multiscale)")
         ax.legend(fontsize=8)
     axes[0].set_title("loss along F (k = 0.060)")

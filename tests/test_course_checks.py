@@ -123,3 +123,28 @@ def test_a_parallel_loop_over_the_rows_is_told_from_prange_1_and_columns():
     assert checks.parallel_loops_over_rows(columns)[1] == 0
     with pytest.raises(AssertionError, match="parallel option"):
         checks.parallel_loops_over_rows(serial)
+
+
+def test_the_ladder_times_every_rung_in_every_round_and_notes_a_wide_spread():
+    from grayscott.course import ladder
+
+    calls = []
+
+    def rung(name):
+        return ladder.Rung(name, lambda u, v: calls.append(("start", name, u.shape)),
+                           lambda n: calls.append(("run", name, n)))
+
+    shape = (8, 9)
+    lad = ladder.measure([rung("numpy-school"), rung("b")], steps=2, rounds=3, shape=shape)
+    assert {k: len(v) for k, v in lad.rates.items()} == {"numpy-school": 3, "b": 3}
+    runs = [c[1] for c in calls if c[0] == "run"]
+    assert runs[:2] == ["numpy-school", "b"], "warm-up of every rung first"
+    assert runs[2:4] == ["numpy-school", "b"] and runs[4:6] == ["b", "numpy-school"], \
+        "the order turns from round to round"
+    assert all(c[2] == shape for c in calls if c[0] == "start")
+    fake = ladder.Ladder("initial state", 2, 72, {"numpy-school": [1.0, 2.0, 4.0],
+                                                  "b": [2.0, 4.0, 8.0]})
+    assert fake.ratio("b") == 2.0, "ratios within each round"
+    assert "differ by x4.0" in ladder.load_note([fake])
+    calm = ladder.Ladder("initial state", 2, 72, {"numpy-school": [1.0, 1.1, 1.2]})
+    assert ladder.load_note([calm]) is None

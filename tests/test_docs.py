@@ -10,6 +10,7 @@ import re
 import subprocess
 import sys
 from pathlib import Path
+from urllib.parse import unquote
 
 import click
 import pytest
@@ -61,6 +62,37 @@ def test_the_site_builds_strictly_with_its_generated_pages(site: Path) -> None:
     for nb in notebooks():
         assert (site / "tutorial" / f"{nb.stem}.html").is_file(), nb.name
     assert (site / "benchmarks.html").is_file() and (site / "architecture.html").is_file()
+
+
+HREF = re.compile(r'(?:href|src)="([^"]*)"')
+
+
+def broken_site_links(site: Path) -> list[str]:
+    """Relative links of the built pages (the notebooks' and the generated references'
+    included) that lead to no file of the site."""
+    broken = []
+    for page in sorted(site.rglob("*.html")):
+        if page.name == "404.html":  # served for any missing URL: its links are absolute
+            continue
+        for target in HREF.findall(page.read_text(encoding="utf-8")):
+            if not target or re.match(r"^[a-zA-Z][a-zA-Z0-9+.-]*:|^#|^//", target):
+                continue
+            path = target.split("#", 1)[0].split("?", 1)[0]
+            dest = (page.parent / unquote(path)).resolve()
+            if not dest.is_relative_to(site.resolve()) or not dest.exists():
+                broken.append(f"{page.relative_to(site)}: {target}")
+    return broken
+
+
+def test_every_link_of_the_built_site_leads_to_a_file_of_it(site: Path) -> None:
+    assert broken_site_links(site) == []
+
+
+def test_broken_site_links_finds_a_missing_page(tmp_path: Path) -> None:
+    (tmp_path / "a.html").write_text('<a href="b.html#x">b</a> <a href="c.html">c</a>'
+                                     '<img src="https://example.org/i.png">')
+    (tmp_path / "b.html").write_text("")
+    assert broken_site_links(tmp_path) == ["a.html: c.html"]
 
 
 def _cli_options() -> set[str]:

@@ -150,19 +150,20 @@ def test_a_local_fit_that_converges_reports_it_with_an_honest_uncertainty():
 
 
 @pytest.mark.slow
-def test_robust_fit_recovers_from_the_starts_that_failed():
-    """The failures that motivated the robust strategy: truth (0.035, 0.060), 64 x 64, noise,
-    2000 steps; the local descent from these starts moved away or stalled. The full table (10
-    starts, 500 to 4000 steps) is scripts/fit_recovery.py's, in docs/fitting.md."""
-    truth, steps = (0.035, 0.060), 2000
+@pytest.mark.parametrize(("start", "steps"), [((0.014, 0.054), 1000), ((0.031, 0.057), 500)])
+def test_robust_fit_recovers_from_starts_it_was_not_tuned_to(start, steps):
+    """Truth (0.035, 0.060), 64 x 64, noise: from (0.014, 0.054) a local descent stalls at
+    (0.017, 0.049) on the 2000-step target, from (0.031, 0.057) it moves away. Shorter targets
+    here to keep the test affordable; the full table (10 starts, 500 to 4000 steps) is
+    scripts/fit_recovery.py's, in docs/fitting.md."""
+    truth = (0.035, 0.060)
     target = reference_v(*truth, (64, 64), steps, backend="numba")
-    for start in [(0.031, 0.057), (0.014, 0.054)]:
-        with warnings.catch_warnings():
-            warnings.simplefilter("error", fit.FitNotConvergedWarning)
-            r = fit.fit_rates(target, steps, *start, initial="noise")
-        assert r.converged, r.summary()
-        assert abs(r.F - truth[0]) < 1e-4 and abs(r.k - truth[1]) < 1e-4, (start, r.summary())
-        assert r.members > 100 and r.starts  # the search ran, then descents
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", fit.FitNotConvergedWarning)
+        r = fit.fit_rates(target, steps, *start, initial="noise")
+    assert r.converged, r.summary()
+    assert abs(r.F - truth[0]) < 1e-4 and abs(r.k - truth[1]) < 1e-4, (start, r.summary())
+    assert r.members > 100 and r.starts  # the search ran, then descents
 
 
 @pytest.mark.slow

@@ -25,6 +25,8 @@ import pytest
 nbformat = pytest.importorskip("nbformat")
 nbclient = pytest.importorskip("nbclient")
 pytest.importorskip("ipykernel")
+from jupyter_client.manager import AsyncKernelManager  # noqa: E402  (nbclient brings it)
+from traitlets import Float  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from notebook_wrong_answers import WRONG_ANSWERS  # noqa: E402
@@ -119,6 +121,13 @@ class CourseRun:
     left: list = field(default_factory=list)  # what the notebook left where it ran
 
 
+class PatientKernelManager(AsyncKernelManager):
+    """Waits for the kernel to exit by itself (its exit handlers remove the notebook's temporary
+    folders) before killing it: 5 s, jupyter_client's default, is too short on a busy machine."""
+
+    shutdown_wait_time = Float(120.0, config=True)
+
+
 def _error(cell):
     for out in cell.outputs:
         if out.output_type == "error":
@@ -148,6 +157,7 @@ def _run_in_kernel(name, where, kernel_name):
     by_id = {c.id: c for c in nb.cells}
     run = CourseRun()
     client = nbclient.NotebookClient(nb, timeout=CELL_TIMEOUT, kernel_name=kernel_name,
+                                     kernel_manager_class=PatientKernelManager,
                                      resources={"metadata": {"path": str(where)}})
     t0 = time.perf_counter()
 

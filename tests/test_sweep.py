@@ -195,7 +195,7 @@ def test_issue_command_file_layout_members_and_map(tmp_path, capsys):
         assert np.allclose(f["kill"][...], [0.055, 0.065])
         assert [d[0].name for d in f["v"].dims] == ["/feed", "/kill", "/row", "/col"]
         a = f.attrs
-        assert a["steps"] == 256 and a["backend"] == "numba" and a["completed"] == 1
+        assert a["steps"] == 256 and a["backend"] == "numba" and f["completed"][()] == 1
         assert a["Du"] == 0.1 and a["initial"] == "school" and "numba_version" in a
         assert "F" not in a and "k" not in a
     # Each member is `grayscott run -n 1 -e 256 -f F -k K` on the same Numba family.

@@ -111,9 +111,9 @@ def test_a_grid_too_big_for_one_member_is_refused_before_anything_is_allocated(t
     assert not out.exists()
 
 
-def test_a_reversed_range_runs_downwards_and_the_map_labels_it_so():
+def test_a_reversed_range_is_kept_in_order_and_the_map_labels_it():
     """The choice: accepted, in the order given; every row of the map is labelled with its own
-    rate, so a reversed --feed reads downwards."""
+    rate, so with a reversed --feed F decreases upwards."""
     import numpy as np
 
     from grayscott.sweep import draw_map, parse_range, sweep

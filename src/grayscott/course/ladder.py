@@ -153,8 +153,10 @@ def show(ladders: Sequence[Ladder], title: str = "") -> None:
             r, rates = school.get(name), lad.rates[name]
             theirs = (f"{r.seconds[cpu]:6,.0f} s  x{school_base / r.seconds[cpu]:<5.1f} {r.label}"
                       if r else "     (not in the school's table)")
-            print(f"{name:>17} {lad.median(name) / 1e6:9,.1f} ({min(rates) / 1e6:,.1f}-"
-                  f"{max(rates) / 1e6:,.1f}){'':>3} x{lad.ratio(name):<7.2g}"
+            rate = (f"{lad.median(name) / 1e6:,.1f} ({min(rates) / 1e6:,.1f}-"
+                    f"{max(rates) / 1e6:,.1f})")
+            ratio = f"x{lad.ratio(name):.2g}"
+            print(f"{name:>17} {rate:>27} {ratio:>8} "
                   f"{SCHOOL_CELL_STEPS / lad.median(name):10,.0f} s | {theirs}")
     note = load_note(ladders)
     if note:

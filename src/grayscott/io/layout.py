@@ -13,6 +13,7 @@ from __future__ import annotations
 import contextlib
 import errno
 import os
+import re
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
@@ -100,8 +101,10 @@ def file_error(exc: BaseException, path: str | os.PathLike) -> GrayScottError:
     several lines and names internals)."""
     if is_disk_full(exc):
         return DiskFullError(f"the disk is full: cannot write {str(path)!r}")
-    lines = str(exc).splitlines()
-    text = getattr(exc, "strerror", None) or (lines[0] if lines else type(exc).__name__)
+    text = str(getattr(exc, "strerror", None) or exc)
+    said = re.search(r"error message = '([^']*)'", text)  # the OS's own words, in HDF5's text
+    lines = text.splitlines()
+    text = said.group(1) if said else (lines[0] if lines else type(exc).__name__)
     return GrayScottError(f"cannot write {str(path)!r}: {text}")
 
 
@@ -165,7 +168,6 @@ def open_h5(path: str | os.PathLike, mode: str) -> h5py.File:
     later flush or close would retry.
     """
     fapl = h5py.h5p.create(h5py.h5p.FILE_ACCESS)
-    fapl.set_fclose_degree(h5py.h5f.CLOSE_STRONG)  # as h5py.File: close closes everything
     fapl.set_cache(0, 0, 0, 0.75)
     fapl.set_sieve_buf_size(0)
     fapl.set_file_locking(False, True)
@@ -178,6 +180,23 @@ def open_h5(path: str | os.PathLike, mode: str) -> h5py.File:
     return h5py.File(fid)
 
 
+def _park(f: h5py.File) -> int | None:
+    """Point ``f``'s descriptor at an anonymous file in memory; return a descriptor of that
+    memory file (None if ``f`` is closed already)."""
+    try:
+        fd = f.id.get_vfd_handle()
+    except (OSError, RuntimeError, ValueError):
+        return None
+    if hasattr(os, "memfd_create"):
+        sink = os.memfd_create("grayscott-abandoned")
+    else:  # an unlinked temporary file: a regular file, as HDF5 wants (it truncates at close)
+        import tempfile
+
+        sink = os.dup(tempfile.TemporaryFile().fileno())
+    os.dup2(sink, fd)
+    return sink
+
+
 def abandon(f: h5py.File) -> None:
     """Stop ``f`` from writing to its file, for good, and make it safe to close.
 
@@ -188,18 +207,44 @@ def abandon(f: h5py.File) -> None:
     there and succeeds, and the file on disk stays as the last write that succeeded left it,
     as a ``kill -9`` at that moment would, which the layout survives.
     """
-    try:
-        fd = f.id.get_vfd_handle()
-    except (OSError, RuntimeError, ValueError):
-        return  # closed already
-    if hasattr(os, "memfd_create"):
-        sink = os.memfd_create("grayscott-abandoned")
-    else:  # an unlinked temporary file: a regular file, as HDF5 wants (it truncates at close)
-        import tempfile
+    sink = _park(f)
+    if sink is not None:
+        os.close(sink)
 
-        sink = os.dup(tempfile.TemporaryFile().fileno())
+
+#: The superblock HDF5 rewrites at close (version 2: 48 bytes), its flags byte (bit 0: "open
+#: for write") and where its checksum starts.
+_SUPERBLOCK, _FLAGS, _CHECKSUM = 48, 11, 44
+_SIGNATURE = b"\x89HDF\r\n\x1a\n"
+
+
+def close_durably(f: h5py.File, path: Path, fsync: bool = False) -> None:
+    """Close ``f``, whose every write is flushed, so that a refusal at close cannot reach
+    HDF5: the one write HDF5 still makes at close (the superblock, its "open for write" flag
+    cleared) goes to memory (:func:`_park`), and is then copied to the file with one
+    ``pwrite`` if it differs from the file's own only in that flag and its checksum. Refused,
+    the copy is skipped: the flag stays set, as a kill leaves it, and HDF5 opens such files.
+    """
+    sink = _park(f)
+    f.close()
+    if sink is None:
+        return
     try:
-        os.dup2(sink, fd)
+        new = os.pread(sink, _SUPERBLOCK, 0)
+        fd = os.open(path, os.O_RDWR)
+        try:
+            old = os.pread(fd, _SUPERBLOCK, 0)
+            same = (len(new) == len(old) == _SUPERBLOCK and new.startswith(_SIGNATURE)
+                    and new[:_FLAGS] == old[:_FLAGS]
+                    and new[_FLAGS + 1:_CHECKSUM] == old[_FLAGS + 1:_CHECKSUM])
+            if same and new != old:
+                os.pwrite(fd, new, 0)
+                if fsync:
+                    os.fsync(fd)
+        finally:
+            os.close(fd)
+    except OSError:
+        pass  # the flag stays set: the file opens all the same
     finally:
         os.close(sink)
 
@@ -244,7 +289,7 @@ def durable_file(path: Path, name: Path | None = None) -> Iterator[h5py.File]:
         with contextlib.suppress(OSError):
             path.unlink()
         # h5py raises ValueError too when the disk refuses a dataset's space
-        if (isinstance(exc, OSError | RuntimeError) or is_disk_full(exc)) \
+        if isinstance(exc, OSError | RuntimeError | ValueError) \
                 and not isinstance(exc, GrayScottError):
             raise file_error(exc, display) from None
         raise

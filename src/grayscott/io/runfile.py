@@ -97,6 +97,7 @@ from .layout import (
     _attr,
     _early_dataset,
     abandon,
+    close_durably,
     close_quietly,
     durable_file,
     file_error,
@@ -376,7 +377,7 @@ class RunFile:
         try:
             if not self.abandoned:
                 self._sync()
-                self.file.close()
+                close_durably(self.file, self.path, self.fsync)
         except (OSError, RuntimeError, ValueError):
             self.abandon()
             raise

@@ -40,9 +40,10 @@ def presets_cmd() -> None:
 @click.command("sweep")
 @click.option("--feed", required=True, metavar="A:B:N",
               help="N feed rates from A to B inclusive (as numpy.linspace), or one value; "
-                   "A > B runs downwards, and the map labels its rows as they run.")
+                   "A > B is accepted: F then decreases upwards on the map (each row labelled).")
 @click.option("--kill", required=True, metavar="A:B:M",
-              help="M kill rates from A to B inclusive, or one value.")
+              help="M kill rates from A to B inclusive, or one value; A > B is accepted: k "
+                   "then decreases to the right on the map (each column labelled).")
 @click.option("-r", "--nbrow", type=int, default=64, show_default=True, help="Grid rows.")
 @click.option("-c", "--nbcol", type=int, default=64, show_default=True, help="Grid columns.")
 @click.option("-s", "--steps", type=int, required=True, help="Steps of every member.")

@@ -155,19 +155,14 @@ CALL_CELL_STEPS = 2 * 10**8
 STOP_GRACE = 10.0
 
 
-def _progress_blocks(steps: int, enabled: bool, cells: int = 1) -> Iterator[int]:
+def _progress_blocks(steps: int, enabled: bool, cells: int = 1) -> list[int]:
     """Step counts of the kernel calls of one piece of ``cells`` cell-updates per step: one
     call, or ~50 for a live bar and at most :data:`CALL_CELL_STEPS` cell-updates each (the
     state carries over between calls, so the result is the same bits)."""
     if not enabled or steps < 2:
-        yield steps
-        return
+        return [steps]
     size = min(max(1, math.ceil(steps / 50)), max(1, CALL_CELL_STEPS // max(cells, 1)))
-    full, rest = divmod(steps, size)
-    for _ in range(full):
-        yield size
-    if rest:
-        yield rest
+    return [size] * (steps // size) + ([steps % size] if steps % size else [])
 
 
 def sweep(feed: Sequence[float] | np.ndarray | str, kill: Sequence[float] | np.ndarray | str,

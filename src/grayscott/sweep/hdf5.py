@@ -39,6 +39,7 @@ from ..io.layout import (
     _attr,
     _early_dataset,
     abandon,
+    close_durably,
     close_quietly,
     durable_file,
     fsync_folder,
@@ -184,7 +185,7 @@ class SweepWriter:
                 self._sync()
                 p["completed"][()] = status == "completed"
                 self._sync()
-                self.file.close()
+                close_durably(self.file, self.path, self.fsync)
             except (OSError, RuntimeError, ValueError) as exc:
                 error = self._refused(exc)
         if self.abandoned:
