@@ -184,3 +184,34 @@ def test_resume_longer_refused_or_killed_beside_pwrite(call, kill, shim, longer,
         if [p.name for p in work.iterdir()] != ["out.h5"]:
             bad.append(f"N={n}: left {sorted(p.name for p in work.iterdir())}")
     assert not bad, "\n".join(bad)
+
+
+# -- damaged files: one line, never a traceback ------------------------------------------
+
+def _damage(path: Path, what: str) -> None:
+    with h5py.File(path, "r+") as f:
+        if what == "steps_before":
+            f.attrs["steps_before"] = np.array([-1.5, np.nan])
+            return
+        f["status"][()] = b"interrupted"  # resumable: it starts from the checkpoint
+        f["final_state_saved"][()] = 0
+        if what.startswith("del "):
+            del f[what[4:]]
+        else:
+            del f[what]
+            f[what] = "garbage"
+
+
+@pytest.mark.parametrize("what", ["del status", "del frames_written", "del u_final", "u_final",
+                                  "v_final", "resume_log", "steps_before"])
+def test_damaged_run_file_is_one_line(what, tmp_path, capsys):
+    path = tmp_path / "run.h5"
+    assert main([*RUN, "-o", str(path)]) == 0
+    _damage(path, what)
+    for cmd in (["info", str(path)], ["resume", str(path), "-q"]):
+        capsys.readouterr()
+        code = main(cmd)
+        err = capsys.readouterr().err.strip().splitlines()
+        assert code in (0, 2), (cmd, code, err)
+        if code == 2:
+            assert len(err) == 1 and err[0].startswith("grayscott: error:"), err
