@@ -67,7 +67,10 @@ def test_fsync_refused_at_every_call(reference, tmp_path, monkeypatch, capsys):
         code = main([*RUN, "--fsync", "-o", str(out)])
         monkeypatch.setattr(os, "fsync", real)
         err = capsys.readouterr().err.strip().splitlines()
-        if code != 2 or len(err) != 1 or not err[0].startswith("grayscott: error:"):
+        # a refused fsync of the folder after the last rename may pass: the file is whole
+        whole = out.exists() and _read(out)["status"] == "completed"
+        if not (code == 0 and whole) and (
+                code != 2 or len(err) != 1 or not err[0].startswith("grayscott: error:")):
             bad.append(f"N={n}: exit {code}: {err}")
         if not out.exists():
             continue
@@ -107,6 +110,7 @@ __attribute__((constructor)) static void setup(void) {
 static int fail(const char *f) {
     if (strcmp(f, name) != 0 || at <= 0) return 0;
     if (++count < at) return 0;
+    if (kill_it == 2) { if (count == at) kill(getpid(), SIGINT); return 0; }  /* a Ctrl-C */
     if (kill_it) { kill(getpid(), SIGKILL); pause(); }
     errno = EIO; return 1;
 }
@@ -120,6 +124,8 @@ int posix_fallocate(int fd, off_t o, off_t n) {
     return fail("fallocate") ? EIO : REAL(posix_fallocate)(fd, o, n); }
 int posix_fallocate64(int fd, off_t o, off_t n) {
     return fail("fallocate") ? EIO : REAL(posix_fallocate64)(fd, o, n); }
+ssize_t pwrite64(int fd, const void *b, size_t n, off_t o) {
+    return fail("pwrite") ? -1 : REAL(pwrite64)(fd, b, n, o); }
 """
 
 
@@ -215,3 +221,19 @@ def test_damaged_run_file_is_one_line(what, tmp_path, capsys):
         assert code in (0, 2), (cmd, code, err)
         if code == 2:
             assert len(err) == 1 and err[0].startswith("grayscott: error:"), err
+
+
+@pytest.mark.xfail(strict=True, reason="a Ctrl-C before the run's signal handler is installed "
+                   "(while the file is made) raises KeyboardInterrupt wherever Python is, "
+                   "also in a weakref callback of h5py: printed as 'Exception ignored', and lost")
+def test_ctrl_c_while_the_file_is_made(shim, tmp_path):
+    """One SIGINT at a write while the run's file is made: the run stops (exit 130), no
+    traceback, the file (if any) opens."""
+    bad = []
+    for n in (3, 5, 7, 12, 20):
+        work = tmp_path / str(n)
+        work.mkdir()
+        code, err = _cli([*RUN, "-o", "out.h5"], work, shim, f"pwrite {n} 2")
+        if "Traceback" in err or "Exception ignored" in err or code not in (0, 130):
+            bad.append(f"N={n}: exit {code}: {err.strip()[:300]}")
+    assert not bad, "\n".join(bad)
