@@ -74,10 +74,13 @@ def _serve(shim: Path, root: Path, path: str) -> dict:
 
 
 @pytest.fixture(scope="session")
-def results(shim: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str, dict]:
-    """Every path's cases, two paths at a time (each a process forking its cases)."""
+def results(shim: Path, tmp_path_factory: pytest.TempPathFactory,
+            request: pytest.FixtureRequest) -> dict[str, dict]:
+    """The selected paths' cases, two paths at a time (each a process forking its cases)."""
     root = tmp_path_factory.mktemp("faults")
-    order = sorted(PATHS, key=lambda p: p.startswith("mpi"), reverse=True)  # longest first
+    chosen = {item.callspec.params["path"] for item in request.session.items
+              if getattr(item, "callspec", None) and "path" in item.callspec.params}
+    order = sorted(chosen or PATHS, key=lambda p: p.startswith("mpi"), reverse=True)
     with ThreadPoolExecutor(2) as pool:
         done = dict(zip(order, pool.map(lambda p: _serve(shim, root, p), order), strict=True))
     return done

@@ -144,7 +144,8 @@ def test_a_second_writer_is_refused_while_a_sweep_runs(tmp_path, capsys):
             err = capsys.readouterr().err
             assert "being written by another run" in err and f"pid {proc.pid}" in err, err
             assert len(err.strip().splitlines()) == 1
-        assert proc.poll() is None and counted(path) == 0  # the first one goes on
+        # the first one goes on (its file may still be in the making on a loaded machine)
+        assert wait_until(lambda: counted(path) == 0, proc) and proc.poll() is None
     finally:
         proc.kill()
         proc.wait(timeout=30)

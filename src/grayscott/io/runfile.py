@@ -201,9 +201,10 @@ class RunFile:
             run = cls(f, path, fsync)
             run._write_coords(0, nbimage, nbextrastep, dt, steps_before)
         try:
-            run._sync()
-        except (OSError, RuntimeError, ValueError) as exc:
-            run.close()  # abandoned: closes quietly (left open, HDF5 keeps the file in use)
+            run._sync()  # with fsync: the file made, on the disk, before it is named
+        except (OSError, RuntimeError, ValueError) as exc:  # abandoned by now
+            close_quietly(f)
+            path.unlink(missing_ok=True)
             raise file_error(exc, display) from None
         return run
 
