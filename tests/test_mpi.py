@@ -74,7 +74,7 @@ def test_parse_dims() -> None:
     assert parse_dims("0X4") == (0, 4)
     assert parse_dims(None) is None
     for bad in ("2", "2x", "axb", "-1x2", "1x2x3"):
-        with pytest.raises(GrayScottError, match="GRAYSCOTT_MPI_DIMS"):
+        with pytest.raises(GrayScottError, match="--layout"):
             parse_dims(bad)
 
 

@@ -53,7 +53,7 @@ def test_parse_range_errors(spec, message):
         parse_range(spec, "--feed")
 
 
-@pytest.mark.parametrize("strategy", ["rows", "members"])
+@pytest.mark.parametrize("strategy", ["rows", "members", "blocked"])
 @pytest.mark.parametrize("batch", [None, 4])  # 4: two pieces of 4 and 2 members
 def test_numba_members_equal_their_single_runs_bit_for_bit(strategy, batch):
     r = sweep(FEED, KILL, STEPS, SHAPE, backend="numba", strategy=strategy, batch=batch)
@@ -93,7 +93,7 @@ def test_jax_batch_members_match_the_single_runs(strategy):
 
 def test_progress_blocks_give_the_same_bits():
     assert sum(core._progress_blocks(STEPS, True)) == STEPS
-    assert len(core._progress_blocks(STEPS, True)) > 1
+    assert len(list(core._progress_blocks(STEPS, True))) > 1
 
     class Bar:
         n = 0

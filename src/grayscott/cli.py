@@ -16,8 +16,13 @@ import click
 from . import backends
 from .bench.commands import bench_cmd, profile_cmd
 from .errors import BlowUpError, GrayScottError
+from .explore.commands import explore_cmd, replay_cmd
 from .io.commands import FSYNC_HELP, info_cmd, resume_cmd, run_summary
+from .io.diff import diff_cmd
+from .io.gather import gather_cmd
+from .parallel.launcher import layout_option
 from .physics import BORDERS, DTYPES, INITIAL_STATES, STENCILS, Parameters, make_problem
+from .reference.commands import verify_cmd
 from .runs import DEFAULT_CHECKPOINT_EVERY
 from .sweep.commands import presets_cmd, sweep_cmd
 from .sweep.fit_command import fit_cmd
@@ -93,14 +98,18 @@ def cli() -> None:
                    "frames).")
 @click.option("--allow-unstable", is_flag=True, help="Run even if dt is above the stable bound.")
 @click.option("--fsync", is_flag=True, help=FSYNC_HELP)
+@click.option("--map", "rate_map", default=None, metavar="F0:F1,k0:k1",
+              help="The xmorphia map: F from F0 (row 0) to F1 (last row), k from k0 (column "
+                   "0) to k1 (last column), in one run (replaces -f, -k). docs/sweeps.md")
 @click.option("-q", "--quiet", is_flag=True, help="No settings line, progress bar or summary.")
+@layout_option
 def run_cmd(nbimage: int, nbextrastep: int, nbrow: int, nbcol: int, killrate: float,
             feedrate: float, deltat: float, Du: float, Dv: float, output: str,
             backend: str | None, dtype: str, output_dtype: str, stencil: str, border: str,
             initial: str, seed: int, preset: str | None, threads: int | None,
             blocking: int | None, flush_subnormals: bool, video: str | None, overwrite: bool,
             checkpoint_every: int, flush_every: int, allow_unstable: bool, fsync: bool,
-            quiet: bool) -> None:
+            rate_map: str | None, quiet: bool, layout: str | None = None) -> None:
     """Run a simulation and write the school's HDF5 file.
 
     Every frame is flushed and the state saved as it goes, so a run that is killed keeps its
@@ -110,7 +119,7 @@ def run_cmd(nbimage: int, nbextrastep: int, nbrow: int, nbcol: int, killrate: fl
     from .parallel.run import runner
     from .simulation import Simulation
 
-    run = runner("run")  # decomposed over the ranks when started by mpiexec
+    run = runner("run", layout)  # decomposed over the ranks when started by mpiexec
 
     extra = {}
     if preset is not None:
@@ -122,10 +131,17 @@ def run_cmd(nbimage: int, nbextrastep: int, nbrow: int, nbcol: int, killrate: fl
         killrate = killrate if explicit("killrate") else chosen.k
         initial = initial if explicit("initial") else chosen.initial
         extra = {"preset": chosen.name}
+    rates = None
+    if rate_map is not None:
+        from .physics import parse_map
+
+        rates = parse_map(rate_map, (nbrow, nbcol))
+        feedrate, killrate = rates.feed[0], rates.kill[0]
     params = Parameters(Du=Du, Dv=Dv, F=feedrate, k=killrate, dt=deltat)
     problem = make_problem((nbrow, nbcol), params=params, stencil=stencil, border=border,
-                           dtype=dtype, allow_unstable=allow_unstable)
-    name = backend or backends.default_backend(decomposable=launched())
+                           dtype=dtype, allow_unstable=allow_unstable, rate_map=rates)
+    name = backend or backends.default_backend(decomposable=launched(),
+                                               rate_map=rates is not None)
     options: dict[str, object] = {}  # only those given: others are refused by most backends
     if blocking is not None:
         options["blocking"] = blocking
@@ -138,7 +154,8 @@ def run_cmd(nbimage: int, nbextrastep: int, nbrow: int, nbcol: int, killrate: fl
         click.echo(f"grayscott: {nbrow}x{nbcol} {dtype}, {nbimage} frames x {nbextrastep} steps, "
                    f"backend {name} ({sim.backend.threads} thread(s)), stencil {stencil}, "
                    f"border {border}, initial {initial}")
-        click.echo(f"           Du={Du:g} Dv={Dv:g} F={feedrate:g} k={killrate:g} dt={deltat:g}"
+        fk = f"map {rate_map}" if rates is not None else f"F={feedrate:g} k={killrate:g}"
+        click.echo(f"           Du={Du:g} Dv={Dv:g} {fk} dt={deltat:g}"
                    f" -> {output}")
         if sim.backend.describe():  # what the backend chose (MPI: ranks and layout)
             click.echo(f"           {sim.backend.describe()}")
@@ -172,6 +189,7 @@ def backends_cmd() -> None:
 
 
 cli.add_command(resume_cmd)
+cli.add_command(gather_cmd)
 cli.add_command(info_cmd)
 cli.add_command(render_cmd)
 cli.add_command(bench_cmd)
@@ -179,6 +197,10 @@ cli.add_command(profile_cmd)
 cli.add_command(presets_cmd)
 cli.add_command(sweep_cmd)
 cli.add_command(fit_cmd)
+cli.add_command(explore_cmd)
+cli.add_command(replay_cmd)
+cli.add_command(diff_cmd)
+cli.add_command(verify_cmd)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -223,7 +245,13 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def entry() -> None:
     from .parallel import launched
+    from .parallel.launcher import check_launcher
 
+    try:  # srun's copies without a PMI: each one refuses, rather than each running alone
+        check_launcher()
+    except GrayScottError as exc:
+        click.echo(f"grayscott: error: {exc}", err=True)
+        sys.exit(EXIT_USAGE)
     if launched():  # under mpiexec or srun: every rank runs the command, rank 0 speaks
         from .parallel.collective import mpi_main
 

@@ -160,6 +160,8 @@ def run(problem: Problem, output: str | Path = "output.h5", nbimage: int = 1000,
     after a lost node too (:mod:`grayscott.io.runfile`).
     """
     pl = placement or ONE_PROCESS
+    if problem.rate_map is not None and pl.size > 1:
+        raise GrayScottError("a rate map (--map) runs in one process, not over MPI ranks")
     nbimage = check_int("nbimage", nbimage)
     nbextrastep = check_int("nbextrastep", nbextrastep)
     steps_done = check_int("steps_done", steps_done, 0)
@@ -174,7 +176,9 @@ def run(problem: Problem, output: str | Path = "output.h5", nbimage: int = 1000,
     if state is not None and pl.is_root:
         state = _check_state(state, problem.shape)
     # A backend the placement cannot run is refused before it is imported (JAX takes seconds).
-    name = _check_backend(pl.check_backend(backend or pl.default_backend()))
+    name = _check_backend(pl.check_backend(backend or (
+        backends.default_backend(rate_map=True) if problem.rate_map is not None
+        else pl.default_backend())))
 
     def check_output() -> Path:  # the root holds the whole grid and writes the file
         check_memory(name, problem.shape, problem.dtype, out_dtype)
@@ -205,17 +209,21 @@ def run(problem: Problem, output: str | Path = "output.h5", nbimage: int = 1000,
             "seed": seed, "backend": name, "threads": sim.backend.threads,
             "dtype": problem.dtype.name, "output_dtype": out_dtype.name, "started": now_utc(),
             "compile_seconds": compile_seconds, "checkpoint_every": checkpoint_every,
+            # F and k are then row 0's and column 0's; the map gives every row's and column's
+            **({"map": problem.rate_map.spec, "F": problem.rate_map.feed[0],
+                "k": problem.rate_map.kill[0]} if problem.rate_map is not None else {}),
             **file_versions(name), **(extra_attrs or {}),  # e.g. the preset of `run --preset`
             **pl.backend_attrs(sim.backend),
         }
         existed = pl.bcast(path.exists() if pl.is_root else None)
+        parts = pl.frame_parts(path, nbimage, 0, sim.backend)  # MPI: each rank writes a part
 
         def create() -> RunFile:
             runfile = RunFile.create(temporary_path(path), nbimage=nbimage,
                                      nbextrastep=nbextrastep, dt=p.dt, shape=problem.shape,
                                      output_dtype=out_dtype, state_dtype=problem.dtype,
                                      attrs=attrs, steps_before=steps_done, name=path,
-                                     fsync=fsync)
+                                     fsync=fsync, parts=[parts] if parts else None)
             # A run killed before its first frame can be resumed too.
             try:
                 lock.hold(runfile.path)  # one writer per file, whatever its name becomes
@@ -257,10 +265,17 @@ def problem_from_attrs(attrs: Any) -> Problem:
         stencil = get_stencil(np.asarray(attrs["stencil_weights"], float).reshape(3, 3))
     border = attrs["border"]
     dtype = attrs["dtype"]
-    return make_problem((int(attrs["nbrow"]), int(attrs["nbcol"])), params=params,
+    shape = (int(attrs["nbrow"]), int(attrs["nbcol"]))
+    spec = attrs.get("map")
+    rate_map = None
+    if spec is not None:  # F per row and k per column, rebuilt exactly from the four ends
+        from .physics import parse_map
+
+        rate_map = parse_map(spec.decode() if isinstance(spec, bytes) else str(spec), shape)
+    return make_problem(shape, params=params,
                         stencil=stencil, border=border.decode() if isinstance(border, bytes)
                         else str(border), dtype=dtype.decode() if isinstance(dtype, bytes)
-                        else str(dtype), allow_unstable=True)
+                        else str(dtype), allow_unstable=True, rate_map=rate_map)
 
 
 @dataclass
@@ -387,6 +402,12 @@ def resume(path: str | Path, nbimage: int | None = None, backend: str | None = N
     with _lock(pl, plan.path) as lock:
         def open_file() -> tuple[RunFile, tuple[np.ndarray, np.ndarray, int, int]]:
             runfile = RunFile.open(plan.path, fsync)
+            if runfile.virtual and not pl.writes_parts:  # one process writes one file
+                from .io.gather import gather
+
+                runfile.close()
+                gather(plan.path, lock=False)
+                runfile = RunFile.open(plan.path, fsync)
             try:
                 ck = runfile.read_checkpoint()
                 if ck is None:
@@ -401,6 +422,7 @@ def resume(path: str | Path, nbimage: int | None = None, backend: str | None = N
         opened = pl.on_root(open_file)
         runfile, (u, v, frames, steps) = opened if pl.is_root else (None, (None, None, 0, 0))
         frames, steps = pl.bcast((frames, steps))
+        virtual = pl.bcast(runfile.virtual if pl.is_root else None)
         try:
             sim = pl.simulation(problem, plan.backend, initial="school", seed=0,
                                 state=(u, v) if pl.is_root else None, threads=plan.threads,
@@ -410,13 +432,20 @@ def resume(path: str | Path, nbimage: int | None = None, backend: str | None = N
                 on_start(sim)
             compile_seconds = pl.allreduce_max(_compile(sim))
 
+            # Over MPI, a file of part files goes on in new ones, from the checkpoint on.
+            parts = pl.frame_parts(plan.path, plan.nbimage, frames, sim.backend) \
+                if virtual else None
+
             def make_room() -> RunFile:
                 """The room the resume needs, made before any write (io/remake.py); then
                 its line in the resume log."""
                 rf = runfile
-                if needs_room(rf.file, plan.nbimage):
+                if needs_room(rf.file, plan.nbimage) or parts is not None:
                     rf.close()
-                    rf = remade(plan.path, plan.nbimage, plan.frames_written, lock.hold, fsync)
+                    # frames after a new session's first are its own: not counted till then
+                    kept = plan.frames_written if parts is None else min(plan.frames_written,
+                                                                         frames)
+                    rf = remade(plan.path, plan.nbimage, kept, lock.hold, fsync, parts)
                 entry = (f"{now_utc()}: from frame {frames} (step {steps}) to {plan.nbimage} "
                          f"frames on {plan.backend}{pl.resume_note(sim.backend)}")
                 try:

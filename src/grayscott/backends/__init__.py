@@ -117,15 +117,18 @@ def available() -> list[str]:
     return [b.name for b in _REGISTRY.values() if b.available]
 
 
-def default_backend(decomposable: bool = False) -> str:
+def default_backend(decomposable: bool = False, rate_map: bool = False) -> str:
     """The first available backend of :data:`DEFAULT_ORDER`; with ``decomposable``, the first
-    that can advance one block of a split grid (MPI), which imports the candidates."""
+    that can advance one block of a split grid (MPI), which imports the candidates; with
+    ``rate_map``, the first that takes rates varying in space (numpy-school where no other)."""
     for name in DEFAULT_ORDER:
         if name in _REGISTRY and _REGISTRY[name].available:
             if decomposable and not capabilities(name).decomposable:
                 continue
+            if rate_map and not capabilities(name).rate_map:
+                continue
             return name
-    return "numpy"
+    return "numpy-school" if rate_map else "numpy"
 
 
 def create(name: str, problem: Problem, **options: object) -> Backend:
@@ -136,6 +139,10 @@ def create(name: str, problem: Problem, **options: object) -> Backend:
     is refused, naming the backends that take it (e.g. ``threads``).
     """
     cls = info(name).load()
+    if problem.rate_map is not None and not cls.capabilities.rate_map:
+        takers = [n for n in available() if info(n).load().capabilities.rate_map]
+        raise GrayScottError(f"backend {name!r} does not take a rate map (--map); these do: "
+                             f"{', '.join(takers)}")
     for key, value in options.items():
         if value is not None and key not in cls.options:
             takers = [n for n in available() if key in info(n).load().options]

@@ -90,6 +90,9 @@ class Capabilities:
     #: Its ``advance`` runs compiled code that releases the GIL (Numba's ``nogil``): the driver
     #: may run the next block in a worker thread while this thread writes the frame.
     releases_gil: bool = False
+    #: It takes a problem whose F and k vary in space (:class:`~grayscott.physics.RateMap`),
+    #: bit for bit with the other backends that do; the others refuse such a problem.
+    rate_map: bool = False
 
 
 @dataclass(frozen=True)

@@ -21,6 +21,7 @@ import numpy as np
 from ..physics import Problem
 from ..physics.borders import FIXED_GHOST
 from . import numba_kernels as K
+from . import numba_map as M
 from .base import Capabilities, Option, PaddedNumpyBackend, one_of
 from .fpmode import MASKS, flush_supported
 
@@ -42,9 +43,10 @@ SUBNORMALS = Option("'keep' (IEEE, the default: bit for bit the school's referen
 class NumbaBackend(PaddedNumpyBackend):
     name = "numba"
     # Its kernels are nogil: a run computes the next block while the last frame is written.
-    capabilities = Capabilities(decomposable=True, releases_gil=True)
+    capabilities = Capabilities(decomposable=True, releases_gil=True, rate_map=True)
     options = {"subnormals": SUBNORMALS}
     _kernel = staticmethod(K.advance)
+    _map_kernel = staticmethod(M.advance_map)
 
     def __init__(self, problem: Problem, **options: Any) -> None:
         super().__init__(problem, **options)
@@ -64,10 +66,18 @@ class NumbaBackend(PaddedNumpyBackend):
         d = self.deficit
         empty = np.zeros(0, dt_)
         self.strips = ((empty,) * 4 if d is None else (d.top, d.bottom, d.left, d.right))
+        #: F per row and F + k per cell (:mod:`.numba_map`), or None for uniform rates.
+        self.rates = None if problem.rate_map is None else problem.rate_map.coefficients(dt_)
 
     def _run(self, nsteps: int) -> None:
-        swapped = self._kernel(self.U, self.V, self.U2, self.V2, self.w, self.c, self.border,
-                               self.ghost_u, self.ghost_v, *self.strips, nsteps, self.mask)
+        if self.rates is not None:
+            swapped = self._map_kernel(self.U, self.V, self.U2, self.V2, self.w, self.c,
+                                       *self.rates, self.border, self.ghost_u, self.ghost_v,
+                                       *self.strips, nsteps, self.mask)
+        else:
+            swapped = self._kernel(self.U, self.V, self.U2, self.V2, self.w, self.c,
+                                   self.border, self.ghost_u, self.ghost_v, *self.strips,
+                                   nsteps, self.mask)
         if swapped:
             self.U, self.U2 = self.U2, self.U
             self.V, self.V2 = self.V2, self.V

@@ -15,6 +15,7 @@ import numba
 
 from ..physics import Problem
 from . import numba_kernels as K
+from . import numba_map as M
 from .base import Option, integer
 from .numba_loops import SUBNORMALS, NumbaBackend
 
@@ -40,6 +41,7 @@ class NumbaParallelBackend(NumbaBackend):
                                  check_threads),
                "subnormals": SUBNORMALS}
     _kernel = staticmethod(K.advance_parallel)
+    _map_kernel = staticmethod(M.advance_map_parallel)
 
     def __init__(self, problem: Problem, **options: Any) -> None:
         super().__init__(problem, **options)

@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..physics import Stencil
-from .base import PaddedNumpyBackend
+from .base import Capabilities, PaddedNumpyBackend
 
 
 def laplacian(X: np.ndarray, stencil: Stencil) -> np.ndarray:
@@ -29,6 +29,7 @@ def laplacian(X: np.ndarray, stencil: Stencil) -> np.ndarray:
 
 class NumpySchoolBackend(PaddedNumpyBackend):
     name = "numpy-school"
+    capabilities = Capabilities(decomposable=True, rate_map=True)
 
     def _laplacian(self, X: np.ndarray) -> np.ndarray:
         L = laplacian(X, self.problem.stencil)
@@ -46,6 +47,9 @@ class NumpySchoolBackend(PaddedNumpyBackend):
         Du, Dv, F, k, dt = p.Du, p.Dv, p.F, p.k, p.dt
         u = self.U[1:-1, 1:-1]
         v = self.V[1:-1, 1:-1]
+        if self.problem.rate_map is not None:
+            self._advance_map(nsteps)
+            return
         for _ in range(nsteps):
             self.fill_ghosts()
             Lu = self._laplacian(self.U)
@@ -53,3 +57,21 @@ class NumpySchoolBackend(PaddedNumpyBackend):
             uvv = u * v * v
             u += dt * (Du * Lu - uvv + F * (1 - u))
             v += dt * (Dv * Lv + uvv - (F + k) * v)
+
+    def _advance_map(self, nsteps: int) -> None:
+        """The same expression with F a column (one value per row) and ``F + k`` a field,
+        rounded once to the dtype as the scalars are (NumPy's own rounding of a Python float
+        into a float32 operation): the same bits, cell by cell."""
+        p = self.problem.params
+        Du, Dv, dt = p.Du, p.Dv, p.dt
+        f, fk = self.problem.rate_map.coefficients(self.problem.dtype)
+        F = f[:, None]
+        u = self.U[1:-1, 1:-1]
+        v = self.V[1:-1, 1:-1]
+        for _ in range(nsteps):
+            self.fill_ghosts()
+            Lu = self._laplacian(self.U)
+            Lv = self._laplacian(self.V)
+            uvv = u * v * v
+            u += dt * (Du * Lu - uvv + F * (1 - u))
+            v += dt * (Dv * Lv + uvv - fk * v)

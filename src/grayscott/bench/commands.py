@@ -7,6 +7,8 @@ from typing import Any, TypeVar
 
 import click
 
+from ..errors import GrayScottError
+from ..parallel.launcher import layout_option
 from ..physics import DTYPES
 from .school import SCHOOL_GRID
 
@@ -67,11 +69,13 @@ def _grid_options(steps: int, steps_help: str) -> Callable[[F], F]:
 @click.option("--ranks", type=click.IntRange(min=1), default=None, metavar="N",
               help="MPI scaling instead: the first of --backends on 1 to N ranks (mpiexec), "
                    "strong then weak, with halo-exchange and gather times.")
+@layout_option
 def bench_cmd(backend_list: str | None, rows: int, cols: int, steps: int, dtype: str,
               repeat: int, warmup: int, bandwidth_mib: int | None, json_path: str | None,
               markdown_path: str | None, plot_path: str | None, quiet: bool,
               ranks: int | None = None, interleave: bool = False,
-              against: str | None = None, from_step: int = 0) -> None:
+              against: str | None = None, from_step: int = 0,
+              layout: str | None = None) -> None:
     """Time every backend on the school's problem, beside the school's published table.
 
     Reports cell-updates per second, seconds per step, compile time (apart), the speedup over
@@ -88,7 +92,11 @@ def bench_cmd(backend_list: str | None, rows: int, cols: int, steps: int, dtype:
                                                    ("--markdown", markdown_path),
                                                    ("--interleave", interleave),
                                                    ("--against", against),
-                                                   ("--from-step", from_step)) if p])
+                                                   ("--from-step", from_step)) if p],
+                       layout=layout)
+    if layout is not None:
+        raise GrayScottError("--layout is for MPI runs: give --ranks N, or start the bench "
+                             "with mpiexec")
     from . import report as rep
     from .runner import parse_backends, run_bench
 

@@ -7,6 +7,7 @@ from typing import Any
 
 import click
 
+from ..parallel.launcher import layout_option
 from .paths import format_duration
 
 #: ``--fsync`` of run, resume and sweep.
@@ -41,9 +42,10 @@ def run_summary(result: Any) -> str:
 @click.option("--overwrite", is_flag=True, help="Replace an existing --video output.")
 @click.option("--fsync", is_flag=True, help=FSYNC_HELP)
 @click.option("-q", "--quiet", is_flag=True, help="No settings line, progress bar or summary.")
+@layout_option
 def resume_cmd(file: str, nbimage: int | None, backend: str | None, threads: int | None,
                checkpoint_every: int | None, video: str | None, overwrite: bool, fsync: bool,
-               quiet: bool) -> None:
+               quiet: bool, layout: str | None = None) -> None:
     """Continue the run of FILE from its last saved state, with the settings in the file.
 
     Works on a run that was interrupted, killed, ran out of disk, or completed (with -n to
@@ -54,7 +56,7 @@ def resume_cmd(file: str, nbimage: int | None, backend: str | None, threads: int
     from ..runs import plan_resume
     from .paths import clean_stale
 
-    resume = runner("resume")  # on any number of ranks when started by mpiexec
+    resume = runner("resume", layout)  # on any number of ranks when started by mpiexec
 
     plan = plan_resume(file, nbimage, backend, threads, checkpoint_every)
     if plan.first_frame >= plan.nbimage and plan.frames_written >= plan.nbimage \
@@ -108,7 +110,9 @@ def format_info(info: dict[str, Any]) -> str:
         f"{info['path']}: grayscott run, layout {a.get('layout_version', 1)}",
         f"  grid       {a['nbrow']}x{a['nbcol']} {a.get('dtype', '?')}, frames "
         f"{info['frame_dtype']}",
-        f"  rates      Du={a['Du']:g} Dv={a['Dv']:g} F={a['F']:g} k={a['k']:g} dt={a['dt']:g}"
+        f"  rates      Du={a['Du']:g} Dv={a['Dv']:g} "
+        + (f"map {a['map']} (F down the rows, k across the columns)" if "map" in a
+           else f"F={a['F']:g} k={a['k']:g}") + f" dt={a['dt']:g}"
         + (f" (preset {a['preset']})" if a.get("preset") else ""),
         f"  stencil    {a.get('stencil', '?')}, border {a.get('border', '?')}, initial "
         f"{a.get('initial', '?')} (seed {a.get('seed', 0)})",

@@ -281,6 +281,10 @@ def durable_file(path: Path, name: Path | None = None) -> Iterator[h5py.File]:
         raise file_error(exc, display) from None
     try:
         yield f
+        # Twice: the second flush gives back the unused end of HDF5's allocation blocks (it
+        # truncates the file and rewrites the superblock). Left to the first flush after the
+        # file holds data, a kill between those two writes left a file too short to open.
+        f.flush()
         f.flush()
         _reserve(path, display)
     except BaseException as exc:

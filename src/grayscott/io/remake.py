@@ -23,18 +23,21 @@ import contextlib
 import os
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import h5py
 import numpy as np
 
 from .layout import DATASET, LOG_LINES, file_error, fsync_folder
+from .parts import PARTS_ATTR, sessions
 from .paths import temporary_path
 from .runfile import RunFile
 
 __all__ = ["needs_room", "remade"]
 
 #: Attributes the new file sets itself (the new length and layout).
-_OWN = ("nbimage", "nbextrastep", "steps_before", "dt", "layout_version", "resume_log")
+_OWN = ("nbimage", "nbextrastep", "steps_before", "dt", "layout_version", "resume_log",
+        PARTS_ATTR)
 
 
 def needs_room(f: h5py.File, nbimage: int) -> bool:
@@ -57,9 +60,10 @@ def _log_lines(old: h5py.File) -> list[str]:
 
 def _copy(old: h5py.File, new: RunFile, frames: int) -> None:
     """Frames, checkpoint, counters and log of ``old`` into ``new`` (the final state is not:
-    a run of another length has another end)."""
+    a run of another length has another end). Frames in part files stay there: the new
+    ``matrix`` maps them."""
     src, dst = old[DATASET], new.matrix
-    for i in range(frames):
+    for i in range(0 if new.virtual else frames):
         mask, chunk = src.id.read_direct_chunk((i, 0, 0))
         dst.id.write_direct_chunk((i, 0, 0), chunk, mask)
     f = new.file
@@ -75,10 +79,13 @@ def _copy(old: h5py.File, new: RunFile, frames: int) -> None:
 
 
 def remade(path: Path, nbimage: int, frames: int, hold: Callable[[Path], None] | None = None,
-           fsync: bool = False) -> RunFile:
+           fsync: bool = False, parts: dict[str, Any] | None = None) -> RunFile:
     """The run of ``path`` in a new file of ``nbimage`` frames holding its first ``frames``
     frames, renamed over ``path`` once whole; open for writing. ``hold(tmp)`` locks the new
-    file before it takes the name (:meth:`grayscott.io.paths.OutputLock.hold`)."""
+    file before it takes the name (:meth:`grayscott.io.paths.OutputLock.hold`). ``parts``: a
+    new session of part files takes the frames from its first on (a resume over MPI ranks of
+    a file whose frames are in part files: the new ``matrix`` maps the old sessions' frames
+    before it)."""
     tmp = temporary_path(path)
     try:
         old = h5py.File(path, "r", locking=False)
@@ -92,7 +99,7 @@ def remade(path: Path, nbimage: int, frames: int, hold: Callable[[Path], None] |
                              state_dtype=old["checkpoint/u"].dtype,
                              attrs={k: v for k, v in a.items() if k not in _OWN},
                              steps_before=int(a.get("steps_before", 0)), name=path,
-                             fsync=fsync)
+                             fsync=fsync, parts=sessions(old) + [parts] if parts else None)
         try:
             if hold is not None:
                 hold(tmp)

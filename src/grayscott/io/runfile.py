@@ -104,6 +104,7 @@ from .layout import (
     file_error,
     open_h5,
 )
+from .parts import make_matrix
 
 __all__ = ["RunFile"]
 
@@ -128,6 +129,8 @@ class RunFile:
         self.fsync = fsync
         self.abandoned = False
         self.matrix: h5py.Dataset = file[DATASET]
+        #: ``matrix`` maps part files that the ranks write (:mod:`grayscott.io.parts`).
+        self.virtual = self.matrix.is_virtual
         # Handles kept: a name lookup per frame costs more than the write.
         self._progress = {name: file[name] for name in _PROGRESS if name in file}
         # Where frames_written's 8 bytes and the status's are: once the file is abandoned
@@ -145,8 +148,10 @@ class RunFile:
                shape: tuple[int, int], output_dtype: np.dtype | str = "float32",
                state_dtype: np.dtype | str = "float64", attrs: dict[str, Any] | None = None,
                steps_before: int = 0, name: str | os.PathLike | None = None,
-               fsync: bool = False) -> RunFile:
-        """Make the file at ``path`` (``name``: the output it becomes, for messages)."""
+               fsync: bool = False, parts: list[dict[str, Any]] | None = None) -> RunFile:
+        """Make the file at ``path`` (``name``: the output it becomes, for messages).
+        ``parts``: the frames are in these sessions of part files (the ranks write them,
+        :mod:`grayscott.io.parts`) and ``matrix`` maps them."""
         path = Path(path)
         display = Path(name or path)
         out_dtype, st_dtype = np.dtype(output_dtype), np.dtype(state_dtype)
@@ -165,12 +170,15 @@ class RunFile:
                                     fill=0)
                 ds.attrs["long_name"] = text
                 ds.dims[0].attach_scale(f["frame"])
-            m = _early_dataset(f, DATASET, (nbimage, nr, nc), out_dtype, (1, nr, nc),
-                               (None, nr, nc))
-            m.attrs["long_name"] = "V concentration"
-            m.attrs["coordinates"] = "step time"
-            for axis, name in enumerate(("frame", "row", "col")):
-                m.dims[axis].attach_scale(f[name])
+            if parts:
+                make_matrix(f, shape, nbimage, out_dtype, parts)
+            else:
+                m = _early_dataset(f, DATASET, (nbimage, nr, nc), out_dtype, (1, nr, nc),
+                                   (None, nr, nc))
+                m.attrs["long_name"] = "V concentration"
+                m.attrs["coordinates"] = "step time"
+                for axis, name in enumerate(("frame", "row", "col")):
+                    m.dims[axis].attach_scale(f[name])
             for name in ("u_final", "v_final"):
                 ds = _early_dataset(f, name, (nr, nc), st_dtype, None, fill=np.nan)
                 ds.dims[0].attach_scale(f["row"])
@@ -291,6 +299,9 @@ class RunFile:
     # -- what the observers write ----------------------------------------------------------
 
     def write_frame(self, index: int, v: np.ndarray) -> None:
+        if self.virtual:  # HDF5 would drop the write silently: the ranks write the parts
+            raise GrayScottError(f"{str(self.path)!r} maps its frames to part files; they are "
+                                 "written by the ranks, not through the run file")
         def write() -> None:
             self.matrix[index] = v
 

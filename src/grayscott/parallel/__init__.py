@@ -1,11 +1,17 @@
 """Many processes, one grid: domain decomposition with MPI (mpi4py), identical to one process.
 
-* :mod:`.decomposition`: the Cartesian grid of ranks and the block each one owns (uneven splits);
-* :mod:`.halo`: the ghost ring of a block, from the border rule and the neighbours;
+* :mod:`.decomposition`: the Cartesian grid of ranks, the layout that fits the grid, and the
+  block each one owns (uneven splits);
+* :mod:`.halo`: the ghost ring of a block, from the border rule and the neighbours, in one
+  round of nonblocking messages; :mod:`.overlap`: a step with that round hidden behind the
+  interior;
+* :mod:`.launcher`: ``--layout``, and ``srun`` without a PMI refused;
+* :mod:`.output`: every rank writes its block of each frame into its own part file;
 * :mod:`.distributed`: :class:`DistributedBackend`, the ordinary backend interface over N ranks,
   running ``numpy``, ``numpy-school``, ``numba`` or ``numba-parallel`` on each block;
 * :mod:`.collective`: errors and stop requests that every rank agrees on, so nothing hangs;
-* :mod:`.bench`: strong and weak scaling with the time in halo exchange and gathering;
+* :mod:`.bench`: strong and weak scaling with the time in halo exchange, gathering and writing;
+* :mod:`.model`: the model of a step and a frame that docs/scaling.md projects with;
 * :mod:`.placement`: :class:`~.placement.Placement`, where a run computes (one process), which
   :mod:`.run`'s ``MPIPlacement`` specialises for ranks.
 

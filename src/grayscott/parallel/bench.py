@@ -13,7 +13,11 @@ rank keeps a ``rows x cols`` block), and prints one table. Each launch prints on
   compute, which does not grow when the machine is shared with other work (wall time does);
 * ``exchange_s``: seconds per exchange when the ranks do nothing else (no compute between,
   so no waiting for a slower neighbour): the cost of the messages themselves;
-* ``halo_bytes``: bytes a rank sends per step (the largest).
+* ``halo_bytes``: bytes a rank sends per step (the largest);
+* ``write_s``: seconds for every rank to write its block of a frame (float32) into its own part
+  file and flush it, the slowest rank's (what ``run`` does per frame); ``root_write_s``: rank 0
+  writing the whole frame into one file (the route that gathers first); ``block_bytes``: the
+  largest block's bytes.
 """
 
 from __future__ import annotations
@@ -72,6 +76,7 @@ def measure(backend: str, shape: tuple[int, int], steps: int, repeat: int, dtype
         g0 = be.gather_seconds
         be.get_v()
         gather.append(comm.allreduce(be.gather_seconds - g0, op=MPI.MAX))
+    write_s, root_write_s = _writes(be, comm, max(3, repeat))
     nbytes = comm.allreduce(be.halo.bytes_per_call, op=MPI.MAX)
     # The exchange alone, no compute between: its cost without waiting for a slower neighbour.
     inner = be.inner
@@ -87,8 +92,52 @@ def measure(backend: str, shape: tuple[int, int], steps: int, repeat: int, dtype
             "backend": backend, "threads": be.threads, "dtype": dtype, "steps": steps,
             "step_s": wall / steps, "halo_s": halo / steps, "gather_s": float(np.median(gather)),
             "halo_bytes": nbytes, "exchange_s": exchange, "compute_cpu_s": cpu_best / steps,
+            "write_s": write_s, "root_write_s": root_write_s,
+            "block_bytes": int(np.prod(be.block.shape)) * 4,
             "mode": "weak" if weak else "strong",
             "cell_steps_per_s": shape[0] * shape[1] * steps / wall}
+
+
+def _writes(be: Any, comm: Any, frames: int) -> tuple[float, float]:
+    """Seconds per frame (median, the slowest rank's) for every rank to write its block of V
+    as float32 into a part file of its own and flush it (what ``run`` does), and for rank 0
+    alone to write the whole frame into one file and flush it (after a gather, the route
+    without part files). The files go to ``GRAYSCOTT_BENCH_DIR``, else the temporary folder."""
+    import tempfile
+
+    import h5py
+    import numpy as np
+    from mpi4py import MPI
+
+    from ..io.parts import create_part
+
+    where = os.environ.get("GRAYSCOTT_BENCH_DIR") or tempfile.gettempdir()
+    folder = Path(comm.bcast(tempfile.mkdtemp(dir=where) if comm.rank == 0 else None))
+    shape = be.problem.shape
+    session = {"first": 0, "stop": frames, "dims": list(be.block.dims)}
+    part = create_part(folder / f"r{comm.rank}.h5", session, comm.rank, shape, np.float32)
+    v = be.local_v().astype(np.float32)
+    times = []
+    for i in range(frames):
+        comm.Barrier()
+        t0 = time.perf_counter()
+        part["matrix"][i] = v
+        part.flush()
+        times.append(comm.allreduce(time.perf_counter() - t0, op=MPI.MAX))
+    part.close()
+    root = []
+    if comm.rank == 0:
+        whole = np.zeros(shape, np.float32)
+        with h5py.File(folder / "one.h5", "w", locking=False, rdcc_nbytes=0) as f:
+            m = f.create_dataset("matrix", (frames, *shape), np.float32, chunks=(1, *shape))
+            for i in range(frames):
+                t0 = time.perf_counter()
+                m[i] = whole
+                f.flush()
+                root.append(time.perf_counter() - t0)
+        shutil.rmtree(folder, ignore_errors=True)
+    comm.Barrier()
+    return float(np.median(times)), float(np.median(root)) if root else 0.0
 
 
 def mpiexec() -> str:
@@ -116,10 +165,12 @@ def launch(ranks: int, args: list[str], timeout: float = 600) -> dict[str, Any]:
 
 
 def scaling(max_ranks: int, backend: str, shape: tuple[int, int], steps: int, repeat: int,
-            dtype: str, threads: int | None = None, rounds: int = 2) -> list[dict[str, Any]]:
+            dtype: str, threads: int | None = None, rounds: int = 2,
+            dims: tuple[int, int] | None = None) -> list[dict[str, Any]]:
     """Strong then weak scaling for 1 .. max_ranks ranks (one mpiexec each), the rank counts
     interleaved ``rounds`` times and the fastest launch of each kept, so that a burst of load
-    from elsewhere on the machine does not land on one rank count only."""
+    from elsewhere on the machine does not land on one rank count only. ``dims``: the strong
+    scaling layout of the launches it fits (R x C ranks, or a multiple of a given factor)."""
     base = ["--backend", backend, "--rows", str(shape[0]), "--cols", str(shape[1]),
             "--steps", str(steps), "--repeat", str(repeat), "--dtype", dtype]
     if threads:
@@ -128,16 +179,25 @@ def scaling(max_ranks: int, backend: str, shape: tuple[int, int], steps: int, re
     for _ in range(rounds):
         for mode in ("strong", "weak"):
             for k in range(1, max_ranks + 1):
-                row = launch(k, base + (["--weak"] if mode == "weak" else []))
+                extra = ["--weak"] if mode == "weak" else []
+                if dims and mode == "strong" and _fits_ranks(dims, k):
+                    extra += ["--dims", f"{dims[0]}x{dims[1]}"]
+                row = launch(k, base + extra)
                 if (mode, k) not in best or row["step_s"] < best[mode, k]["step_s"]:
                     best[mode, k] = row
     return [best[mode, k] for mode in ("strong", "weak") for k in range(1, max_ranks + 1)]
 
 
+def _fits_ranks(dims: tuple[int, int], ranks: int) -> bool:
+    fixed = [d for d in dims if d]
+    return (dims[0] * dims[1] == ranks) if len(fixed) == 2 else ranks % (fixed or [1])[0] == 0
+
+
 def format_table(rows: list[dict[str, Any]]) -> str:
     """Strong and weak scaling, efficiency against the 1-rank row of the same mode."""
     out = ["mode    ranks  dims  grid          ms/step  Mcell/s  eff.  halo ms/step (%)  "
-           "exchange alone ms  compute CPU ms  halo KB/step  gather ms/frame"]
+           "exchange alone ms  compute CPU ms  halo KB/step  gather ms/frame  "
+           "write ms/frame (rank 0 alone)"]
     ref = {r["mode"]: r for r in rows if r["ranks"] == 1}
     for r in rows:
         one = ref.get(r["mode"])
@@ -155,7 +215,9 @@ def format_table(rows: list[dict[str, Any]]) -> str:
                    f"{eff:>4.2f}  {r['halo_s'] * 1e3:>7.3f} ({share:>4.1f})"
                    f"  {r.get('exchange_s', float('nan')) * 1e3:>17.3f}"
                    f"  {r.get('compute_cpu_s', float('nan')) * 1e3:>14.3f}"
-                   f"  {r['halo_bytes'] / 1e3:>12.1f}  {r['gather_s'] * 1e3:>15.3f}")
+                   f"  {r['halo_bytes'] / 1e3:>12.1f}  {r['gather_s'] * 1e3:>15.3f}"
+                   f"  {r.get('write_s', float('nan')) * 1e3:>14.3f}"
+                   f" ({r.get('root_write_s', float('nan')) * 1e3:.3f})")
     return "\n".join(out)
 
 
@@ -191,10 +253,11 @@ if __name__ == "__main__":
 
 def command(ranks: int | None, backend_list: str | None, shape: tuple[int, int], steps: int,
             repeat: int, dtype: str, json_path: str | None,
-            ladder_only: list[str] | None = None) -> None:
+            ladder_only: list[str] | None = None, layout: str | None = None) -> None:
     """``grayscott bench --ranks N`` (launches mpiexec for 1 .. N ranks, strong then weak), or
     ``mpiexec -n N grayscott bench`` (one strong-scaling row for the ranks launched).
-    ``ladder_only``: options of the one-process ladder that were given (refused here)."""
+    ``ladder_only``: options of the one-process ladder that were given (refused here);
+    ``layout``: the rank layout (``--layout``), for the launches with that many ranks."""
     import click
 
     from ..bench.report import check_output
@@ -211,22 +274,23 @@ def command(ranks: int | None, backend_list: str | None, shape: tuple[int, int],
     from .distributed import check_decomposable
 
     check_decomposable(backend)
+    from .launcher import requested_layout
+
+    dims, _ = requested_layout(layout, mpi=True)
     if ranks is not None and launched():
         raise GrayScottError("--ranks starts mpiexec itself: run `grayscott bench --ranks N` "
                              "without mpiexec, or `mpiexec -n N grayscott bench` without --ranks")
     if ranks is None and launched():
         from mpi4py import MPI
 
-        from .run import env_dims
-
-        row = measure(backend, shape, steps, repeat, dtype, None, env_dims(), weak=False)
+        row = measure(backend, shape, steps, repeat, dtype, None, dims, weak=False)
         rows = [row] if MPI.COMM_WORLD.rank == 0 else []
     else:
         if ranks is None or ranks < 1:
             raise GrayScottError("--ranks must be an integer >= 1")
         click.echo(f"grayscott bench: {backend} on {shape[0]}x{shape[1]} {dtype}, 1 to {ranks} "
                    f"MPI ranks, strong then weak scaling (mpiexec each)...", err=True)
-        rows = scaling(ranks, backend, shape, steps, repeat, dtype)
+        rows = scaling(ranks, backend, shape, steps, repeat, dtype, dims=dims)
     if rows:
         click.echo(format_table(rows))
         if json_path:

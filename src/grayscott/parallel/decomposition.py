@@ -26,10 +26,11 @@ def split(n: int, parts: int) -> list[tuple[int, int]]:
     return bounds
 
 
-def parse_dims(text: str | None) -> tuple[int, int] | None:
-    """``"2x3"`` -> (2, 3) (rank rows x rank columns); ``0`` lets MPI choose that factor.
-    The command line reads it from ``GRAYSCOTT_MPI_DIMS``."""
-    if text is None or text == "":
+def parse_dims(text: str | None, what: str = "--layout") -> tuple[int, int] | None:
+    """``"2x3"`` -> (2, 3) (rank rows x rank columns); ``0`` lets the grid choose that factor;
+    ``auto`` or empty -> None (the whole layout chosen for the grid). ``what`` names the
+    option or variable in the error."""
+    if text is None or text.strip().lower() in ("", "auto"):
         return None
     parts = text.lower().split("x")
     try:
@@ -37,40 +38,98 @@ def parse_dims(text: str | None) -> tuple[int, int] | None:
     except ValueError:
         dims = ()
     if len(dims) != 2 or min(dims) < 0:
-        raise GrayScottError(f"GRAYSCOTT_MPI_DIMS must look like 2x3 (rank rows x rank columns, "
-                             f"0 to let MPI choose), got {text!r}")
+        raise GrayScottError(f"{what} must look like 2x3 (rank rows x rank columns, 0 to let "
+                             f"the grid choose one) or auto, got {text!r}")
     return dims  # type: ignore[return-value]
 
 
-def choose_dims(size: int, shape: tuple[int, int],
-                dims: tuple[int, int] | None = None) -> tuple[int, int]:
-    """The rank grid: ``dims`` if given (zeros filled by ``MPI.Compute_dims``), else
-    ``Compute_dims(size, 2)``, which puts the larger factor first: more ranks along rows, so
-    that blocks are contiguous runs of rows when it can (cheaper halo columns and gathers).
-    Refuses a grid that leaves a block under ``MIN_SIZE`` cells across."""
-    from mpi4py import MPI
+#: The eight directions (row step, column step) a halo message travels in.
+DIRECTIONS = ((-1, 0), (1, 0), (0, -1), (0, 1), (-1, -1), (-1, 1), (1, -1), (1, 1))
 
-    want = list(dims) if dims is not None else [0, 0]
-    fixed = [d for d in want if d]
-    if any(d < 0 for d in want) or (fixed and size % _prod(fixed)):
-        raise GrayScottError(f"rank layout {want[0]}x{want[1]} does not fit {size} ranks")
-    if len(fixed) == 2 and _prod(fixed) != size:
-        raise GrayScottError(f"rank layout {want[0]}x{want[1]} is {_prod(fixed)} ranks, "
-                             f"the run has {size}")
-    p, q = MPI.Compute_dims(size, want)
-    nr, nc = shape
-    if nr // p < MIN_SIZE or nc // q < MIN_SIZE:
+
+def halo_cells(shape: tuple[int, int], dims: tuple[int, int], coords: tuple[int, int],
+               periodic: bool = False) -> int:
+    """Cells of one field the block at ``coords`` of ``shape`` cut as ``dims`` sends per step
+    (:func:`sent_cells`)."""
+    (p, q), (i, j) = dims, coords
+    r0, r1 = split(shape[0], p)[i]
+    c0, c1 = split(shape[1], q)[j]
+    return sent_cells((r1 - r0, c1 - c0), dims, coords, periodic)
+
+
+def sent_cells(block: tuple[int, int], dims: tuple[int, int], coords: tuple[int, int],
+               periodic: bool = False) -> int:
+    """Cells of one field a ``block``-sized block at ``coords`` sends per step: a row to each
+    northern and southern neighbour, a column to each western and eastern one, a cell to each
+    diagonal one. A message to oneself (alone along a periodic direction) is a copy, not
+    counted."""
+    (p, q), (i, j) = dims, coords
+    cells = 0
+    for di, dj in DIRECTIONS:
+        ni, nj = i + di, j + dj
+        if periodic:
+            ni, nj = ni % p, nj % q
+        elif not (0 <= ni < p and 0 <= nj < q):
+            continue
+        if (ni, nj) != (i, j):
+            cells += (1 if di else block[0]) * (1 if dj else block[1])
+    return cells
+
+
+def rank_halo_bytes(shape: tuple[int, int], dims: tuple[int, int], periodic: bool = False,
+                    itemsize: int = 4) -> tuple[int, int]:
+    """(most bytes one rank sends per step, bytes all ranks send per step), U and V. Blocks
+    are grouped by size and by whether they touch each end of the grid of ranks (all that
+    :func:`sent_cells` depends on), so this costs the same for 10 ranks as for 10⁵."""
+    def classes(n: int, parts: int) -> dict[tuple[int, bool, bool], tuple[int, int]]:
+        out: dict[tuple[int, bool, bool], tuple[int, int]] = {}
+        for i, (a, b) in enumerate(split(n, parts)):
+            key = (b - a, i == 0, i == parts - 1)
+            first, count = out.get(key, (i, 0))
+            out[key] = (first, count + 1)
+        return out
+
+    most = total = 0
+    for (h, *_), (i, nr) in classes(shape[0], dims[0]).items():
+        for (w, *_), (j, nc) in classes(shape[1], dims[1]).items():
+            size = 2 * itemsize * sent_cells((h, w), dims, (i, j), periodic)
+            most, total = max(most, size), total + nr * nc * size
+    return most, total
+
+
+def fits(shape: tuple[int, int], dims: tuple[int, int]) -> bool:
+    """Whether every block of ``dims`` is at least ``MIN_SIZE`` cells across."""
+    return shape[0] // dims[0] >= MIN_SIZE and shape[1] // dims[1] >= MIN_SIZE
+
+
+def choose_dims(size: int, shape: tuple[int, int], dims: tuple[int, int] | None = None,
+                periodic: bool = False) -> tuple[int, int]:
+    """The rank grid for ``size`` ranks on ``shape``: ``dims`` if given whole; else, among
+    the layouts that match its fixed factor (if any) and leave every block at least
+    ``MIN_SIZE`` across, the one whose busiest rank sends the fewest halo bytes (then the
+    fewest in all, then more ranks along rows: contiguous row blocks). Refuses what fits no
+    layout, in one line."""
+    want = dims or (0, 0)
+    candidates = [(p, size // p) for p in range(1, size + 1) if size % p == 0]
+    candidates = [d for d in candidates if all(w in (0, x) for w, x in zip(want, d, strict=True))]
+    name = f"{want[0]}x{want[1]}"
+    if 0 not in want and want[0] * want[1] != size:
+        raise GrayScottError(f"rank layout {name} is {want[0] * want[1]} ranks, the run has "
+                             f"{size}")
+    if not candidates:
+        raise GrayScottError(f"rank layout {name} does not fit {size} ranks")
+    fitting = [d for d in candidates if fits(shape, d)]
+    if not fitting:
+        which = (f"as {name}" if dims and 0 not in dims else "in any layout")
         raise GrayScottError(
-            f"{size} ranks as {p}x{q} cut the {nr}x{nc} grid into blocks smaller than "
-            f"{MIN_SIZE}x{MIN_SIZE}; use fewer ranks or another layout (GRAYSCOTT_MPI_DIMS)")
-    return p, q
+            f"{size} ranks {which} cut the {shape[0]}x{shape[1]} grid into blocks smaller than "
+            f"{MIN_SIZE}x{MIN_SIZE}; use fewer ranks" + ("" if which == "in any layout" else
+                                                          " or another --layout"))
+    return min(fitting, key=lambda d: (*rank_halo_bytes(shape, d, periodic), -d[0]))
 
 
-def _prod(xs: list[int]) -> int:
-    out = 1
-    for x in xs:
-        out *= x
-    return out
+def format_dims(dims: tuple[int, int]) -> str:
+    return f"{dims[0]}x{dims[1]}"
 
 
 @dataclass(frozen=True)
@@ -117,10 +176,10 @@ def decompose(comm: Any, shape: tuple[int, int], periodic: bool,
               dims: tuple[int, int] | None = None) -> tuple[Any, Block]:
     """The Cartesian communicator over ``comm`` and this rank's :class:`Block`.
 
-    ``reorder=False`` keeps every rank's number, so rank 0 (which gathers and writes) owns the
-    top-left block and block order is rank order.
+    ``reorder=False`` keeps every rank's number, so rank 0 owns the top-left block and block
+    order is rank order.
     """
-    p, q = choose_dims(comm.Get_size(), shape, dims)
+    p, q = choose_dims(comm.Get_size(), shape, dims, periodic)
     cart = comm.Create_cart((p, q), periods=(periodic, periodic), reorder=False)
     i, j = cart.Get_coords(cart.Get_rank())
     north, south = cart.Shift(0, 1)

@@ -2,7 +2,8 @@
 communicator: every rank holds one block and advances it with a CPU backend.
 
 ``set_state`` takes the global state on rank 0 (other ranks may pass None) and scatters it;
-``advance`` runs the steps, each one preceded by a halo exchange; ``get_state`` and ``get_v``
+``advance`` runs the steps, each with a halo exchange (on the numba backends, hidden behind the
+interior's compute: :mod:`.overlap`); ``get_state`` and ``get_v``
 gather to rank 0 and return None elsewhere. Every method is collective: all ranks call it.
 
 Results equal the one-process run bit for bit: each cell is computed by the same kernel, with
@@ -71,7 +72,7 @@ class DistributedBackend(Backend):
         self.inner = backends.create(backend, self.local_problem, threads=threads,
                                      **(options or {}))
         self.halo = HaloExchange(self.cart, self.block, problem.border, problem.dtype)
-        self.stepper = (_NumbaStepper if backend.startswith("numba") else _NumpyStepper)(
+        self.stepper = (_numba_stepper if backend.startswith("numba") else _NumpyStepper)(
             self.inner, self.block, self.halo)
         self._slices = blocks(problem.shape, self.block.dims)
         self._counts = [(r.stop - r.start) * (c.stop - c.start) for r, c in self._slices]
@@ -139,6 +140,11 @@ class DistributedBackend(Backend):
 
     def _get_state(self) -> tuple[np.ndarray, np.ndarray]:  # pragma: no cover
         raise AssertionError("get_state is collective and overridden")
+
+    def local_v(self) -> np.ndarray:
+        """This rank's block of V (no communication): what it writes into its part file."""
+        self.require_state("local_v")
+        return self.inner.get_v()
 
     def all_finite(self) -> bool:
         """Whether V is finite on every rank (one allreduce, no gather)."""
@@ -221,45 +227,11 @@ class _NumpyStepper:
         self.inner.advance(nsteps)
 
 
-class _NumbaStepper:
-    """``numba`` and ``numba-parallel``: one exchange, then the compiled rows of one step
-    (the kernels' ``advance`` fills the ring itself, so it is not used here)."""
+def _numba_stepper(inner: Any, block: Block, halo: HaloExchange) -> Any:
+    """``numba`` and ``numba-parallel``: the exchange hidden behind the interior (overlap)."""
+    from .overlap import OverlapStepper
 
-    def __init__(self, inner: Any, block: Block, halo: HaloExchange) -> None:
-        from ..backends import numba_kernels as K
-
-        self.inner = inner
-        self.halo = halo
-        d = _block_deficit(inner, block)
-        empty = np.zeros(0, inner.problem.dtype)
-        self.strips = (empty,) * 4 if d is None else (d.top, d.bottom, d.left, d.right)
-        self.parallel = inner.name == "numba-parallel"
-        self.kernel = K._step_parallel if self.parallel else K.step_rows
-
-    def _step(self, U: np.ndarray, V: np.ndarray, U2: np.ndarray, V2: np.ndarray) -> None:
-        inner = self.inner
-        if self.parallel:
-            self.kernel(U, V, U2, V2, inner.w, inner.c, *self.strips)
-        else:
-            self.kernel(U, V, U2, V2, inner.w, inner.c, *self.strips, 1, U.shape[0] - 1)
-
-    def compile(self) -> None:
-        """Compile (or load from the cache) the step for this dtype, on a throwaway block."""
-        z = np.zeros((5, 5), self.inner.problem.dtype)
-        self._set_threads()
-        self._step(z, z.copy(), z.copy(), z.copy())
-
-    def _set_threads(self) -> None:
-        if self.parallel:
-            import numba
-
-            numba.set_num_threads(self.inner.threads)
-
-    def advance(self, nsteps: int) -> None:
-        inner = self.inner
-        self._set_threads()
-        for _ in range(nsteps):
-            self.halo.fill(inner.U, inner.V)
-            self._step(inner.U, inner.V, inner.U2, inner.V2)
-            inner.U, inner.U2 = inner.U2, inner.U
-            inner.V, inner.V2 = inner.V2, inner.V
+    d = _block_deficit(inner, block)
+    empty = np.zeros(0, inner.problem.dtype)
+    strips = (empty,) * 4 if d is None else (d.top, d.bottom, d.left, d.right)
+    return OverlapStepper(inner, strips, halo)

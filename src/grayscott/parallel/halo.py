@@ -1,18 +1,22 @@
 """The ghost ring of one rank's block: the border rule on global sides, neighbours elsewhere.
 
-A block's ring is filled in three steps so that corners need no message of their own:
+Every ghost cell comes from the one neighbour that owns it, in one round of messages that can
+run while the block's interior is computed (:meth:`HaloExchange.start`, then
+:meth:`~HaloExchange.finish`):
 
-1. the sides that lie on the global border get the border rule (ghosts 0 for ``school``, U=1,
-   V=0 for ``fixed``), the whole side, corners included;
-2. rows: the first and last interior rows (interior columns only) go north and south;
-3. columns: the first and last interior columns go west and east *full height*, ghost rows
-   included, so the corner ghosts arrive with them, already filled by steps 1 and 2 on the
-   neighbour.
+* the sides that lie on the global border get the border rule (ghosts 0 for ``school``, U=1,
+  V=0 for ``fixed``), the whole side, corners included, before any message;
+* the four sides go to the four neighbours (interior cells only), and the four corner cells to
+  the four diagonal neighbours, so nothing waits for anything else. A corner ghost is the
+  diagonal block's corner cell, which is what a one-process run reads there; where a diagonal
+  neighbour does not exist, one of the two sides is a global border and its rule filled it.
 
-``periodic`` has no global side: the Cartesian communicator is periodic and the wrap is an
-exchange like any other (with oneself when one rank spans a direction). U and V travel in one
-message per direction (4 ``Sendrecv`` per step), packed into small contiguous buffers: the copy
-is O(perimeter) and a strided column needs one anyway.
+``periodic`` has no global side: the Cartesian communicator wraps, and a rank alone along a
+direction sends to itself. Each message carries U and V at once, with no packing: an MPI struct
+of two subarray types at the fields' absolute addresses. The requests are persistent, made once
+for each pair of arrays the stepper alternates between, so a step costs two MPI calls
+(``Startall``, ``Waitall``). Each message's tag is its direction, so two messages between the
+same two ranks (two ranks along a periodic direction) cannot be confused.
 """
 
 from __future__ import annotations
@@ -24,7 +28,30 @@ import numpy as np
 
 from ..physics import fill_ghosts
 from ..physics.borders import FIXED_GHOST
-from .decomposition import Block
+from .decomposition import DIRECTIONS, Block, sent_cells
+
+
+def neighbour(cart: Any, block: Block, di: int, dj: int) -> int:
+    """The rank at (di, dj) from this block, MPI.PROC_NULL past a non-periodic border."""
+    from mpi4py import MPI
+
+    (i, j), (p, q) = block.coords, block.dims
+    i, j = i + di, j + dj
+    if block.periodic:
+        i, j = i % p, j % q
+    elif not (0 <= i < p and 0 <= j < q):
+        return MPI.PROC_NULL
+    return cart.Get_cart_rank((i, j))
+
+
+def _span(step: int, n: int, ghost: bool) -> tuple[int, int]:
+    """(start, size) along one axis of a padded field: the interior (step 0), or the first or
+    last interior line (step -1, +1), or the ghost line beyond it (``ghost``)."""
+    if step == 0:
+        return 1, n
+    if step < 0:
+        return (0 if ghost else 1), 1
+    return (n + 1 if ghost else n), 1
 
 
 class HaloExchange:
@@ -32,55 +59,113 @@ class HaloExchange:
 
     def __init__(self, cart: Any, block: Block, border: str, dtype: np.dtype) -> None:
         from mpi4py import MPI
+        from mpi4py.util.dtlib import from_numpy_dtype
 
         self.cart = cart
         self.block = block
         self.border = border
         self.null = MPI.PROC_NULL
-        nr, nc = block.shape
-        self.rows_out = np.empty((2, nc), dtype)
-        self.rows_in = np.empty((2, nc), dtype)
-        self.cols_out = np.empty((2, nr + 2), dtype)
-        self.cols_in = np.empty((2, nr + 2), dtype)
         self.sides = block.sides
         self.rule = border != "periodic" and any(self.sides)
-        #: Seconds spent in :meth:`fill` (border rule, packing and messages).
+        self.base = from_numpy_dtype(np.dtype(dtype))
+        #: (tag, rank it goes to, rank it comes from) of each message of a step.
+        self.routes = []
+        for tag, (di, dj) in enumerate(DIRECTIONS):  # the tag is the direction's index
+            dest, source = neighbour(cart, block, di, dj), neighbour(cart, block, -di, -dj)
+            if dest != self.null or source != self.null:
+                self.routes.append((tag, dest, source))
+        #: Bytes this rank sends per exchange (U and V; not those it sends itself).
+        self.bytes_per_call = 2 * np.dtype(dtype).itemsize * sent_cells(
+            block.shape, block.dims, block.coords, block.periodic)
+        self._types: dict[tuple[int, int, int], Any] = {}
+        self._requests: dict[tuple[int, int], list[Any]] = {}
+        self._pending: list[Any] = []
+        self._t0 = 0.0
+        self._c0 = 0.0
+        #: Seconds spent in the exchange that the step waits for (border rule, starting the
+        #: messages, waiting for them): the time not hidden behind the interior's compute.
         self.seconds = 0.0
-        #: CPU seconds of this process in :meth:`fill` (MPICH polls while it waits).
+        #: CPU seconds of this process in the same (MPICH polls while it waits).
         self.cpu_seconds = 0.0
-        n = sum(x != self.null for x in (block.north, block.south)) * nc
-        n += sum(x != self.null for x in (block.west, block.east)) * (nr + 2)
-        #: Bytes this rank sends per exchange (U and V).
-        self.bytes_per_call = 2 * n * np.dtype(dtype).itemsize
 
-    def fill(self, U: np.ndarray, V: np.ndarray) -> None:
-        t0, c0 = time.perf_counter(), time.process_time()
+    # -- the datatypes and persistent requests of one pair of arrays -------------------------
+
+    def _region(self, di: int, dj: int, ghost: bool) -> Any:
+        """The subarray type of the cells a message in direction (di, dj) sends (or, with
+        ``ghost``, the ghost cells on the opposite side it fills)."""
+        key = (di, dj, ghost)
+        if key not in self._types:
+            nr, nc = self.block.shape
+            r0, rn = _span(-di if ghost else di, nr, ghost)
+            c0, cn = _span(-dj if ghost else dj, nc, ghost)
+            t = self.base.Create_subarray((nr + 2, nc + 2), (rn, cn), (r0, c0))
+            self._types[key] = t.Commit()
+        return self._types[key]
+
+    def _pair(self, U: np.ndarray, V: np.ndarray, region: Any) -> Any:
+        """One message of ``region`` in U and in V (absolute addresses: buffer MPI.BOTTOM)."""
+        from mpi4py import MPI
+
+        t = MPI.Datatype.Create_struct([1, 1], [MPI.Get_address(U), MPI.Get_address(V)],
+                                       [region, region])
+        return t.Commit()
+
+    def _requests_for(self, U: np.ndarray, V: np.ndarray) -> list[Any]:
+        from mpi4py import MPI
+
+        key = (U.ctypes.data, V.ctypes.data)
+        if key not in self._requests:
+            if len(self._requests) >= 4:  # the fields were reallocated: drop the old ones
+                self.free()
+            recvs, sends = [], []
+            for tag, dest, source in self.routes:
+                di, dj = DIRECTIONS[tag]
+                if source != self.null:
+                    t = self._pair(U, V, self._region(di, dj, ghost=True))
+                    recvs.append((self.cart.Recv_init([MPI.BOTTOM, 1, t], source, tag), t))
+                if dest != self.null:
+                    t = self._pair(U, V, self._region(di, dj, ghost=False))
+                    sends.append((self.cart.Send_init([MPI.BOTTOM, 1, t], dest, tag), t))
+            self._requests[key] = recvs + sends  # receives posted first
+        return [r for r, _ in self._requests[key]]
+
+    def free(self) -> None:
+        """Free the persistent requests and their struct types (not the region types)."""
+        for pairs in self._requests.values():
+            for request, t in pairs:
+                request.Free()
+                t.Free()
+        self._requests.clear()
+
+    # -- the exchange ------------------------------------------------------------------------
+
+    def start(self, U: np.ndarray, V: np.ndarray) -> None:
+        """Fill the global sides by the rule and start every message; U and V's interior
+        must not change, nor their ghost rings be read, until :meth:`finish`."""
+        self._t0, self._c0 = time.perf_counter(), time.process_time()
         if self.rule:
             fill_ghosts(U, self.border, FIXED_GHOST[0], self.sides)
             fill_ghosts(V, self.border, FIXED_GHOST[1], self.sides)
-        b = self.block
-        # Rows, interior columns: my first row is my northern neighbour's bottom ghost row.
-        self._swap(U, V, (1, slice(1, -1)), b.north, (-1, slice(1, -1)), b.south,
-                   self.rows_out, self.rows_in, tag=0)
-        self._swap(U, V, (-2, slice(1, -1)), b.south, (0, slice(1, -1)), b.north,
-                   self.rows_out, self.rows_in, tag=1)
-        # Columns, full height: the corners come with them.
-        self._swap(U, V, (slice(None), 1), b.west, (slice(None), -1), b.east,
-                   self.cols_out, self.cols_in, tag=2)
-        self._swap(U, V, (slice(None), -2), b.east, (slice(None), 0), b.west,
-                   self.cols_out, self.cols_in, tag=3)
-        self.seconds += time.perf_counter() - t0
-        self.cpu_seconds += time.process_time() - c0
+        from mpi4py import MPI
 
-    def _swap(self, U: np.ndarray, V: np.ndarray, send_at: tuple, dest: int, recv_at: tuple,
-              source: int, out: np.ndarray, into: np.ndarray, tag: int) -> None:
-        """Send U, V at ``send_at`` to ``dest``; receive ``source``'s into U, V at ``recv_at``."""
-        if dest == self.null and source == self.null:
-            return
-        if dest != self.null:
-            out[0] = U[send_at]
-            out[1] = V[send_at]
-        self.cart.Sendrecv(out, dest, tag, into, source, tag)
-        if source != self.null:  # beyond a global border the rule already filled the ghosts
-            U[recv_at] = into[0]
-            V[recv_at] = into[1]
+        self._pending = self._requests_for(U, V)
+        MPI.Prequest.Startall(self._pending)
+        self._stop_clock()
+
+    def finish(self) -> None:
+        """Wait for the messages started by :meth:`start`: the ghost rings are then full."""
+        from mpi4py import MPI
+
+        self._t0, self._c0 = time.perf_counter(), time.process_time()
+        MPI.Request.Waitall(self._pending)
+        self._pending = []
+        self._stop_clock()
+
+    def fill(self, U: np.ndarray, V: np.ndarray) -> None:
+        """The whole exchange, nothing overlapped."""
+        self.start(U, V)
+        self.finish()
+
+    def _stop_clock(self) -> None:
+        self.seconds += time.perf_counter() - self._t0
+        self.cpu_seconds += time.process_time() - self._c0

@@ -1,47 +1,54 @@
-"""A model of one step on P ranks: compute, halo bytes and time, and the per-frame gather.
+"""A model of one step and one frame on P ranks: compute, halo, and the output.
 
-Used by docs/scaling.md to project 1,000s of ranks from a few measured constants:
+docs/scaling.md prints its tables (``python -m grayscott.parallel.model``). Its constants:
 
-* ``rate``: cell-updates per second of one rank's kernel (float32 numba: 16 bytes of memory
-  traffic per cell, so on a full node it is the node's bandwidth / 16 / ranks per node);
-* ``overhead``: seconds per exchange that do not depend on its size (4 ``Sendrecv`` through
-  mpi4py, packing, the border rule; the network's latency);
-* ``bandwidth``: bytes per second of one rank's messages (packing and unpacking included);
-* ``root_bandwidth``: bytes per second rank 0 receives when gathering a frame.
+* ``rate``: a rank's cell-updates per second (compute CPU time), against its block's cells:
+  ``rates`` lists measured (cells, rate) points, interpolated in log(cells) and held flat past
+  both ends (a block that fits the cache is faster than one that streams from memory);
+* ``overhead``: seconds per exchange that do not depend on its size (starting and completing
+  the messages through mpi4py, the border rule; on a cluster, the network's latency);
+* ``bandwidth``: bytes per second of one rank's halo messages;
+* ``write``: bytes per second one rank writes its block of a frame into its part file
+  (flushed), and ``fs_bandwidth`` what the file system takes from all ranks at once (the
+  slower of the two sets a frame's write time);
+* ``root_bandwidth``: bytes per second rank 0 gathers a checkpoint (U and V) at.
+
+``exposed`` is the share of the halo time that the step waits for (1: nothing hidden; the
+exchange now overlaps the interior's compute, so on a machine with a core per rank only what
+outlasts the interior is exposed: ``max(0, halo - interior)``).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import math
+from dataclasses import dataclass, field
 
-from .decomposition import split
+from ..errors import GrayScottError
+from .decomposition import choose_dims, sent_cells, split
 
 
 @dataclass(frozen=True)
 class Machine:
-    rate: float  # cell-updates/s per rank
+    rate: float  # cell-updates/s per rank, when ``rates`` is empty
     overhead: float  # s per exchange
     bandwidth: float  # B/s per rank, halo messages
-    root_bandwidth: float  # B/s into rank 0, gathers
+    root_bandwidth: float  # B/s into rank 0: the checkpoint's gather
+    write: float = float("inf")  # B/s a rank writes its block (part file, flushed)
+    fs_bandwidth: float = float("inf")  # B/s the file system takes from all ranks
+    rates: tuple[tuple[float, float], ...] = field(default=())  # (block cells, rate)
 
-
-def dims_for(ranks: int, shape: tuple[int, int]) -> tuple[int, int]:
-    """The layout MPI.Compute_dims gives (larger factor first), without MPI."""
-    best = (ranks, 1)
-    for p in range(1, int(ranks ** 0.5) + 1):
-        if ranks % p == 0:
-            best = (ranks // p, p)
-    return best
-
-
-def halo_bytes(block: tuple[int, int], itemsize: int, north_south: int = 2,
-               west_east: int = 2) -> int:
-    """Bytes a rank sends per step: U and V, its first/last interior rows (interior columns)
-    to each of its ``north_south`` neighbours, its first/last columns full height (ghost rows,
-    hence the corners) to each of its ``west_east`` neighbours. Without a periodic border a
-    rank has ``min(P - 1, 2)`` neighbours along a direction cut into P blocks."""
-    nr, nc = block
-    return 2 * itemsize * (north_south * nc + west_east * (nr + 2))
+    def rate_at(self, cells: float) -> float:
+        """A rank's rate on a block of ``cells`` cells."""
+        pts = sorted(self.rates)
+        if not pts:
+            return self.rate
+        if cells <= pts[0][0]:
+            return pts[0][1]
+        for (c0, r0), (c1, r1) in zip(pts, pts[1:], strict=False):
+            if cells <= c1:
+                t = math.log(cells / c0) / math.log(c1 / c0)
+                return r0 + t * (r1 - r0)
+        return pts[-1][1]
 
 
 @dataclass(frozen=True)
@@ -52,69 +59,84 @@ class Step:
     compute_s: float
     halo_s: float
     halo_bytes: int  # the most any rank sends
-    gather_s: float  # one frame of V to rank 0
+    write_s: float  # one frame of V (float32), every rank its block
+    checkpoint_s: float  # one checkpoint (U and V of the state dtype) gathered to rank 0
 
     @property
     def step_s(self) -> float:
+        """Compute plus the halo time not hidden behind the interior's compute."""
+        return self.compute_s + max(0.0, self.halo_s - self.compute_s)
+
+    @property
+    def step_exposed_s(self) -> float:
+        """Compute plus the whole halo time (no overlap: progress only inside MPI calls, as
+        for messages above the MPI's eager limit without a progress thread)."""
         return self.compute_s + self.halo_s
 
     @property
     def halo_share(self) -> float:
-        return self.halo_s / self.step_s
+        return self.halo_s / (self.compute_s + self.halo_s)
 
 
 def step(shape: tuple[int, int], ranks: int, m: Machine, itemsize: int = 4,
-         dims: tuple[int, int] | None = None) -> Step:
-    """The slowest rank's step (compute plus halo), over every rank's block and neighbours
-    (no periodic border: a rank on the edge of the grid of ranks has fewer neighbours)."""
-    p, q = dims or dims_for(ranks, shape)
-    rows = [(b - a, (i > 0) + (i < p - 1)) for i, (a, b) in enumerate(split(shape[0], p))]
-    cols = [(b - a, (j > 0) + (j < q - 1)) for j, (a, b) in enumerate(split(shape[1], q))]
-    worst = None
-    for r, ns in rows:
-        for c, we in cols:
-            nbytes = halo_bytes((r, c), itemsize, ns, we)
-            compute = r * c / m.rate
+         dims: tuple[int, int] | None = None, periodic: bool = False) -> Step:
+    """The slowest rank's step, over every rank's block and neighbours (a rank on the edge of
+    the grid of ranks has fewer neighbours unless ``periodic``)."""
+    p, q = dims or choose_dims(ranks, shape, periodic=periodic)
+    rows, cols = split(shape[0], p), split(shape[1], q)
+    worst, most = None, 0
+    for i, (r0, r1) in enumerate(rows):
+        for j, (c0, c1) in enumerate(cols):
+            block = (r1 - r0, c1 - c0)
+            nbytes = 2 * itemsize * sent_cells(block, (p, q), (i, j), periodic)
+            most = max(most, nbytes)
+            cells = block[0] * block[1]
+            compute = cells / m.rate_at(cells)
             halo = (m.overhead + nbytes / m.bandwidth) if nbytes else 0.0
             if worst is None or compute + halo > worst[0] + worst[1]:
-                worst = (compute, halo, nbytes, (r, c))
-    compute, halo, _, block = worst
-    most = max(halo_bytes((r, c), itemsize, ns, we) for r, ns in rows for c, we in cols)
-    gather = shape[0] * shape[1] * itemsize / m.root_bandwidth
-    return Step(ranks, (p, q), block, compute, halo, most, gather)
+                worst = (compute, halo, block)
+    compute, halo, block = worst
+    n = shape[0] * shape[1]
+    write = max(block[0] * block[1] * 4 / m.write, n * 4 / m.fs_bandwidth)
+    checkpoint = 2 * n * itemsize / m.root_bandwidth
+    return Step(ranks, (p, q), block, compute, halo, most, write, checkpoint)
 
 
-def strong(shape: tuple[int, int], ranks: list[int], m: Machine) -> list[tuple[Step, float]]:
-    """Each P with its strong-scaling efficiency against one rank."""
+def strong(shape: tuple[int, int], ranks: list[int],
+           m: Machine) -> list[tuple[Step, float, float]]:
+    """Each P that fits the grid, with its strong-scaling efficiency against one rank, the
+    exchange hidden behind the interior and not."""
     one = step(shape, 1, m).step_s
-    return [(s, one / (s.ranks * s.step_s)) for s in (step(shape, p, m) for p in ranks)]
+    out = []
+    for p in ranks:
+        try:
+            s = step(shape, p, m)
+        except GrayScottError:  # no layout of p ranks fits the grid
+            continue
+        out.append((s, one / (p * s.step_s), one / (p * s.step_exposed_s)))
+    return out
 
 
-def gather_limit(shape: tuple[int, int], nbextrastep: int, m: Machine, itemsize: int = 4,
-                 fields: int = 1) -> float:
-    """Ranks beyond which gathering ``fields`` fields of ``itemsize`` bytes to rank 0 every
-    frame takes longer than the frame's steps: ``nbextrastep * N / (P * rate)`` (compute) equals
-    ``fields * N * itemsize / root_bandwidth`` (gather) at
-    ``P* = nbextrastep * root_bandwidth / (fields * itemsize * rate)``, whatever the grid."""
-    return nbextrastep * m.root_bandwidth / (fields * itemsize * m.rate)
+def balance_side(m: Machine) -> float:
+    """The side of the square block whose compute equals the exchange's fixed cost:
+    ``side² / rate = overhead``, so ``side = sqrt(overhead * rate)`` (the rate of small
+    blocks; the bytes' term is smaller there)."""
+    return math.sqrt(m.overhead * m.rate_at(1.0))
 
 
-#: Measured on the 2-core development VM (docs/scaling.md): numba, float32, one thread a rank.
-HERE = Machine(rate=835e6, overhead=16e-6, bandwidth=1.05e9, root_bandwidth=1.5e9)
-#: A typical cluster node and network: 64 ranks share ~200 GB/s (16 B a cell-update), messages
-#: at ~10 GB/s, ~10 us a step of fixed cost (4 messages' latency plus mpi4py's overhead).
-CLUSTER = Machine(rate=200e6, overhead=10e-6, bandwidth=10e9, root_bandwidth=10e9)
-
-
-def table(shape: tuple[int, int], ranks: list[int], m: Machine, nbextrastep: int = 32) -> str:
+def table(shape: tuple[int, int], ranks: list[int], m: Machine, nbextrastep: int = 32,
+          checkpoint_every: int = 10) -> str:
     """Strong scaling of ``shape`` as a Markdown table."""
-    out = ["| ranks | layout | block | step | halo (share) | halo bytes | efficiency | "
-           "gather / frame's steps |", "|---|---|---|---|---|---|---|---|"]
-    for s, eff in strong(shape, ranks, m):
+    out = ["| ranks | layout | block | step | halo (share) | halo bytes | efficiency, "
+           "hidden / exposed | write / frame's steps | checkpoint / its frames' steps |",
+           "|---|---|---|---|---|---|---|---|---|"]
+    for s, eff, exposed in strong(shape, ranks, m):
+        frame = nbextrastep * s.step_s
         out.append(f"| {s.ranks} | {s.dims[0]}x{s.dims[1]} | {s.block[0]}x{s.block[1]} | "
                    f"{_time(s.step_s)} | {_time(s.halo_s)} ({100 * s.halo_share:.0f} %) | "
-                   f"{s.halo_bytes / 1e3:.1f} kB | {eff:.2f} | "
-                   f"{s.gather_s / (nbextrastep * s.step_s):.2g} |")
+                   f"{s.halo_bytes / 1e3:.1f} kB | {eff:.2f} / {exposed:.2f} | "
+                   f"{s.write_s / frame:.2g} | "
+                   f"{s.checkpoint_s / (checkpoint_every * frame):.2g} |")
     return "\n".join(out)
 
 
@@ -126,12 +148,28 @@ def _time(seconds: float) -> str:
     return f"{seconds * 1e6:.3g} µs"
 
 
-if __name__ == "__main__":  # the tables of docs/scaling.md
+#: Fitted on the 2-core development machine, shared, at a load average of 12 to 15
+#: (``scripts/scaling_fit.py --rounds 2``, docs/scaling.md): numba, float32, one thread a
+#: rank; medians of the rounds. The file system's total rate was not measured (infinite here).
+HERE = Machine(rate=8.58e8, overhead=62.9e-6, bandwidth=3.84e8, root_bandwidth=1.18e9,
+               write=2.85e9,
+               rates=((259200, 8.58e8), (518400, 9.32e8), (1036800, 7.09e8),
+                      (2073600, 8.58e8), (4147200, 8.44e8), (8294400, 9.44e8)))
+#: A cluster node and network, assumed: 64 ranks share ~200 GB/s of memory bandwidth (16 B a
+#: cell-update), messages at ~10 GB/s and 10 µs, a parallel file system at 100 GB/s.
+CLUSTER = Machine(rate=200e6, overhead=10e-6, bandwidth=10e9, root_bandwidth=10e9,
+                  write=1e9, fs_bandwidth=100e9)
+
+
+def main() -> None:  # the tables of docs/scaling.md
     counts = [1, 16, 64, 256, 1024, 4096, 16384]
-    for shape in ((1080, 1920), (16384, 16384), (65536, 65536)):
-        print(f"\n{shape[0]}x{shape[1]} on CLUSTER\n")
-        print(table(shape, counts, CLUSTER))
-    print("\nranks where gathering V every 32-step frame outgrows the frame's compute:",
-          f"{gather_limit((1, 1), 32, CLUSTER):.0f};",
-          f"with the state checkpointed every frame (U and V gathered instead of V): "
-          f"{gather_limit((1, 1), 32, CLUSTER, fields=2):.0f}")
+    for name, m in (("HERE", HERE), ("CLUSTER", CLUSTER)):
+        print(f"\n{name}: {m}")
+        print(f"fixed cost = compute at a square block of {balance_side(m):.0f} cells a side")
+        for shape in ((1080, 1920), (16384, 16384), (65536, 65536)):
+            print(f"\n{shape[0]}x{shape[1]} on {name} (projection)\n")
+            print(table(shape, counts, m))
+
+
+if __name__ == "__main__":
+    main()

@@ -10,6 +10,7 @@ import time): a run on one process never loads MPI.
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any, TypeVar
 
 import numpy as np
@@ -77,6 +78,16 @@ class Placement:
 
     def blow_up_check(self) -> Observer:
         return BlowUpCheck()
+
+    #: Whether the frames go to part files, each process writing its block
+    #: (:mod:`grayscott.io.parts`); one process writes them into the run file itself.
+    writes_parts = False
+
+    def frame_parts(self, path: Path, nbimage: int, first: int,
+                    backend: Backend) -> dict[str, Any] | None:
+        """The session of part files that frames ``first`` .. ``nbimage`` go to (collective),
+        or None: the run file holds them."""
+        return None
 
     def writer(self, writer: HDF5Writer) -> Observer:
         """The observer that stands for ``writer`` in the loop of this process."""

@@ -4,25 +4,31 @@
 :class:`MPIPlacement` says what differs over ranks, and :func:`run`/:func:`resume` here call
 them with it on every rank:
 
-* rank 0 checks the output, holds the lock, writes the file with the one-process writer and
-  checkpointer (frames gathered to it every frame), prints and renders the video; the other
-  ranks compute their blocks (a :class:`DistributedBackend`) and take part in the gathers;
+* every rank computes its block (a :class:`DistributedBackend`) and writes it into its own
+  part file every frame (:class:`~.output.PartWriter`; the run file's ``matrix`` maps the
+  parts: :mod:`grayscott.io.parts`); rank 0 checks the output, holds the lock, keeps the run
+  file (counters, checkpoints gathered to it, the final state), prints and renders the video;
+  a file of one process resumed over ranks keeps its frames in the run file (gathered to
+  rank 0);
 * whatever only rank 0 can check (the output, the lock, the file) is agreed: its error is
   raised on every rank (:func:`~.collective.on_root`);
 * the blow-up check and the stop signal are reduced over the ranks every frame, so every rank
   stops after the same frame and the checkpoint is that frame's state;
-* the file records the inner backend (``backend``) plus ``mpi_ranks`` and ``mpi_dims``: it can
-  be resumed on any number of ranks, or on one process, bit for bit.
+* the file records the inner backend (``backend``) plus ``mpi_ranks``, ``mpi_dims`` and
+  ``mpi_layout`` (as asked: ``auto`` or ``RxC``): it can be resumed on any number of ranks,
+  or on one process, bit for bit.
 
 :func:`runner` picks these or the one-process functions, for the command line.
 """
 
 from __future__ import annotations
 
-import os
+import contextlib
+import functools
 import signal
 import sys
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any, TypeVar
 
 import numpy as np
@@ -37,30 +43,26 @@ from ..simulation import Simulation
 from . import launched, world
 from .collective import ROOT, agree, on_root
 from .distributed import DistributedBackend, check_decomposable
+from .launcher import requested_layout
 from .placement import Placement
 
-DIMS_VARIABLE = "GRAYSCOTT_MPI_DIMS"
 T = TypeVar("T")
 
 
-def runner(what: str) -> Callable[..., runs.RunResult]:
-    """``runs.run``/``runs.resume``, or their MPI versions when launched by mpiexec."""
-    if not launched():
+def runner(what: str, layout: str | None = None) -> Callable[..., runs.RunResult]:
+    """``runs.run``/``runs.resume``, or their MPI versions when launched by mpiexec, on the
+    rank layout ``layout`` (``--layout``: RxC or auto; default ``GRAYSCOTT_MPI_DIMS``)."""
+    mpi = launched()
+    dims, _ = requested_layout(layout, mpi)
+    if not mpi:
         return getattr(runs, what)
-    return {"run": run, "resume": resume}[what]
-
-
-def env_dims() -> tuple[int, int] | None:
-    """The rank layout asked for in ``GRAYSCOTT_MPI_DIMS`` (e.g. ``2x2``), else None."""
-    from .decomposition import parse_dims
-
-    return parse_dims(os.environ.get(DIMS_VARIABLE))
+    return functools.partial({"run": run, "resume": resume}[what], dims=dims)
 
 
 def run(*args: Any, comm: Any = None, dims: tuple[int, int] | None = None,
         **kwargs: Any) -> runs.RunResult:
     """:func:`grayscott.runs.run` (same arguments) on every rank of ``comm`` (default: the
-    world) as ``dims`` (default: ``GRAYSCOTT_MPI_DIMS``, else MPI's choice); ``state`` is
+    world) as ``dims`` (default: the layout chosen for the grid); ``state`` is
     needed on rank 0 only. ``on_frame`` and ``on_start`` are called on rank 0 only."""
     return runs.run(*args, placement=MPIPlacement(comm, dims), **kwargs)
 
@@ -79,10 +81,12 @@ class MPIPlacement(Placement):
 
     def __init__(self, comm: Any = None, dims: tuple[int, int] | None = None) -> None:
         self.comm = comm if comm is not None else world()
-        self.dims = dims if dims is not None else env_dims()
+        self.dims = dims
         self.rank = self.comm.Get_rank()
         self.size = self.comm.Get_size()
         self.is_root = self.rank == ROOT
+        #: (session, run file, grid shape) once :meth:`frame_parts` made them.
+        self.parts: tuple[dict[str, Any], Path, tuple[int, int]] | None = None
 
     def on_root(self, fn: Callable[[], T]) -> T | None:
         return on_root(self.comm, fn)
@@ -112,6 +116,7 @@ class MPIPlacement(Placement):
         # The ranks, then how the inner backend tuned itself on each block.
         assert isinstance(backend, DistributedBackend)
         return {"mpi_ranks": backend.size, "mpi_dims": "x".join(map(str, backend.block.dims)),
+                "mpi_layout": "auto" if self.dims is None else "x".join(map(str, self.dims)),
                 **super().backend_attrs(backend.inner)}
 
     def resume_note(self, backend: Backend) -> str:
@@ -121,8 +126,24 @@ class MPIPlacement(Placement):
     def blow_up_check(self) -> Observer:
         return AgreedBlowUpCheck()
 
+    writes_parts = True
+
+    def frame_parts(self, path: Path, nbimage: int, first: int,
+                    backend: Backend) -> dict[str, Any] | None:
+        from ..io.parts import new_session
+
+        assert isinstance(backend, DistributedBackend)
+        session = new_session(path, first, nbimage, backend.block.dims)
+        self.parts = self.bcast(session if self.is_root else None), path, backend.problem.shape
+        return self.parts[0]
+
     def writer(self, writer: HDF5Writer) -> Observer:
-        return writer if self.is_root else _FollowWriter()
+        if self.parts is None:  # a file of one process resumed over ranks: rank 0 writes it
+            return writer if self.is_root else _FollowWriter()
+        from .output import PartWriter
+
+        session, path, shape = self.parts
+        return PartWriter(self.comm, writer, session, path.parent, shape)
 
     def stop_signal(self) -> Observer:
         return AgreedStopSignal(self.comm)
@@ -150,17 +171,38 @@ class AgreedStopSignal(StopSignal):
     def __init__(self, comm: Any) -> None:
         super().__init__()
         self.comm = comm
+        self.ctx: RunContext | None = None
+
+    def start(self, ctx: RunContext) -> None:
+        self.ctx = ctx
+        super().start(ctx)
 
     def _handler(self, signum: int, frame: Any) -> None:
         if self._closing(signum):
             return
         if self.signum is not None:
-            raise KeyboardInterrupt if signum == signal.SIGINT else Interrupted(signum)
+            self._at_once(signum)
+            return
         self.signum = signum
         if self.comm.Get_rank() == ROOT:
             print(f"\ngrayscott: {signal.Signals(signum).name} received, every rank stops "
                   "after this frame (send it again to stop at once)", file=sys.stderr,
                   flush=True)
+
+    def _at_once(self, signum: int) -> None:
+        """The second signal. Raising here, wherever each rank is, would leave the ranks in
+        different collectives, waiting for each other for ever (and the file "running"). Rank
+        0 marks the file "interrupted" (a raw write: the frames it counts are whole on every
+        rank) and ends every rank; the others go on until it does."""
+        if self.comm.Get_rank() != ROOT:
+            return
+        runfile = self.ctx.shared.get("runfile") if self.ctx is not None else None
+        with contextlib.suppress(Exception):
+            if runfile is not None:
+                runfile.set_status("interrupted")
+        print(f"\ngrayscott: {signal.Signals(signum).name} again: every rank stops now; the "
+              "frames counted so far are kept", file=sys.stderr, flush=True)
+        self.comm.Abort(128 + signum)
 
     def wants_state(self, ctx: RunContext) -> bool:
         # A local decision cannot ask for a collective fetch; the checkpointer's finish

@@ -10,6 +10,7 @@ import numpy as np
 from ..errors import GrayScottError
 from .borders import check_border
 from .parameters import Parameters
+from .ratemap import RateMap
 from .stencils import Stencil, check_stability, get_stencil
 
 DTYPES: tuple[str, ...] = ("float32", "float64")
@@ -52,9 +53,15 @@ class Problem:
     stencil: Stencil = field(default_factory=lambda: get_stencil("school"))
     border: str = "school"
     dtype: np.dtype = field(default_factory=lambda: np.dtype("float32"))
+    #: F per row and k per column (:mod:`.ratemap`); then ``params.F`` and ``params.k`` are
+    #: not used. Only backends that declare ``rate_map`` take it.
+    rate_map: RateMap | None = None
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "shape", check_shape(self.shape))
+        if self.rate_map is not None and self.rate_map.shape != self.shape:
+            raise GrayScottError(f"rate map of {self.rate_map.shape[0]} F x "
+                                 f"{self.rate_map.shape[1]} k does not fit the grid {self.shape}")
         object.__setattr__(self, "stencil", get_stencil(self.stencil))
         object.__setattr__(self, "border", check_border(self.border))
         object.__setattr__(self, "dtype", check_dtype(self.dtype))
@@ -78,10 +85,11 @@ class Problem:
 
 def make_problem(shape: tuple[int, int] = (1080, 1920), *, params: Parameters | None = None,
                  stencil: str | Stencil | np.ndarray = "school", border: str = "school",
-                 dtype: str = "float32", allow_unstable: bool = False) -> Problem:
+                 dtype: str = "float32", allow_unstable: bool = False,
+                 rate_map: RateMap | None = None) -> Problem:
     """Build a Problem and refuse an unstable time step unless ``allow_unstable``."""
     problem = Problem(shape=shape, params=params or Parameters(), stencil=get_stencil(stencil),
-                      border=border, dtype=dtype)
+                      border=border, dtype=dtype, rate_map=rate_map)
     if not allow_unstable:
         problem.check_stable()
     return problem

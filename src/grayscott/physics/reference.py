@@ -40,11 +40,15 @@ def laplacian(x: np.ndarray, stencil: Stencil, border: str, outside_value: float
 def step(u: np.ndarray, v: np.ndarray, problem: Problem) -> tuple[np.ndarray, np.ndarray]:
     """One explicit-Euler step in float64 (docs/model.md §1)."""
     p = problem.params
+    F, k = p.F, p.k
+    if problem.rate_map is not None:  # F down the rows, k across the columns
+        F = np.asarray(problem.rate_map.feed)[:, None]
+        k = np.asarray(problem.rate_map.kill)[None, :]
     lu = laplacian(u, problem.stencil, problem.border, FIXED_GHOST[0])
     lv = laplacian(v, problem.stencil, problem.border, FIXED_GHOST[1])
     uvv = u * v * v
-    du = p.Du * lu - uvv + p.F * (1.0 - u)
-    dv = p.Dv * lv + uvv - (p.F + p.k) * v
+    du = p.Du * lu - uvv + F * (1.0 - u)
+    dv = p.Dv * lv + uvv - (F + k) * v
     return u + p.dt * du, v + p.dt * dv
 
 

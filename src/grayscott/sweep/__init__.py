@@ -10,9 +10,10 @@ Named regimes of the plane are in :mod:`grayscott.physics.presets`.
 
 * :mod:`.planning` - rates parsed, the batched backend chosen, members cut into pieces;
 * :mod:`.core` - the sweep, its pieces and its loop; :mod:`.hdf5` - ``sweep.h5``;
-* :mod:`.numba_batch`, :mod:`.jax_batch` - the batched kernels; :mod:`.image` - the map;
-  :mod:`.commands` - ``grayscott presets`` and ``sweep``; :mod:`.info` - ``grayscott info`` of
-  a sweep's file;
+* :mod:`.numba_batch`, :mod:`.jax_batch` - the batched kernels; :mod:`.image` - the map
+  (and a ``run --map`` frame: :func:`draw_rate_map`); :mod:`.descriptors` - what each member
+  became; :mod:`.commands` - ``grayscott presets`` and ``sweep``; :mod:`.info` -
+  ``grayscott info`` of a sweep's file;
 * the fit: :mod:`.fit` (the strategy and its result), :mod:`.fit_model` (the differentiable
   model and the losses), :mod:`.fit_search` (the batched search), :mod:`.fit_descent` (BFGS,
   the curvature), :mod:`.fit_command` (``grayscott fit``).
@@ -27,8 +28,8 @@ from __future__ import annotations
 from typing import Any
 
 from .core import SweepResult, run_rates, sweep
-from .hdf5 import read_sweep
-from .image import draw_map, save_map
+from .hdf5 import read_descriptors, read_sweep
+from .image import draw_map, draw_rate_map, read_rate_map, save_map
 from .planning import parse_range
 
 
@@ -39,5 +40,5 @@ def fit_rates(*args: Any, **kwargs: Any) -> Any:
     return _fit(*args, **kwargs)
 
 
-__all__ = ["SweepResult", "draw_map", "fit_rates", "parse_range", "read_sweep", "run_rates",
-           "save_map", "sweep"]
+__all__ = ["SweepResult", "draw_map", "draw_rate_map", "fit_rates", "parse_range",
+           "read_descriptors", "read_rate_map", "read_sweep", "run_rates", "save_map", "sweep"]

@@ -11,6 +11,7 @@ from ..errors import GrayScottError
 from ..io.commands import FSYNC_HELP
 from ..physics import BORDERS, DTYPES, INITIAL_STATES, STENCILS
 from ..physics.presets import PRESETS
+from .image import COLOUR_BY
 
 
 def explicit(param: str) -> bool:
@@ -68,8 +69,15 @@ def presets_cmd() -> None:
               help="Threads of the numba backend (default: all cores).")
 @click.option("-o", "--output", default="sweep.h5", show_default=True,
               type=click.Path(dir_okay=False), help="HDF5 file to write.")
+@click.option("--frames", type=click.IntRange(min=0), default=0, show_default=True,
+              help="Also keep V every STEPS/FRAMES steps of each member (dataset frames).")
 @click.option("--image", type=click.Path(dir_okay=False), default=None,
               help="Also draw the (F, k) map to this PNG (needs matplotlib).")
+@click.option("--colour-by", "colour_by", type=_choice(COLOUR_BY), default="v",
+              show_default=True,
+              help="Paint the --image tiles by V or by a descriptor of each member.")
+@click.option("--lines", is_flag=True,
+              help="Draw Pearson's saddle-node and Hopf lines over the --image.")
 @click.option("--overwrite", is_flag=True, help="Replace existing output and image files.")
 @click.option("--allow-unstable", is_flag=True, help="Run even if dt is above the stable bound.")
 @click.option("--fsync", is_flag=True, help=FSYNC_HELP)
@@ -77,8 +85,8 @@ def presets_cmd() -> None:
 def sweep_cmd(feed: str, kill: str, nbrow: int, nbcol: int, steps: int, deltat: float,
               Du: float, Dv: float, backend: str | None, dtype: str, stencil: str, border: str,
               initial: str, seed: int, batch: int | None, threads: int | None, output: str,
-              image: str | None, overwrite: bool, allow_unstable: bool, fsync: bool,
-              quiet: bool) -> int | None:
+              frames: int, image: str | None, colour_by: str, lines: bool, overwrite: bool,
+              allow_unstable: bool, fsync: bool, quiet: bool) -> int | None:
     """Run the N x M simulations of a grid of (F, k) in one batched program.
 
     Writes OUTPUT with dataset v (N, M, nbrow, nbcol): V after STEPS steps of each member,
@@ -87,15 +95,17 @@ def sweep_cmd(feed: str, kill: str, nbrow: int, nbcol: int, steps: int, deltat: 
     Each piece (--batch members) is in the file, flushed and counted in its dataset done, as
     soon as it ends: a sweep killed keeps them, SIGINT/SIGTERM stop it after the piece in
     progress (at once if that piece has more than 10 s to go), and --overwrite replaces the
-    old file only once the new one holds a piece.
+    old file only once the new one holds a piece. Each member's descriptors (spots, coverage,
+    class, change) are stored beside it.
     """
     from ..io.paths import check_writable_file
     from ..observers import Interrupted
     from ..physics import Parameters
     from .core import sweep
-    from .planning import check_backend, parse_range
+    from .planning import check_backend, frame_schedule, parse_range
 
     feeds, kills = parse_range(feed, "--feed"), parse_range(kill, "--kill")
+    frame_schedule(steps, frames)  # refused before anything runs
     name = check_backend(backend)
     if image is not None:
         if importlib.util.find_spec("matplotlib") is None:
@@ -118,7 +128,8 @@ def sweep_cmd(feed: str, kill: str, nbrow: int, nbcol: int, steps: int, deltat: 
         result = sweep(feeds, kills, steps, (nbrow, nbcol), params=params, stencil=stencil,
                        border=border, dtype=dtype, backend=name, initial=initial, seed=seed,
                        output=output, overwrite=overwrite, batch=batch, threads=threads,
-                       progress=not quiet, allow_unstable=allow_unstable, fsync=fsync)
+                       progress=not quiet, allow_unstable=allow_unstable, fsync=fsync,
+                       frames=frames)
     except Interrupted as exc:  # the file is closed, its finished members counted in `done`
         click.echo(f"grayscott sweep: stopped by {exc}; the members finished so far are kept "
                    f"in {output} (its dataset done says which)", err=True)
@@ -128,10 +139,12 @@ def sweep_cmd(feed: str, kill: str, nbrow: int, nbcol: int, steps: int, deltat: 
                    f"(NaN/Inf), e.g. F={result.nonfinite[0][0]:g} k={result.nonfinite[0][1]:g}",
                    err=True)
     if image is not None:
+        from .hdf5 import read_descriptors
         from .image import read_for_map, save_map
 
         v, f, k = read_for_map(output)
-        save_map(v, f, k, image, overwrite=overwrite,
+        save_map(v, f, k, image, overwrite=overwrite, colour_by=colour_by, lines=lines,
+                 descriptors=read_descriptors(output),
                  title=f"V after {steps} steps, {nbrow}x{nbcol}, initial {initial}")
     if not quiet:
         cells = result.members * nbrow * nbcol * steps

@@ -29,6 +29,7 @@ from ..physics import Parameters, deficit, make_initial, make_problem
 from ..physics.borders import FIXED_GHOST
 from ..physics.problem import check_int
 from ..progress import progress_bar
+from . import descriptors
 from .planning import (
     STRATEGIES,
     _keep_in_memory,
@@ -36,6 +37,7 @@ from .planning import (
     check_backend,
     check_pairs,
     file_piece,
+    frame_schedule,
     member_bytes,
     parse_range,
     plan_pieces,
@@ -58,6 +60,10 @@ class SweepResult:
     path: Path | None = None
     v: np.ndarray | None = field(default=None, repr=False)
     nonfinite: list[tuple[float, float]] = field(default_factory=list)
+    #: In memory: V at ``frame_steps`` (N, M, T, R, C) if asked, the descriptors (N, M) each.
+    frames: np.ndarray | None = field(default=None, repr=False)
+    frame_steps: np.ndarray | None = None
+    descriptors: dict[str, np.ndarray] = field(default_factory=dict, repr=False)
 
     @property
     def members(self) -> int:
@@ -174,7 +180,7 @@ def sweep(feed: Sequence[float] | np.ndarray | str, kill: Sequence[float] | np.n
           batch: int | None = None, memory_budget: int | None = None,
           strategy: str | None = None, threads: int | None = None, progress: bool = False,
           attrs: dict[str, Any] | None = None, allow_unstable: bool = False,
-          fsync: bool = False) -> SweepResult:
+          frames: int = 0, fsync: bool = False) -> SweepResult:
     """Run the ``len(feed) x len(kill)`` simulations of a grid of rates, batched.
 
     ``feed``, ``kill``: values, or ``"A:B:N"`` strings (:func:`parse_range`). Each member starts
@@ -193,8 +199,11 @@ def sweep(feed: Sequence[float] | np.ndarray | str, kill: Sequence[float] | np.n
     ``batch`` caps the members per piece (default, for Numba into a file: 1/16 of them, at
     least 8: :func:`file_piece`); pieces are also cut so that they use at most
     ``memory_budget`` bytes (default: half the memory available now). ``strategy`` forces how
-    the batch shares the work (numba: "rows" or "members"; jax: "vmap" or "map"; default:
-    chosen by size, the results are the same).
+    the batch shares the work (numba: "rows", "members" or "blocked"; jax: "vmap" or "map";
+    default: chosen by size, the results are the same).
+
+    ``frames`` T: also keep V every ``steps / T`` steps (T divides ``steps``; the last is the
+    final V), in the file or ``result.frames``; the descriptors (:mod:`.descriptors`) too.
     """
     from ..io.layout import check_output_path
     from ..provenance import file_versions, now_utc
@@ -206,6 +215,7 @@ def sweep(feed: Sequence[float] | np.ndarray | str, kill: Sequence[float] | np.n
     steps = check_int("steps", steps, minimum=0)
     if steps > 2**63 - 1:  # as run refuses: steps are stored as int64
         raise GrayScottError(f"steps must be below 2**63 (the file stores int64), got {steps}")
+    frame_steps = frame_schedule(steps, frames)
     name = check_backend(backend)
     if strategy not in (None, *STRATEGIES[name]):
         raise GrayScottError(f"strategy of {name} must be one of "
@@ -220,16 +230,17 @@ def sweep(feed: Sequence[float] | np.ndarray | str, kill: Sequence[float] | np.n
     members = feed.size * kill.size
     problem = make_problem(shape, params=base, stencil=stencil, border=border, dtype=dtype,
                            allow_unstable=allow_unstable)
-    per = member_bytes(problem.shape, problem.dtype.itemsize, name)
+    field_bytes = problem.shape[0] * problem.shape[1] * problem.dtype.itemsize
+    per = member_bytes(problem.shape, problem.dtype.itemsize, name) + frames * field_bytes
     budget = memory_budget if memory_budget is not None else available_memory() // 2
-    nbytes = members * problem.shape[0] * problem.shape[1] * problem.dtype.itemsize
+    nbytes = members * (1 + frames) * field_bytes
     path = None
     if output is not None:
         from .hdf5 import estimated_bytes
 
         path = check_output_path(output, overwrite, estimated_bytes(
-            feed.size, kill.size, problem.shape, problem.dtype),
-            "members (the N of --feed, --kill)")
+            feed.size, kill.size, problem.shape, problem.dtype, frames),
+            "members (the N of --feed, --kill)" + (" or --frames" if frames else ""))
         if path.is_symlink():  # replace the file it points to, not the link (as run does)
             path = Path(os.path.realpath(path))
     else:  # the result stays in memory beside the pieces
@@ -253,32 +264,41 @@ def sweep(feed: Sequence[float] | np.ndarray | str, kill: Sequence[float] | np.n
         raise GrayScottError("--threads is for the numba backend (XLA uses every core)")
 
     nf, nk = len(feed), len(kill)
-    result = SweepResult(feed, kill, steps, name, size, pieces, 0.0, 0.0, path=path)
+    result = SweepResult(feed, kill, steps, name, size, pieces, 0.0, 0.0, path=path,
+                         frame_steps=frame_steps if frames else None)
     if path is not None:
         prov = {**base.as_dict(), "steps": steps, "nbrow": problem.nbrow,
                 "nbcol": problem.nbcol, "stencil": problem.stencil.name,
                 "stencil_weights": problem.stencil.weights, "border": problem.border,
                 "initial": "state" if state is not None else initial, "seed": seed,
                 "backend": name, "dtype": problem.dtype.name, "batch": size,
-                "pieces": pieces, "started": now_utc(), **file_versions(name),
-                **(attrs or {})}
+                "pieces": pieces, "frames": frames, "started": now_utc(),
+                **file_versions(name), **(attrs or {})}
         del prov["F"], prov["k"]  # one per member: the feed and kill datasets
         _sweep_to_file(path, prov, pairs, problem, (u0, v0), strategy, progress, result,
                        fsync)
         return result
-    out = np.empty((nf * nk, *problem.shape), problem.dtype)
+    out = np.empty((nf * nk, len(frame_steps), *problem.shape), problem.dtype)
+    described: dict[str, list[np.ndarray]] = {}
     bar = progress_bar(pieces * steps, progress, unit="step", desc="sweep")
     t_start = time.perf_counter()
     try:
-        for start, v in run_pieces(pairs, steps, problem, (u0, v0), name, size, strategy, bar,
-                                   result):
-            out[start:start + len(v)] = v
+        for start, stack in run_pieces(pairs, steps, problem, (u0, v0), name, size, strategy,
+                                       bar, result, frame_steps=frame_steps):
+            out[start:start + len(stack)] = stack
+            for key, values in descriptors.describe(stack).items():
+                described.setdefault(key, []).append(values)
     finally:
         result.wall_seconds = time.perf_counter() - t_start - result.compile_seconds
         if bar is not None:
             bar.close()
-    result.v = out.reshape(nf, nk, *problem.shape)
+    out = out.reshape(nf, nk, len(frame_steps), *problem.shape)
+    result.v = out[:, :, -1]
+    result.frames = out if frames else None
+    result.descriptors = {key: np.concatenate(parts).reshape(nf, nk)
+                          for key, parts in described.items()}
     return result
+
 
 
 @contextlib.contextmanager
@@ -315,8 +335,10 @@ def _sweep_to_file(path: Path, prov: dict[str, Any], pairs: list[tuple[float, fl
     with OutputLock(path) as lock, _stop_signal() as stop:
         existed = path.exists()
         writer = SweepWriter(temporary_path(path), result.feed, result.kill, problem.shape,
-                             problem.dtype, prov, publish_to=path, fsync=fsync)
+                             problem.dtype, prov, publish_to=path, fsync=fsync,
+                             frame_steps=result.frame_steps)
         lock.hold(writer.path)  # one writer per file, whatever its name becomes
+        frame_steps = result.frame_steps if result.frame_steps is not None else [steps]
         if not existed:  # nothing to protect: the file takes its name now, readers see it
             writer.publish()
         bar = progress_bar(result.pieces * steps, progress, unit="step", desc="sweep")
@@ -324,11 +346,14 @@ def _sweep_to_file(path: Path, prov: dict[str, Any], pairs: list[tuple[float, fl
         t_start = time.perf_counter()
         try:
             # split: the piece's kernel returns now and then, so a signal acts in bounded time
-            for start, v in run_pieces(pairs, steps, problem, state, result.backend, size,
-                                       strategy, bar, result, split=True,
-                                       stop=lambda: stop.signum is not None):
-                writer.write_piece(start, v, time.perf_counter() - t_start
-                                   - result.compile_seconds)
+            for start, stack in run_pieces(pairs, steps, problem, state, result.backend, size,
+                                           strategy, bar, result, split=True,
+                                           stop=lambda: stop.signum is not None,
+                                           frame_steps=frame_steps):
+                writer.write_piece(start, stack[:, -1], time.perf_counter() - t_start
+                                   - result.compile_seconds,
+                                   frames=stack if result.frame_steps is not None else None,
+                                   described=descriptors.describe(stack))
                 if stop.signum is not None:
                     break
             status = "completed" if writer.members_written == len(pairs) else "stopped"
@@ -352,14 +377,17 @@ def run_pieces(pairs: Sequence[tuple[float, float]], steps: int, problem: Any,
                state: tuple[np.ndarray, np.ndarray], backend: str, size: int,
                strategy: str | None = None, bar: Any = None,
                result: SweepResult | None = None, split: bool = False,
-               stop: Callable[[], bool] | None = None) -> Iterator[tuple[int, np.ndarray]]:
+               stop: Callable[[], bool] | None = None,
+               frame_steps: Sequence[int] | None = None) -> Iterator[tuple[int, np.ndarray]]:
     """Run ``pairs`` of (F, k) in pieces of ``size`` members; yield (index of the piece's
     first member, its final V (b, R, C)) piece by piece. Compile time, the Numba strategy and
     the members that blew up are recorded in ``result`` when given. ``split`` (or a ``bar``):
     each piece runs as ~50 kernel calls of bounded work (the same bits), so Python gets
     control between them. Once ``stop()`` is true, a piece with more than ``STOP_GRACE``
-    seconds to go (by the pace of its calls so far) ends the run without being yielded."""
-    u0, v0 = state
+    seconds to go (by the pace of its calls so far) ends the run without being yielded.
+    ``frame_steps`` (increasing, the last = ``steps``): yield V after each of them instead,
+    (b, T, R, C)."""
+    u0, v0, marks = *state, [steps] if frame_steps is None else [int(s) for s in frame_steps]
     for start in range(0, len(pairs), size):
         chunk = pairs[start:start + size]
         piece = _make_piece(backend, u0, v0, chunk, problem, strategy)
@@ -371,22 +399,25 @@ def run_pieces(pairs: Sequence[tuple[float, float]], steps: int, problem: Any,
             result.strategy = piece.how
         t0, done = time.perf_counter(), 0
         cells = len(chunk) * problem.shape[0] * problem.shape[1]
-        for n in _progress_blocks(steps, bar is not None or split, cells):
-            if stop is not None and stop():
-                pace = (time.perf_counter() - t0) / done if done else float("inf")
-                if pace * (steps - done) > STOP_GRACE:
-                    return
-            piece.advance(n)
-            done += n
-            if bar is not None:
-                piece.sync()  # the bar follows the device, not the dispatch
-                bar.update(n)
-        v = piece.v()
+        kept = []
+        for mark in marks:
+            for n in _progress_blocks(mark - done, bar is not None or split, cells):
+                if stop is not None and stop():
+                    pace = (time.perf_counter() - t0) / done if done else float("inf")
+                    if pace * (steps - done) > STOP_GRACE:
+                        return
+                piece.advance(n)
+                done += n
+                if bar is not None:
+                    piece.sync()  # the bar follows the device, not the dispatch
+                    bar.update(n)
+            kept.append(piece.v())
         del piece
+        v = kept[-1]
         if result is not None:
             result.nonfinite.extend(fk for fk, x in zip(chunk, v, strict=True)
                                     if not np.isfinite(x).all())
-        yield start, v
+        yield start, (v if frame_steps is None else np.stack(kept, axis=1))
 
 
 def run_rates(pairs: Sequence[tuple[float, float]], steps: int,

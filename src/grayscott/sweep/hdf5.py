@@ -8,6 +8,13 @@ member it counted readable.
   every member ``done`` does not count).
 * ``feed`` (N), ``kill`` (M), ``row``, ``col``: HDF5 dimension scales of ``v``'s four axes, so
   netCDF readers (xarray with h5netcdf) see labelled dimensions.
+* ``frames`` (with ``--frames T``): shape ``(N, M, T, nbrow, nbcol)``, chunks
+  ``(1, 1, 1, nbrow, nbcol)``: ``frames[i, j, t]`` is V after ``step[t]`` steps, ``step``
+  (T) being its third dimension scale (``steps / T`` apart; the last frame is ``v``).
+* Descriptors of each member (:mod:`.descriptors`), shape ``(N, M)``: ``spots`` (int32, -1 not
+  yet written), ``coverage`` (float64), ``class`` (int8 codes, -1 not yet written; the labels
+  are its attribute ``labels``, comma-separated, code 0 first) and ``change`` (float64, the
+  largest |V| difference between the last two frames; NaN with fewer than two frames).
 * Progress (datasets, updated after every piece): ``done`` (N, M) int8, 1 for a member that
   is in the file; ``members_written``; ``wall_seconds``; ``status`` ("running", "completed",
   "stopped" (SIGINT/SIGTERM, after a piece), "interrupted", "disk full", "failed: ...").
@@ -45,8 +52,10 @@ from ..io.layout import (
     fsync_folder,
     write_refused,
 )
+from . import descriptors
 
 DATASET = "v"
+FRAMES = "frames"
 #: Progress and end values: name, dtype, value when the file is made.
 _PROGRESS = (("members_written", "int64", 0), ("wall_seconds", "float64", 0.0),
              ("status", f"S{STATUS_BYTES}", b"running"), ("completed", "int8", 0),
@@ -54,13 +63,14 @@ _PROGRESS = (("members_written", "int64", 0), ("wall_seconds", "float64", 0.0),
              ("strategy", "S40", b""), ("nonfinite_members", "int64", 0))
 
 
-def estimated_bytes(n: int, m: int, shape: tuple[int, int], dtype: np.dtype) -> int:
-    """Bytes of the file of an ``n`` x ``m`` sweep: members, coordinates, HDF5's overhead
-    (a member's chunk entry as a run's frame)."""
+def estimated_bytes(n: int, m: int, shape: tuple[int, int], dtype: np.dtype,
+                    frames: int = 0) -> int:
+    """Bytes of the file of an ``n`` x ``m`` sweep: members (and their ``frames``),
+    coordinates, descriptors, HDF5's overhead (a member's chunk entry as a run's frame)."""
     nr, nc = shape
     members = n * m
-    return (members * (nr * nc * np.dtype(dtype).itemsize + _OVERHEAD_PER_FRAME + 1)
-            + 8 * (n + m + nr + nc) + _OVERHEAD_FIXED)
+    return (members * (1 + frames) * (nr * nc * np.dtype(dtype).itemsize + _OVERHEAD_PER_FRAME)
+            + members * (1 + 4 + 8 + 1 + 8) + 8 * (n + m + nr + nc + frames) + _OVERHEAD_FIXED)
 
 
 class SweepWriter:
@@ -73,7 +83,8 @@ class SweepWriter:
 
     def __init__(self, path: str | os.PathLike, feed: np.ndarray, kill: np.ndarray,
                  shape: tuple[int, int], dtype: np.dtype, attrs: dict[str, Any],
-                 publish_to: Path | None = None, fsync: bool = False) -> None:
+                 publish_to: Path | None = None, fsync: bool = False,
+                 frame_steps: np.ndarray | None = None) -> None:
         self.path = Path(path)
         self.publish_to = publish_to
         self.members_written = 0
@@ -95,10 +106,14 @@ class SweepWriter:
             v.attrs["long_name"] = "V after the last step (NaN where done is 0)"
             for axis, name in enumerate(("feed", "kill", "row", "col")):
                 v.dims[axis].attach_scale(f[name])
+            if frame_steps is not None:
+                _frames_dataset(f, n, m, shape, dtype, frame_steps)
             done = _early_dataset(f, "done", (n, m), np.dtype("int8"), None, fill=0)
             done.attrs["long_name"] = "1 where the member is in the file"
-            for axis, name in enumerate(("feed", "kill")):
-                done.dims[axis].attach_scale(f[name])
+            _descriptor_datasets(f, n, m)
+            for name in ("done", *descriptors.NAMES):
+                for axis, scale in enumerate(("feed", "kill")):
+                    f[name].dims[axis].attach_scale(f[scale])
             for name, dtype_, value in _PROGRESS:
                 _early_dataset(f, name, (), np.dtype(dtype_), None)[()] = value
             for key, value in attrs.items():
@@ -107,6 +122,8 @@ class SweepWriter:
         self.fsync = fsync
         self.abandoned = False
         self.v, self.done = f[DATASET], f["done"]
+        self.frames = f.get(FRAMES)
+        self.descriptors = {name: f[name] for name in descriptors.NAMES}
         self._done = np.zeros((n, m), np.int8)
         self._progress = {name: f[name] for name, _, _ in _PROGRESS}
         self._counter_at = f["members_written"].id.get_offset()
@@ -141,15 +158,23 @@ class SweepWriter:
         self.disk_full = isinstance(error, DiskFullError)
         return error
 
-    def write_piece(self, start: int, v: np.ndarray, wall_seconds: float) -> None:
-        """Write members ``start`` .. ``start + len(v) - 1`` (F-major), flush, then count them
+    def write_piece(self, start: int, v: np.ndarray, wall_seconds: float,
+                    frames: np.ndarray | None = None,
+                    described: dict[str, np.ndarray] | None = None) -> None:
+        """Write members ``start`` .. ``start + len(v) - 1`` (F-major), their ``frames``
+        (b, T, R, C) and descriptors (:func:`.descriptors.describe`), flush, then count them
         (``members_written`` last)."""
         if self.abandoned:
             return
         m = self._done.shape[1]
         try:
             for x, member in enumerate(v):
-                self.v[divmod(start + x, m)] = member
+                at = divmod(start + x, m)
+                self.v[at] = member
+                if frames is not None and self.frames is not None:
+                    self.frames[at] = frames[x]
+                for name, values in (described or {}).items():
+                    self.descriptors[name][at] = values[x]
             self._sync()
             self._done.flat[start:start + len(v)] = 1
             self.done[...] = self._done  # one small write: flags already set stay set
@@ -203,6 +228,43 @@ class SweepWriter:
                 self.path.unlink()
         if error is not None:
             raise error
+
+
+def _frames_dataset(f: h5py.File, n: int, m: int, shape: tuple[int, int], dtype: np.dtype,
+                    frame_steps: np.ndarray) -> None:
+    """``frames`` (N, M, T, R, C), NaN until written, with ``step`` as its third scale."""
+    nr, nc = shape
+    step = f.create_dataset("step", data=np.asarray(frame_steps, np.int64), track_times=False)
+    step.make_scale("step")
+    step.attrs["long_name"] = "steps behind the frame"
+    ds = _early_dataset(f, FRAMES, (n, m, len(frame_steps), nr, nc), np.dtype(dtype),
+                        (1, 1, 1, nr, nc), fill=np.nan)
+    ds.attrs["long_name"] = "V after step[t] steps (NaN where done is 0)"
+    for axis, name in enumerate(("feed", "kill", "step", "row", "col")):
+        ds.dims[axis].attach_scale(f[name])
+
+
+def _descriptor_datasets(f: h5py.File, n: int, m: int) -> None:
+    """The descriptors (N, M), each allocated now with a value that says "not written"."""
+    for name, dtype, fill, long_name in (
+            ("spots", "int32", -1, "connected regions where V > V_ON in the last frame"),
+            ("coverage", "float64", np.nan, "fraction of cells where V > V_ON"),
+            ("class", "int8", -1, "0 died out, 1 uniform, 2 patterned, 3 blew up"),
+            ("change", "float64", np.nan, "max |V| difference between the last two frames")):
+        ds = _early_dataset(f, name, (n, m), np.dtype(dtype), None, fill=fill)
+        ds.attrs["long_name"] = long_name
+    f["class"].attrs["labels"] = ",".join(descriptors.CLASSES)
+    f["spots"].attrs["V_ON"] = descriptors.V_ON
+    f["coverage"].attrs["V_ON"] = descriptors.V_ON
+
+
+def read_descriptors(path: str | os.PathLike) -> dict[str, np.ndarray]:
+    """The descriptors (N, M) of a sweep file, and ``labels`` of the classes."""
+    with h5py.File(path, "r") as f:
+        out = {name: f[name][...] for name in descriptors.NAMES if name in f}
+        labels = f["class"].attrs["labels"] if "class" in f else ",".join(descriptors.CLASSES)
+    out["labels"] = np.array(str(labels).split(","))
+    return out
 
 
 def _mask_unfinished(f: h5py.File, v: np.ndarray) -> np.ndarray:

@@ -17,6 +17,10 @@ from ..io.paths import check_writable_file
 
 #: Largest side of the mosaic in pixels: bigger tiles are decimated to fit.
 MAX_PIXELS = 3000
+#: What the tiles can be coloured by: V itself, or a descriptor (:mod:`.descriptors`).
+COLOUR_BY = ("v", "class", "coverage", "spots", "change")
+#: One colour per class code (died out, uniform, patterned, blew up).
+CLASS_COLOURS = ("#404040", "#3b75af", "#ef8636", "#c0392b")
 
 
 def _decimation(n: int, m: int, r: int, c: int, max_pixels: int) -> int:
@@ -70,10 +74,50 @@ def _labels(values: np.ndarray) -> list[str]:
     return [f"{x:g}" for x in values]
 
 
-def draw_map(v: np.ndarray, feed: np.ndarray, kill: np.ndarray, ax: Any = None,
-             cmap: str = "inferno", title: str | None = None) -> Any:
-    """Draw the map on a matplotlib ``ax`` (a new figure if None); returns the axes."""
+def tile_axis(values: np.ndarray) -> Any:
+    """The map from a rate to the tile coordinate (tile t spans [t, t + 1], its rate at the
+    centre), linear as the sweep's ranges are; None for a single value."""
+    if len(values) < 2:
+        return None
+    v0, step = float(values[0]), float(values[1] - values[0])
+    return lambda x: 0.5 + (np.asarray(x) - v0) / step
+
+
+def _colour_tiles(ax: Any, values: np.ndarray, colour_by: str, n: int, m: int) -> None:
+    """Paint each tile by its descriptor, with a colour bar (class: its labels)."""
     import matplotlib.pyplot as plt
+    from matplotlib.colors import ListedColormap
+
+    from .descriptors import CLASSES
+
+    extent = (0, m, 0, n)
+    if colour_by == "class":
+        shown = np.ma.masked_less(values, 0)  # -1: not written
+        image = ax.imshow(shown, cmap=ListedColormap(CLASS_COLOURS), vmin=-0.5, vmax=3.5,
+                          origin="lower", extent=extent, interpolation="nearest", aspect="auto")
+        bar = plt.colorbar(image, ax=ax, ticks=range(len(CLASSES)))
+        bar.ax.set_yticklabels(CLASSES)
+        return
+    shown = np.ma.masked_invalid(np.where(values < 0, np.nan, values).astype(float))
+    image = ax.imshow(shown, cmap="viridis", origin="lower", extent=extent,
+                      interpolation="nearest", aspect="auto")
+    plt.colorbar(image, ax=ax, label=colour_by)
+
+
+def draw_map(v: np.ndarray, feed: np.ndarray, kill: np.ndarray, ax: Any = None,
+             cmap: str = "inferno", title: str | None = None, colour_by: str = "v",
+             descriptors: dict[str, np.ndarray] | None = None, lines: bool = False) -> Any:
+    """Draw the map on a matplotlib ``ax`` (a new figure if None); returns the axes.
+
+    ``colour_by`` a descriptor (one of :data:`COLOUR_BY` but "v", taken from ``descriptors``,
+    (N, M) arrays): each tile is painted by it, V drawn over it in grey. ``lines``: Pearson's
+    saddle-node and Hopf lines (:mod:`grayscott.physics.homogeneous`) over the tiles."""
+    import matplotlib.pyplot as plt
+
+    if colour_by not in COLOUR_BY:
+        raise GrayScottError(f"colour by {colour_by!r}: choose one of {', '.join(COLOUR_BY)}")
+    if colour_by != "v" and (descriptors is None or colour_by not in descriptors):
+        raise GrayScottError(f"colour by {colour_by!r} needs the sweep's descriptors")
 
     n, m = v.shape[:2]
     if ax is None:
@@ -84,8 +128,17 @@ def draw_map(v: np.ndarray, feed: np.ndarray, kill: np.ndarray, ax: Any = None,
     vmax = float(finite.max()) if finite.size else 1.0
     image = np.ma.masked_invalid(mosaic(v))
     colours = plt.get_cmap(cmap).with_extremes(bad="white")  # the gaps between tiles
+    if colour_by != "v":
+        _colour_tiles(ax, descriptors[colour_by], colour_by, n, m)
+        colours = plt.get_cmap("gray").with_extremes(bad="white")
     ax.imshow(image, cmap=colours, vmin=0.0, vmax=max(vmax, 1e-6), extent=(0, m, 0, n),
-              interpolation="nearest", aspect=v.shape[2] / v.shape[3])
+              interpolation="nearest", aspect=v.shape[2] / v.shape[3],
+              alpha=None if colour_by == "v" else 0.5)
+    to_x, to_y = tile_axis(kill), tile_axis(feed)
+    if lines and to_x is not None and to_y is not None:
+        from ..physics.homogeneous import draw_lines
+
+        draw_lines(ax, to_x, to_y)
     ax.set_xticks(np.arange(m) + 0.5, _labels(kill), rotation=90 if m > 8 else 0)
     ax.set_yticks(np.arange(n) + 0.5, _labels(feed))
     ax.set_xlabel("kill rate k")
@@ -98,8 +151,10 @@ def draw_map(v: np.ndarray, feed: np.ndarray, kill: np.ndarray, ax: Any = None,
 
 def save_map(v: np.ndarray, feed: np.ndarray, kill: np.ndarray, path: str | os.PathLike,
              overwrite: bool = False, cmap: str = "inferno", title: str | None = None,
-             dpi: int = 100) -> Path:
-    """Write the map as an image (PNG, SVG, PDF: by the extension)."""
+             dpi: int = 100, colour_by: str = "v",
+             descriptors: dict[str, np.ndarray] | None = None, lines: bool = False) -> Path:
+    """Write the map as an image (PNG, SVG, PDF: by the extension); ``colour_by``,
+    ``descriptors`` and ``lines`` as :func:`draw_map`."""
     path = check_writable_file(path, "--image", overwrite)
     try:
         import matplotlib  # noqa: F401
@@ -107,8 +162,52 @@ def save_map(v: np.ndarray, feed: np.ndarray, kill: np.ndarray, path: str | os.P
         raise GrayScottError("--image needs matplotlib: pip install 'grayscott[plot]'") from None
     import matplotlib.pyplot as plt  # no display: matplotlib falls back to Agg by itself
 
-    ax = draw_map(v, feed, kill, cmap=cmap, title=title)
+    ax = draw_map(v, feed, kill, cmap=cmap, title=title, colour_by=colour_by,
+                  descriptors=descriptors, lines=lines)
     ax.figure.savefig(path, dpi=dpi)
     plt.close(ax.figure)
     return path
 
+
+
+def draw_rate_map(v: np.ndarray, feed: np.ndarray, kill: np.ndarray, ax: Any = None,
+                  cmap: str = "inferno", title: str | None = None, lines: bool = False) -> Any:
+    """Draw one frame ``v`` (R, C) of a ``run --map`` (row i has ``feed[i]``, column j
+    ``kill[j]``) on k-F axes, F upwards; ``lines``: Pearson's saddle-node and Hopf lines.
+    Returns the axes."""
+    import matplotlib.pyplot as plt
+
+    if ax is None:
+        _, ax = plt.subplots(figsize=(7, 6), layout="constrained")
+    # Cell centres at the rates: the image spans half a cell beyond the first and last ones.
+    dk = (kill[-1] - kill[0]) / max(len(kill) - 1, 1)
+    df = (feed[-1] - feed[0]) / max(len(feed) - 1, 1)
+    extent = (kill[0] - dk / 2, kill[-1] + dk / 2, feed[0] - df / 2, feed[-1] + df / 2)
+    image = ax.imshow(v, cmap=cmap, origin="lower", extent=extent, aspect="auto",
+                      interpolation="nearest")
+    plt.colorbar(image, ax=ax, label="V")
+    ax.set_xlabel("kill rate k")
+    ax.set_ylabel("feed rate F")
+    if lines:
+        from ..physics.homogeneous import draw_lines
+
+        draw_lines(ax)
+    if title:
+        ax.set_title(title)
+    return ax
+
+
+def read_rate_map(path: str | os.PathLike, frame: int = -1,
+                  ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(V of ``frame``, feed per row, kill per column) of a ``run --map`` file."""
+    from ..io.readers import open_run
+    from ..physics import parse_map
+
+    with open_run(path) as f:
+        spec = f.attrs.get("map")
+        if spec is None:
+            raise GrayScottError(f"{str(path)!r} is not a map run (no attribute map)")
+        shape = f["matrix"].shape[1:]
+        v = f["matrix"][frame]
+    rmap = parse_map(spec.decode() if isinstance(spec, bytes) else str(spec), shape)
+    return v, np.asarray(rmap.feed), np.asarray(rmap.kill)

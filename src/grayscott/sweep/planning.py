@@ -18,7 +18,8 @@ from ..physics.problem import check_int
 #: Batched backends, in order of preference, and the module each needs.
 BACKENDS: dict[str, str] = {"numba": "numba", "jax": "jax"}
 #: How each shares the work (see :mod:`.numba_batch` and :mod:`.jax_batch`; same results).
-STRATEGIES: dict[str, tuple[str, ...]] = {"numba": ("rows", "members"), "jax": ("vmap", "map")}
+STRATEGIES: dict[str, tuple[str, ...]] = {"numba": ("rows", "members", "blocked"),
+                                          "jax": ("vmap", "map")}
 
 
 def parse_range(spec: str, what: str = "range") -> np.ndarray:
@@ -151,3 +152,15 @@ def plan_pieces(members: int, per_member: int, budget: int, batch: int | None) -
     if batch is not None:
         size = min(size, check_int("batch", batch))
     return size
+
+
+def frame_schedule(steps: int, frames: int) -> np.ndarray:
+    """Steps behind each kept frame: every ``steps / frames`` steps, the last at ``steps``
+    (``frames`` 0: only the final V). One-line errors."""
+    frames = check_int("frames", frames, minimum=0)
+    if frames == 0:
+        return np.array([steps], np.int64)
+    if steps % frames or steps < frames:
+        raise GrayScottError(f"--frames {frames} must divide --steps {steps} (a frame every "
+                             "steps / frames steps)")
+    return np.arange(1, frames + 1, dtype=np.int64) * (steps // frames)

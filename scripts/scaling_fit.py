@@ -1,0 +1,95 @@
+"""Fit the constants of the MPI scaling model (grayscott.parallel.model) on this machine.
+
+Launches ``python -m grayscott.parallel.bench`` (what ``grayscott bench --ranks`` runs) on 1 and
+2 ranks, ``--rounds`` times, and fits per round:
+
+* ``rate``: a rank's cell-updates per second of compute CPU time, against its block's size
+  (the blocks of 1 and 2 ranks on three grids);
+* ``overhead`` and ``bandwidth``: a straight line through the exchange alone (no compute
+  between) against the bytes a rank sends, 2 ranks as 2x1 on 64 rows and a sweep of columns;
+* ``write``: bytes per second a rank writes its block of a frame into its own part file
+  (flushed), 2 ranks on the school's grid; and rank 0 writing the whole frame alone.
+
+Prints each constant's median and range over the rounds, as Markdown, and the JSON of all rows
+with ``--json``. Run it under the benchmark lock:
+
+    flock /tmp/grayscott-bench.lock python scripts/scaling_fit.py --rounds 3
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import sys
+from typing import Any
+
+from grayscott.parallel.bench import launch
+
+GRIDS = ((540, 960), (1080, 1920), (2160, 3840))
+SWEEP = (256, 2048, 16384, 131072)
+
+
+def one(ranks: int, rows: int, cols: int, steps: int, dims: str | None = None) -> dict[str, Any]:
+    args = ["--backend", "numba", "--rows", str(rows), "--cols", str(cols), "--steps",
+            str(steps), "--repeat", "3"]
+    return launch(ranks, args + (["--dims", dims] if dims else []))
+
+
+def fit_line(xs: list[float], ys: list[float]) -> tuple[float, float]:
+    """Least squares y = a + b x: (a, b)."""
+    mx, my = statistics.fmean(xs), statistics.fmean(ys)
+    b = sum((x - mx) * (y - my) for x, y in zip(xs, ys, strict=True)) / sum(
+        (x - mx) ** 2 for x in xs)
+    return my - b * mx, b
+
+
+def round_(steps: int) -> tuple[dict[str, float], list[dict[str, Any]]]:
+    rows: list[dict[str, Any]] = []
+    out: dict[str, float] = {}
+    for r, c in GRIDS:
+        for k in (1, 2):
+            row = one(k, r, c, steps if r * c <= 2e6 else steps // 4)
+            rows.append(row)
+            cells = r * c / k
+            out[f"rate {int(cells)}"] = cells / row["compute_cpu_s"]
+            if k == 2 and (r, c) == (1080, 1920):
+                out["write per rank"] = row["block_bytes"] / row["write_s"]
+                out["write rank 0 alone"] = r * c * 4 / row["root_write_s"]
+                out["gather"] = r * c * 4 / row["gather_s"]
+    xs, ys = [], []
+    for c in SWEEP:
+        row = one(2, 64, c, 400 if c <= 16384 else 100, "2x1")
+        rows.append(row)
+        xs.append(row["halo_bytes"])
+        ys.append(row["exchange_s"])
+    a, b = fit_line(xs, ys)
+    out["overhead"], out["bandwidth"] = a, 1 / b
+    return out, rows
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--rounds", type=int, default=3)
+    ap.add_argument("--steps", type=int, default=100)
+    ap.add_argument("--json", default=None)
+    args = ap.parse_args()
+    fits, everything = [], []
+    for i in range(args.rounds):
+        out, rows = round_(args.steps)
+        fits.append(out)
+        everything += rows
+        print(f"round {i}: " + ", ".join(f"{k} {v:.4g}" for k, v in out.items()), flush=True)
+    print("\n| constant | median | range | rounds |\n|---|---|---|---|")
+    for key in fits[0]:
+        xs = [f[key] for f in fits]
+        print(f"| {key} | {statistics.median(xs):.4g} | {min(xs):.4g} – {max(xs):.4g} | "
+              f"{len(xs)} |")
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump({"fits": fits, "rows": everything}, f, indent=1)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,146 @@
+"""The rank layout (``--layout``, the automatic choice) and how a launch is recognised."""
+
+from __future__ import annotations
+
+import itertools
+import os
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from grayscott.errors import GrayScottError
+from grayscott.parallel.decomposition import choose_dims, fits, rank_halo_bytes
+from grayscott.parallel.launcher import check_launcher, requested_layout
+from test_mpi import GRAYSCOTT, _same, _serial, mpiexec, needs_mpi
+
+
+def _layouts(size: int) -> list[tuple[int, int]]:
+    return [(p, size // p) for p in range(1, size + 1) if size % p == 0]
+
+
+@pytest.mark.parametrize(("size", "shape", "periodic"), [
+    *itertools.product((2, 4, 6, 8, 12, 16), [(1080, 1920), (1920, 1080), (13, 17), (5, 40)],
+                       (False, True))])
+def test_the_automatic_layout_sends_the_fewest_halo_bytes_of_those_that_fit(
+        size: int, shape: tuple[int, int], periodic: bool) -> None:
+    fitting = [d for d in _layouts(size) if fits(shape, d)]
+    if not fitting:
+        with pytest.raises(GrayScottError, match="in any layout"):
+            choose_dims(size, shape, periodic=periodic)
+        return
+    chosen = choose_dims(size, shape, periodic=periodic)
+    assert chosen in fitting
+    best = min(rank_halo_bytes(shape, d, periodic)[0] for d in fitting)
+    assert rank_halo_bytes(shape, chosen, periodic)[0] == best
+
+
+def test_the_automatic_layout_fits_the_grid() -> None:
+    assert choose_dims(4, (5, 40)) == (1, 4)  # 2x2 would leave blocks 2 rows high
+    assert choose_dims(4, (40, 5)) == (4, 1)
+    assert choose_dims(8, (1080, 1920)) == (2, 4)  # MPI's own choice, 4x2, sends 40 % more
+    with pytest.raises(GrayScottError, match="smaller than 3x3"):
+        choose_dims(4, (5, 40), (2, 2))
+    with pytest.raises(GrayScottError, match="is 9 ranks, the run has 4"):
+        choose_dims(4, (90, 90), (3, 3))
+    with pytest.raises(GrayScottError, match="does not fit 3 ranks"):
+        choose_dims(3, (90, 90), (2, 0))
+    assert choose_dims(6, (90, 90), (0, 3)) == (2, 3)
+
+
+def test_halo_bytes_count_rows_columns_and_corners() -> None:
+    # 2x2 of a 10x20 grid, no wrap: each block sends a row of 10, a column of 5, one corner
+    assert rank_halo_bytes((10, 20), (2, 2)) == (2 * 4 * 16, 4 * 2 * 4 * 16)
+    # alone along a periodic direction, the wrap is a copy: only the columns travel
+    assert rank_halo_bytes((10, 20), (1, 2), periodic=True)[0] == 2 * 4 * (2 * 10 + 4)
+
+
+def test_a_layout_of_several_ranks_without_mpi_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("GRAYSCOTT_MPI_DIMS", raising=False)
+    assert requested_layout(None, mpi=False) == (None, "auto")
+    assert requested_layout("1x1", mpi=False) == ((1, 1), "1x1")
+    assert requested_layout("2x0", mpi=True) == ((2, 0), "2x0")
+    with pytest.raises(GrayScottError, match="mpiexec -n 4"):
+        requested_layout("2x2", mpi=False)
+    monkeypatch.setenv("GRAYSCOTT_MPI_DIMS", "1x2")
+    with pytest.raises(GrayScottError, match="unset GRAYSCOTT_MPI_DIMS"):
+        requested_layout(None, mpi=False)
+    assert requested_layout("auto", mpi=False) == (None, "auto")  # the option wins
+
+
+def test_a_bad_layout_is_one_line(tmp_path: Path) -> None:
+    proc = subprocess.run([*GRAYSCOTT, "run", "--layout", "2by2", "-o", str(tmp_path / "x.h5")],
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 2
+    assert proc.stderr.strip().splitlines() == [
+        "grayscott: error: --layout must look like 2x3 (rank rows x rank columns, 0 to let the "
+        "grid choose one) or auto, got '2by2'"]
+
+
+SRUN = {"SLURM_JOB_ID": "7", "SLURM_STEP_ID": "0", "SLURM_STEP_NUM_TASKS": "4",
+        "SLURM_PROCID": "2"}
+
+
+def test_srun_without_a_pmi_is_refused() -> None:
+    with pytest.raises(GrayScottError, match="srun started 4 copies without a PMI"):
+        check_launcher(SRUN)
+    check_launcher({**SRUN, "PMI_FD": "5", "PMI_RANK": "2"})  # --mpi=pmi2
+    check_launcher({**SRUN, "PMIX_RANK": "2"})  # --mpi=pmix
+    check_launcher({**SRUN, "SLURM_STEP_NUM_TASKS": "1"})  # one task: nothing to connect
+    check_launcher({"SLURM_JOB_ID": "7", "SLURM_NTASKS": "4"})  # the batch script itself
+
+
+def test_every_copy_srun_starts_without_a_pmi_says_one_line(tmp_path: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("PMI", "GRAYSCOTT_MPI"))}
+    procs = [subprocess.Popen([*GRAYSCOTT, "run", "-q", "-r", "8", "-c", "8", "-n", "1",
+                               "-o", str(tmp_path / "x.h5")], stderr=subprocess.PIPE, text=True,
+                              env={**env, **SRUN, "SLURM_PROCID": str(r)}) for r in range(2)]
+    for proc in procs:
+        _, err = proc.communicate(timeout=120)
+        assert proc.returncode == 2
+        assert len(err.strip().splitlines()) == 1 and "without a PMI" in err
+    assert not (tmp_path / "x.h5").exists()
+
+
+@needs_mpi
+def test_four_ranks_run_a_grid_only_one_layout_fits(tmp_path: Path) -> None:
+    import h5py
+
+    args = ["run", "-q", "-r", "5", "-c", "40", "-n", "3", "-e", "4", "--backend", "numpy"]
+    _serial(*args, "-o", str(tmp_path / "one.h5"))
+    proc = mpiexec(4, *GRAYSCOTT, *args, "-o", str(tmp_path / "many.h5"))
+    assert proc.returncode == 0, proc.stderr
+    _same(tmp_path / "one.h5", tmp_path / "many.h5")
+    with h5py.File(tmp_path / "many.h5") as f:
+        assert (f.attrs["mpi_dims"], f.attrs["mpi_layout"]) == ("1x4", "auto")
+    proc = mpiexec(4, *GRAYSCOTT, *args, "--layout", "2x2", "-o", str(tmp_path / "bad.h5"))
+    assert proc.returncode == 2
+    assert "smaller than 3x3" in proc.stderr and len(proc.stderr.strip().splitlines()) == 1
+
+
+@pytest.mark.parametrize("periodic", [False, True])
+def test_halo_bytes_by_classes_equal_every_block_summed(periodic: bool) -> None:
+    from grayscott.parallel.decomposition import halo_cells
+
+    for shape, dims in [((13, 17), (3, 4)), ((100, 7), (7, 1)), ((50, 61), (1, 5)),
+                        ((37, 41), (4, 6)), ((9, 9), (1, 1)), ((64, 64), (2, 2))]:
+        sizes = [2 * 4 * halo_cells(shape, dims, (i, j), periodic)
+                 for i in range(dims[0]) for j in range(dims[1])]
+        assert rank_halo_bytes(shape, dims, periodic) == (max(sizes), sum(sizes))
+
+
+def test_the_model_s_constants_give_what_docs_scaling_says() -> None:
+    from grayscott.parallel import model
+
+    # the fixed cost equals the compute of a 45 x 45 block with the cluster's constants
+    assert round(model.balance_side(model.CLUSTER)) == 45
+    # the exchange exposed: 0.79 and 0.50 at 256 and 1024 ranks; with a 16 us fixed cost,
+    # 0.71 and 0.38
+    slower = model.Machine(rate=200e6, overhead=16e-6, bandwidth=10e9, root_bandwidth=10e9)
+    for m, want in ((model.CLUSTER, (0.79, 0.50)), (slower, (0.71, 0.38))):
+        got = [round(x, 2) for _, _, x in model.strong((1080, 1920), [256, 1024], m)]
+        assert got == list(want)
+    # a rank's rate between two measured block sizes, in log(cells); flat past the ends
+    m = model.Machine(rate=0, overhead=0, bandwidth=1, root_bandwidth=1,
+                      rates=((1e4, 2e9), (1e6, 1e9)))
+    assert (m.rate_at(1e3), m.rate_at(1e5), m.rate_at(1e7)) == (2e9, 1.5e9, 1e9)
