@@ -184,6 +184,8 @@ def drive(sim: Simulation, observers: Sequence[Observer], ctx: RunContext) -> Ou
             o.finish(ctx)
         except BaseException as exc:
             finish_error = finish_error or exc
+            if ctx.outcome.error is None:  # the observers after it (the writer) record the
+                ctx.outcome = Outcome(_status(exc), exc)  # failure, not "completed"
     if error is not None:
         raise error
     if finish_error is not None:

@@ -122,6 +122,9 @@ def _damage(f: h5py.File) -> str | None:
         x = _number(a.get(name))
         if x is None or x != int(x) or x < 1 or x > 2**62:
             return f"attribute {name!r} is missing or not a whole number >= 1"
+    x = _number(a.get("steps_before", 0))
+    if x is None or x != int(x) or not 0 <= x <= 2**62:
+        return "attribute 'steps_before' is not a whole number >= 0"
     for name in _REAL:
         x = _number(a.get(name))
         if x is None or x < 0:

@@ -50,8 +50,9 @@ def needs_room(f: h5py.File, nbimage: int) -> bool:
 def _log_lines(old: h5py.File) -> list[str]:
     """The resume log of ``old``: its lines, or the attribute of the layout before them."""
     log = old.get("resume_log")
-    if isinstance(log, h5py.Dataset):
-        return [x.decode("utf-8", "replace") for x in log[...] if x]
+    if isinstance(log, h5py.Dataset):  # a damaged log (not lines of text) is not copied
+        ok = log.ndim == 1 and log.dtype.kind == "S"
+        return [x.decode("utf-8", "replace") for x in log[...] if x] if ok else []
     text = old.attrs.get("resume_log", "")
     text = text.decode("utf-8", "replace") if isinstance(text, bytes) else str(text)
     return [line for line in text.splitlines() if line]

@@ -109,6 +109,11 @@ from .parts import make_matrix
 __all__ = ["RunFile"]
 
 
+#: Datasets a resume writes into, besides the progress counters.
+_WRITTEN = (DATASET, "u_final", "v_final", "checkpoint/u", "checkpoint/v", "checkpoint/index",
+            "resume_log")
+
+
 class RunFile:
     """One run's HDF5 file, open for writing: frames, progress, checkpoints, the end.
 
@@ -218,6 +223,17 @@ class RunFile:
             f = open_h5(path, "r+")
         except (OSError, RuntimeError) as exc:
             raise file_error(exc, path) from None
+        # Every dataset written in place must be there (a file cut down is not resumed from
+        # its defaults: the write would fail halfway through the run).
+        missing = [name for name in (*_PROGRESS, *_WRITTEN) if not isinstance(
+            f.get(name), h5py.Dataset)]
+        shape = f[DATASET].shape[1:] if not missing else ()
+        missing += [name for name in ("u_final", "v_final") if not missing
+                    and f[name].shape != shape]
+        if missing:
+            f.close()
+            raise GrayScottError(f"{str(path)!r} is a damaged grayscott run file: "
+                                 f"{missing[0]!r} is missing or not of the grid's shape")
         try:
             return cls(f, path, fsync)
         except (KeyError, OSError, RuntimeError, ValueError) as exc:

@@ -54,8 +54,11 @@ class HDF5Writer(Observer):
             try:
                 self.runfile.set_status("running")
                 self.runfile.commit(self.frames_written, ctx.steps_done, self.wall_before)
-            except (OSError, RuntimeError, ValueError) as exc:  # refused: one line
-                raise self._refused(exc) from None
+            except (OSError, RuntimeError, ValueError) as exc:
+                error = self._refused(exc)
+                with contextlib.suppress(OSError, RuntimeError, ValueError):
+                    self.runfile.close()  # finish is not called for a start that failed
+                raise error from None
 
     def frame(self, ctx: RunContext) -> None:
         if not ctx.is_root or ctx.v is None:
