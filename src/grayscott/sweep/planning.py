@@ -158,6 +158,9 @@ def frame_schedule(steps: int, frames: int) -> np.ndarray:
     """Steps behind each kept frame: every ``steps / frames`` steps, the last at ``steps``
     (``frames`` 0: only the final V). One-line errors."""
     frames = check_int("frames", frames, minimum=0)
+    steps = check_int("steps", steps, minimum=0)
+    if steps > 2**63 - 1:  # as run refuses: steps are stored as int64
+        raise GrayScottError(f"steps must be below 2**63 (the file stores int64), got {steps}")
     if frames == 0:
         return np.array([steps], np.int64)
     if steps % frames or steps < frames:
