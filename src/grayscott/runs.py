@@ -36,6 +36,7 @@ from .observers import (
     Observer,
     Progress,
     RunContext,
+    StopSignal,
     Video,
 )
 from .parallel.placement import ONE_PROCESS, Placement
@@ -80,13 +81,12 @@ class RunResult:
 def _loop(pl: Placement, sim: Simulation, ctx: RunContext, path: Path, writer: HDF5Writer,
           checkpointer: Checkpointer, progress: bool,
           on_frame: Callable[[int, np.ndarray], None] | None, observers: Sequence[Observer],
-          video: Video | None, compile_seconds: float) -> RunResult:
+          video: Video | None, compile_seconds: float, stop: StopSignal) -> RunResult:
     chain: list[Observer] = [o for o in (video,) if o is not None and pl.is_root]
     chain += [pl.blow_up_check(), pl.writer(writer), checkpointer,
               Progress(progress and pl.is_root), *observers]
     if on_frame is not None:
         chain.append(Callback(on_frame))
-    stop = pl.stop_signal()
     chain.append(stop)
     steps0 = sim.steps_done
     try:
@@ -99,6 +99,15 @@ def _loop(pl: Placement, sim: Simulation, ctx: RunContext, path: Path, writer: H
     return RunResult(path, frames, sim.steps_done, outcome.completed, outcome.status, wall,
                      cells / wall if wall > 0 else float("nan"), compile_seconds,
                      ctx.first_frame)
+
+
+def _stop_taken(pl: Placement) -> StopSignal:
+    """The run's stop signal, taken now: before the file is made or changed, so that no
+    KeyboardInterrupt is raised inside the writes (or inside h5py's cleanup, where Python
+    would print it and drop it); the loop stops at its first frame if one came meanwhile."""
+    stop = pl.stop_signal()
+    stop.install()
+    return stop
 
 
 def _compile(sim: Simulation) -> float:
@@ -220,13 +229,18 @@ def run(problem: Problem, output: str | Path = "output.h5", nbimage: int = 1000,
                     fsync_folder(path)
             return runfile
 
-        runfile = pl.on_root(create)
+        stop = _stop_taken(pl)  # a signal from here on stops the run after its first frame
+        try:
+            runfile = pl.on_root(create)
+        except BaseException:
+            stop.restore()
+            raise
         writer = HDF5Writer(runfile, out_dtype, publish_to=path if existed else None,
                             keep_old=existed, flush_every=flush_every)
         checkpointer = Checkpointer(runfile, checkpoint_every, steps_done, nbextrastep)
         ctx = RunContext(sim, nbimage, nbextrastep, rank=pl.rank, size=pl.size)
         return _loop(pl, sim, ctx, path, writer, checkpointer, progress, on_frame, observers,
-                     video_obs, compile_seconds)
+                     video_obs, compile_seconds, stop)
 
 
 def resume(path: str | Path, nbimage: int | None = None, backend: str | None = None,
@@ -321,7 +335,12 @@ def resume(path: str | Path, nbimage: int | None = None, backend: str | None = N
                     raise file_error(exc, plan.path) from None
                 return rf
 
-            made = pl.on_root(make_room)  # on every rank: a refusal is raised on all
+            stop = _stop_taken(pl)  # a signal from here on stops after the first frame
+            try:
+                made = pl.on_root(make_room)  # on every rank: a refusal is raised on all
+            except BaseException:
+                stop.restore()
+                raise
             runfile = made if pl.is_root else None
         except BaseException:
             if runfile is not None:
@@ -335,4 +354,4 @@ def resume(path: str | Path, nbimage: int | None = None, backend: str | None = N
         ctx = RunContext(sim, plan.nbimage, plan.nbextrastep, first_frame=frames,
                          rank=pl.rank, size=pl.size)
         return _loop(pl, sim, ctx, plan.path, writer, checkpointer, progress, on_frame,
-                     observers, video_obs, compile_seconds)
+                     observers, video_obs, compile_seconds, stop)

@@ -79,7 +79,12 @@ class StopSignal(Observer):
               f"{self.unit} (send it again to stop at once)", file=sys.stderr, flush=True)
 
     def install(self) -> None:
-        """Take SIGINT and SIGTERM (signals can be handled in the main thread only)."""
+        """Take SIGINT and SIGTERM (signals can be handled in the main thread only). Taken
+        once: a run installs it before its file is made, where a KeyboardInterrupt could land
+        inside h5py's cleanup callbacks (Python prints it there and drops it), and the loop's
+        :meth:`start` then finds it in place."""
+        if self._previous:
+            return
         if threading.current_thread() is threading.main_thread():
             self._previous = {s: signal.signal(s, self._handler)
                               for s in (signal.SIGINT, signal.SIGTERM)}
