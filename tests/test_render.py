@@ -493,7 +493,11 @@ def test_make_run_renders_a_video():
     makefile = (Path(__file__).resolve().parents[1] / "Makefile").read_text()
     recipe = makefile.split("\nrun:", 1)[1].split("\n\n", 1)[0]
     assert "--video" in recipe
-    assert "video" in makefile.split(".run-installed:", 1)[1].split("\n\n", 1)[0]
+    # make run installs from the run lock, which `make lock` makes with the video extra
+    assert "requirements/run.txt" in makefile.split(".run-installed:", 1)[1].split("\n\n", 1)[0]
+    lock_recipe = makefile.split("\nlock:", 1)[1].split("\n\n", 1)[0]
+    run_line = next(line for line in lock_recipe.splitlines() if "requirements/run.txt" in line)
+    assert "--extra video" in run_line
 
 
 def test_base_install_does_not_import_the_video_extra():

@@ -102,7 +102,14 @@ def test_what_does_not_fit_in_memory_says_what_to_reduce_with_the_numbers():
 
 
 def test_a_grid_too_big_for_one_member_is_refused_before_anything_is_allocated(tmp_path,
-                                                                              capsys):
+                                                                              capsys,
+                                                                              monkeypatch):
+    import shutil
+    from collections import namedtuple
+
+    # A disk with room for the file, whatever this machine has free: the memory is refused.
+    usage = namedtuple("usage", "total used free")
+    monkeypatch.setattr(shutil, "disk_usage", lambda path: usage(1 << 50, 0, 1 << 50))
     out = tmp_path / "big.h5"
     code, _, err = cli(capsys, "sweep", "--feed", "0.02:0.06:2", "--kill", "0.06", "-s", 1,
                        "-r", 100000, "-c", 100000, "-o", out, "-q")
