@@ -106,10 +106,7 @@ def package_references(fn: Any, allowed: tuple[str, ...] = (),
         if not isinstance(code, types.CodeType) or code in seen:
             return
         seen.add(code)
-        space = dict(getattr(f, "__globals__", {}))
-        for name, cell in zip(code.co_freevars, f.__closure__ or (), strict=False):
-            with contextlib.suppress(ValueError):  # an empty cell
-                space[name] = cell.cell_contents
+        space = _namespace(f, code)
         module = space.get("__name__")
         for c in _codes(code):
             # importlib.import_module("grayscott..."), __import__, sys.modules["grayscott..."]
@@ -135,6 +132,16 @@ def package_references(fn: Any, allowed: tuple[str, ...] = (),
     return sorted(set(found))
 
 
+def _namespace(f: Any, code: types.CodeType) -> dict[str, Any]:
+    """The names `f`'s code can load: its globals, and its closure's cells (empty ones left
+    out)."""
+    space = dict(getattr(f, "__globals__", {}))
+    for name, cell in zip(code.co_freevars, f.__closure__ or (), strict=False):
+        with contextlib.suppress(ValueError):  # an empty cell
+            space[name] = cell.cell_contents
+    return space
+
+
 def compiled_functions(fn: Any) -> list[str]:
     """The Numba-compiled functions `fn` calls (itself, or the notebook's functions it calls)."""
     found: list[str] = []
@@ -148,10 +155,7 @@ def compiled_functions(fn: Any) -> list[str]:
         if not isinstance(code, types.CodeType) or code in seen:
             return
         seen.add(code)
-        space = dict(getattr(f, "__globals__", {}))
-        for free, cell in zip(code.co_freevars, f.__closure__ or (), strict=False):
-            with contextlib.suppress(ValueError):
-                space[free] = cell.cell_contents
+        space = _namespace(f, code)
         for c in _codes(code):
             for ins in dis.get_instructions(c):
                 if ins.opname in _LOADS and isinstance(ins.argval, str) and ins.argval in space:
