@@ -11,17 +11,29 @@ Launches ``python -m grayscott.parallel.bench`` (what ``grayscott bench --ranks`
   (flushed), 2 ranks on the school's grid; and rank 0 writing the whole frame alone.
 
 Prints each constant's median and range over the rounds, as Markdown, and the JSON of all rows
-with ``--json``. Run it under the benchmark lock:
+with ``--json``; each round also notes the 1-minute load average when it began and the share of
+the machine's cores that other work kept busy while it ran (``others``: 0, it had the machine
+to itself). Run it under the benchmark lock:
 
     flock /tmp/grayscott-bench.lock python scripts/scaling_fit.py --rounds 3
+
+On a machine shared with other work, rounds taken one at a time when it is quiet add up:
+
+    for i in 1 2 3; do flock /tmp/grayscott-bench.lock python scripts/scaling_fit.py \\
+        --rounds 1 --json fit$i.json; done
+    python scripts/scaling_fit.py --combine fit1.json fit2.json fit3.json
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
+import resource
 import statistics
 import sys
+import time
+from pathlib import Path
 from typing import Any
 
 from grayscott.parallel.bench import launch
@@ -44,9 +56,19 @@ def fit_line(xs: list[float], ys: list[float]) -> tuple[float, float]:
     return my - b * mx, b
 
 
+def _busy() -> tuple[float, float]:
+    """(CPU seconds the whole machine has been busy, CPU seconds of this process's waited-for
+    descendants): their differences over a round give the CPU that others' work took."""
+    ticks = [int(x) for x in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    busy = (sum(ticks[:8]) - ticks[3] - ticks[4]) / os.sysconf("SC_CLK_TCK")
+    mine = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return busy, mine.ru_utime + mine.ru_stime
+
+
 def round_(steps: int) -> tuple[dict[str, float], list[dict[str, Any]]]:
     rows: list[dict[str, Any]] = []
-    out: dict[str, float] = {}
+    out: dict[str, float] = {"load": os.getloadavg()[0]}
+    (busy0, mine0), t0 = _busy(), time.perf_counter()
     for r, c in GRIDS:
         for k in (1, 2):
             row = one(k, r, c, steps if r * c <= 2e6 else steps // 4)
@@ -65,7 +87,19 @@ def round_(steps: int) -> tuple[dict[str, float], list[dict[str, Any]]]:
         ys.append(row["exchange_s"])
     a, b = fit_line(xs, ys)
     out["overhead"], out["bandwidth"] = a, 1 / b
+    (busy1, mine1), wall = _busy(), time.perf_counter() - t0
+    out["others"] = max(0.0, (busy1 - busy0) - (mine1 - mine0)) / (wall * (os.cpu_count() or 1))
     return out, rows
+
+
+def table(fits: list[dict[str, float]]) -> str:
+    """Each constant's median and range over the rounds, as Markdown."""
+    out = ["| constant | median | range | rounds |", "|---|---|---|---|"]
+    for key in fits[0]:
+        xs = [f[key] for f in fits]
+        out.append(f"| {key} | {statistics.median(xs):.4g} | {min(xs):.4g} – {max(xs):.4g} | "
+                   f"{len(xs)} |")
+    return "\n".join(out)
 
 
 def main() -> int:
@@ -73,18 +107,22 @@ def main() -> int:
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--steps", type=int, default=100)
     ap.add_argument("--json", default=None)
+    ap.add_argument("--combine", nargs="+", metavar="JSON", default=None,
+                    help="measure nothing: the table of the rounds that --json wrote")
     args = ap.parse_args()
+    if args.combine:
+        fits = [f for path in args.combine for f in json.loads(Path(path).read_text())["fits"]]
+        print(table(fits))
+        return 0
     fits, everything = [], []
     for i in range(args.rounds):
+        at = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
         out, rows = round_(args.steps)
         fits.append(out)
         everything += rows
-        print(f"round {i}: " + ", ".join(f"{k} {v:.4g}" for k, v in out.items()), flush=True)
-    print("\n| constant | median | range | rounds |\n|---|---|---|---|")
-    for key in fits[0]:
-        xs = [f[key] for f in fits]
-        print(f"| {key} | {statistics.median(xs):.4g} | {min(xs):.4g} – {max(xs):.4g} | "
-              f"{len(xs)} |")
+        print(f"round {i} at {at}: " + ", ".join(f"{k} {v:.4g}" for k, v in out.items()),
+              flush=True)
+    print("\n" + table(fits))
     if args.json:
         with open(args.json, "w") as f:
             json.dump({"fits": fits, "rows": everything}, f, indent=1)
