@@ -82,7 +82,7 @@ def split(me: np.ndarray, neighbours: list[np.ndarray]) -> dict[str, np.ndarray]
         sent = np.max([n[:, 0] for n in neighbours], axis=0)
         waiting = np.max([n[:, 2] for n in neighbours], axis=0)
         late = np.clip(sent - f0, 0.0, wait)
-        idle = np.clip(np.minimum(waiting, f1) - np.maximum(f0, sent), 0.0, wait - late)
+        idle = np.clip(np.minimum(waiting, f1) - np.maximum(f0, sent), 0.0, None)
     return {"exposed": (s1 - s0) + wait, "start": s1 - s0, "late": late, "idle": idle,
             "transfer": wait - late - idle}
 
