@@ -1,0 +1,108 @@
+"""scripts/halo_overlap_bench.py: the split of a step's exposed exchange from the ranks' clocks,
+and one tiny launch of the whole script (its numbers are timings: only their arithmetic is
+checked, never their size)."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from test_mpi import needs_mpi
+
+ROOT = Path(__file__).resolve().parents[1]
+SCRIPT = ROOT / "scripts" / "halo_overlap_bench.py"
+
+
+@pytest.fixture(scope="module")
+def bench():
+    spec = importlib.util.spec_from_file_location("halo_overlap_bench", SCRIPT)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def _clocks(*steps: tuple[float, float, float, float]) -> np.ndarray:
+    return np.array(steps, float)
+
+
+def test_a_late_neighbour_a_neighbour_not_waiting_and_the_transfer(bench) -> None:
+    # I start at 0-1, wait from 10 to 17; my neighbour starts at 15 and waits from 16 on
+    me = _clocks((0, 1, 10, 17))
+    them = _clocks((15, 15.5, 16, 17))
+    got = {k: v.tolist() for k, v in bench.split(me, [them]).items()}
+    assert got == {"exposed": [8.0], "start": [1.0], "late": [5.0], "idle": [1.0],
+                   "transfer": [1.0]}
+
+
+def test_a_neighbour_already_waiting_leaves_only_the_transfer(bench) -> None:
+    me = _clocks((0, 1, 10, 12), (20, 20.5, 30, 30.25))
+    them = _clocks((0, 1, 5, 12), (19, 19.5, 25, 30.25))
+    parts = bench.split(me, [them])
+    assert parts["late"].tolist() == [0, 0] and parts["idle"].tolist() == [0, 0]
+    assert parts["transfer"].tolist() == [2, 0.25]
+
+
+def test_the_last_neighbour_counts_and_no_part_outgrows_the_wait(bench) -> None:
+    me = _clocks((0, 0, 10, 12))
+    early, late = _clocks((0, 0, 1, 12)), _clocks((11, 11, 20, 21))
+    parts = bench.split(me, [early, late])
+    # the late neighbour started at 11, within my wait, and waited only after it ended
+    assert (parts["late"][0], parts["idle"][0], parts["transfer"][0]) == (1, 1, 0)
+    # a neighbour that (by a clock's jitter) starts after my wait ended: all of it late
+    parts = bench.split(me, [_clocks((13, 13, 14, 15))])
+    assert (parts["late"][0], parts["idle"][0], parts["transfer"][0]) == (2, 0, 0)
+
+
+def test_the_older_tree_starts_and_waits_in_one_call(bench) -> None:
+    me = _clocks((10, 10, 10, 14))
+    them = _clocks((12, 12, 12, 14))
+    parts = bench.split(me, [them])
+    assert (parts["start"][0], parts["late"][0], parts["idle"][0],
+            parts["transfer"][0]) == (0, 2, 0, 2)
+
+
+def test_a_rank_alone_waits_for_nothing_but_the_transfer(bench) -> None:
+    parts = bench.split(_clocks((0, 1, 3, 4)), [])
+    assert (parts["exposed"][0], parts["late"][0], parts["transfer"][0]) == (2, 0, 1)
+
+
+def test_the_parts_add_up_on_random_clocks(bench) -> None:
+    rng = np.random.default_rng(5)
+
+    def clocks() -> np.ndarray:
+        return np.cumsum(rng.uniform(0, 3, (50, 4)), axis=1)
+
+    me = clocks()
+    parts = bench.split(me, [clocks(), clocks()])
+    total = parts["start"] + parts["late"] + parts["idle"] + parts["transfer"]
+    assert np.allclose(total, parts["exposed"])
+    assert min(parts[k].min() for k in ("late", "idle", "transfer")) >= 0
+
+
+@needs_mpi
+def test_one_launch_of_each_tree_and_its_summary(tmp_path: Path) -> None:
+    """Both "trees" are this one (the older tree's ``fill`` path is the split's own test
+    above): the rows carry every part, and the parts add up to the exposed time."""
+    out = tmp_path / "rows.json"
+    src = str(ROOT / "src")
+    proc = subprocess.run([sys.executable, str(SCRIPT), "--before", src, "--rounds", "1",
+                           "--rows", "24", "--cols", "32", "--steps", "8", "--repeat", "1",
+                           "--layouts", "2x1", "--json", str(out)],
+                          capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    rows = json.loads(out.read_text())
+    assert [(r["tree"], r["layout"]) for r in rows] == [("before", "2x1"), ("after", "2x1")]
+    for r in rows:
+        parts = r["start_s"] + r["late_s"] + r["idle_s"] + r["transfer_s"]
+        assert parts == pytest.approx(r["exposed_s"], rel=1e-9, abs=1e-12)
+        assert 0 <= r["others"] <= 1
+    proc = subprocess.run([sys.executable, str(SCRIPT), "--summarize", str(out)],
+                          capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    assert "2x1: exposed after/before, launch by launch" in proc.stdout
