@@ -21,7 +21,7 @@ On a machine shared with other work, rounds taken one at a time when it is quiet
 
     for i in 1 2 3; do flock /tmp/grayscott-bench.lock python scripts/scaling_fit.py \\
         --rounds 1 --json fit$i.json; done
-    python scripts/scaling_fit.py --combine fit1.json fit2.json fit3.json
+    python scripts/scaling_fit.py --combine fit1.json fit2.json fit3.json --max-others 0.05
 """
 
 from __future__ import annotations
@@ -109,10 +109,16 @@ def main() -> int:
     ap.add_argument("--json", default=None)
     ap.add_argument("--combine", nargs="+", metavar="JSON", default=None,
                     help="measure nothing: the table of the rounds that --json wrote")
+    ap.add_argument("--max-others", type=float, default=1.0,
+                    help="with --combine, only the rounds during which other work kept at "
+                         "most this share of the cores busy")
     args = ap.parse_args()
     if args.combine:
         fits = [f for path in args.combine for f in json.loads(Path(path).read_text())["fits"]]
-        print(table(fits))
+        kept = [f for f in fits if f["others"] <= args.max_others]
+        print(f"{len(kept)} of {len(fits)} rounds (others' CPU share <= {args.max_others})")
+        if kept:
+            print(table(kept))
         return 0
     fits, everything = [], []
     for i in range(args.rounds):
