@@ -12,7 +12,8 @@ rank keeps a ``rows x cols`` block), and prints one table. Each launch prints on
 * ``compute_cpu_s``: CPU seconds per step outside the exchange, the busiest rank's: the
   compute, which does not grow when the machine is shared with other work (wall time does);
 * ``exchange_s``: seconds per exchange when the ranks do nothing else (no compute between,
-  so no waiting for a slower neighbour): the cost of the messages themselves;
+  so no waiting for a slower neighbour): the cost of the messages themselves (the median call,
+  the slowest rank's);
 * ``halo_bytes``: bytes a rank sends per step (the largest);
 * ``write_s``: seconds for every rank to write its block of a frame (float32) into its own part
   file and flush it, the slowest rank's (what ``run`` does per frame); ``root_write_s``: rank 0
@@ -79,12 +80,16 @@ def measure(backend: str, shape: tuple[int, int], steps: int, repeat: int, dtype
     write_s, root_write_s = _writes(be, comm, max(3, repeat))
     nbytes = comm.allreduce(be.halo.bytes_per_call, op=MPI.MAX)
     # The exchange alone, no compute between: its cost without waiting for a slower neighbour.
+    # The median call, not the mean: on a machine shared with other work, the calls during
+    # which the scheduler put a rank aside say how busy the machine was, not what MPI costs.
     inner = be.inner
+    calls = np.empty(steps)
     comm.Barrier()
-    h0 = time.perf_counter()
-    for _ in range(steps):
+    for i in range(steps):
+        h0 = time.perf_counter()
         be.halo.fill(inner.U, inner.V)
-    exchange = comm.allreduce(time.perf_counter() - h0, op=MPI.MAX) / steps
+        calls[i] = time.perf_counter() - h0
+    exchange = comm.allreduce(float(np.median(calls)), op=MPI.MAX)
     if comm.rank != 0:
         return None
     wall, halo = best
