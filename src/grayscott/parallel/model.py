@@ -148,13 +148,14 @@ def _time(seconds: float) -> str:
     return f"{seconds * 1e6:.3g} µs"
 
 
-#: Fitted on the 2-core development machine, shared, at a load average of 12 to 15
-#: (``scripts/scaling_fit.py --rounds 2``, docs/scaling.md): numba, float32, one thread a
-#: rank; medians of the rounds. The file system's total rate was not measured (infinite here).
-HERE = Machine(rate=8.58e8, overhead=62.9e-6, bandwidth=3.84e8, root_bandwidth=1.18e9,
-               write=2.85e9,
-               rates=((259200, 8.58e8), (518400, 9.32e8), (1036800, 7.09e8),
-                      (2073600, 8.58e8), (4147200, 8.44e8), (8294400, 9.44e8)))
+#: Fitted on the 2-core development machine, shared, in its quiet minutes (others' work kept
+#: under 2 % of its cores busy during each round; ``scripts/scaling_fit.py``, 5 rounds taken
+#: one at a time, docs/scaling.md): numba, float32, one thread a rank; medians of the rounds.
+#: The file system's total rate was not measured (infinite here).
+HERE = Machine(rate=7.93e8, overhead=17.8e-6, bandwidth=1.43e9, root_bandwidth=2.81e9,
+               write=3.20e9,
+               rates=((259200, 7.93e8), (518400, 9.17e8), (1036800, 7.44e8),
+                      (2073600, 8.60e8), (4147200, 7.89e8), (8294400, 8.97e8)))
 #: A cluster node and network, assumed: 64 ranks share ~200 GB/s of memory bandwidth (16 B a
 #: cell-update), messages at ~10 GB/s and 10 µs, a parallel file system at 100 GB/s.
 CLUSTER = Machine(rate=200e6, overhead=10e-6, bandwidth=10e9, root_bandwidth=10e9,
