@@ -209,6 +209,14 @@ def cell_lines(um, u0, up, vm, v0, vp, uo, vo, j, w, c, d):  # pragma: no cover 
     """:func:`_cell` on rows: cell ``j`` (padded index) of the row pair, with the school-border
     correction ``lap += d * x``; the generic sum, which equals every specialised one bit for
     bit."""
+    cell_rates(um, u0, up, vm, v0, vp, uo, vo, j, w, c[0], c[1], c[2], c[3], c[4], c[5], d)
+
+
+@njit(**_INLINE)
+def cell_rates(um, u0, up, vm, v0, vp, uo, vo, j, w, du, dv, f, fk, dt, one,
+               d):  # pragma: no cover  (compiled)
+    """:func:`cell_lines` with the rates as scalars (a caller holding several members' rates
+    reads them without making a row view per cell)."""
     lu = (w[0] * um[j - 1] + w[1] * um[j] + w[2] * um[j + 1]
           + w[3] * u0[j - 1] + w[4] * u0[j] + w[5] * u0[j + 1]
           + w[6] * up[j - 1] + w[7] * up[j] + w[8] * up[j + 1])
@@ -220,8 +228,8 @@ def cell_lines(um, u0, up, vm, v0, vp, uo, vo, j, w, c, d):  # pragma: no cover 
     lu = lu + d * uc
     lv = lv + d * vc
     uvv = uc * vc * vc
-    uo[j] = uc + c[4] * (c[0] * lu - uvv + c[2] * (c[5] - uc))
-    vo[j] = vc + c[4] * (c[1] * lv + uvv - c[3] * vc)
+    uo[j] = uc + dt * (du * lu - uvv + f * (one - uc))
+    vo[j] = vc + dt * (dv * lv + uvv - fk * vc)
 
 
 @njit(**_OPTS)

@@ -70,49 +70,6 @@ class SweepResult:
         return len(self.feed) * len(self.kill)
 
 
-class _NumbaPiece:
-    """A piece of the batch as padded NumPy fields for :mod:`.numba_batch`."""
-
-    def __init__(self, u: np.ndarray, v: np.ndarray, C: np.ndarray, problem: Any,
-                 how: str | None) -> None:
-        from ..backends import numba_kernels as K
-        from . import numba_batch as NB
-
-        self.NB = NB
-        dt_ = problem.dtype
-        b = len(C)
-        shape = (b, *problem.padded_shape)
-        self.U, self.V = np.zeros(shape, dt_), np.zeros(shape, dt_)
-        self.U[:, 1:-1, 1:-1] = u  # rounded to the dtype on assignment, no temporary batch
-        self.V[:, 1:-1, 1:-1] = v
-        self.U2, self.V2 = np.zeros_like(self.U), np.zeros_like(self.V)
-        self.w = np.array(problem.stencil.weights.ravel(), dtype=dt_)
-        self.C = np.ascontiguousarray(C, dtype=dt_)
-        self.border = K.BORDER_CODES[problem.border]
-        fixed = problem.border == "fixed"
-        self.gu = dt_.type(FIXED_GHOST[0] if fixed else 0.0)
-        self.gv = dt_.type(FIXED_GHOST[1] if fixed else 0.0)
-        d = deficit(problem.stencil, problem.border, problem.shape)
-        empty = np.zeros(0, dt_)
-        if d is not None:
-            d = d.astype(dt_)
-        self.strips = (empty,) * 4 if d is None else (d.top, d.bottom, d.left, d.right)
-        self.how = how or NB.strategy(b, problem.padded_shape, dt_.itemsize)
-
-    def advance(self, nsteps: int) -> None:
-        swapped = self.NB.run_batch(self.U, self.V, self.U2, self.V2, self.w, self.C,
-                                    self.border, self.gu, self.gv, self.strips, nsteps, self.how)
-        if swapped:
-            self.U, self.U2 = self.U2, self.U
-            self.V, self.V2 = self.V2, self.V
-
-    def sync(self) -> None:
-        """Nothing to wait for: the kernel returns when it is done."""
-
-    def v(self) -> np.ndarray:
-        return self.V[:, 1:-1, 1:-1].copy()
-
-
 def _make_piece(backend: str, u: np.ndarray, v: np.ndarray, fk: Sequence[tuple[float, float]],
                 problem: Any, how: str | None) -> Any:
     """A runnable piece of ``len(fk)`` members starting from (u, v), member m with rates
@@ -126,7 +83,9 @@ def _make_piece(backend: str, u: np.ndarray, v: np.ndarray, fk: Sequence[tuple[f
         from ..backends import numba_kernels as K
 
         C = np.stack([K.constants(p.Du, p.Dv, f, k, p.dt, dt_) for f, k in fk])
-        return _NumbaPiece(ub, vb, C, problem, how)
+        from .numba_batch import NumbaPiece
+
+        return NumbaPiece(ub, vb, C, problem, how)
     from ..backends._jax_common import deficit_table
     from ..physics import fill_ghosts
     from .jax_batch import JaxBatch
@@ -199,7 +158,7 @@ def sweep(feed: Sequence[float] | np.ndarray | str, kill: Sequence[float] | np.n
     ``batch`` caps the members per piece (default, for Numba into a file: 1/16 of them, at
     least 8: :func:`file_piece`); pieces are also cut so that they use at most
     ``memory_budget`` bytes (default: half the memory available now). ``strategy`` forces how
-    the batch shares the work (numba: "rows", "members" or "blocked"; jax: "vmap" or "map";
+    the batch shares the work (numba: "rows", "members", "blocked" or "wide"; jax: "vmap" or "map";
     default: chosen by size, the results are the same).
 
     ``frames`` T: also keep V every ``steps / T`` steps (T divides ``steps``; the last is the

@@ -18,7 +18,7 @@ from ..physics.problem import check_int
 #: Batched backends, in order of preference, and the module each needs.
 BACKENDS: dict[str, str] = {"numba": "numba", "jax": "jax"}
 #: How each shares the work (see :mod:`.numba_batch` and :mod:`.jax_batch`; same results).
-STRATEGIES: dict[str, tuple[str, ...]] = {"numba": ("rows", "members", "blocked"),
+STRATEGIES: dict[str, tuple[str, ...]] = {"numba": ("rows", "members", "blocked", "wide"),
                                           "jax": ("vmap", "map")}
 
 
