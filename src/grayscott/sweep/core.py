@@ -243,7 +243,8 @@ def sweep(feed: Sequence[float] | np.ndarray | str, kill: Sequence[float] | np.n
         for start, stack in run_pieces(pairs, steps, problem, (u0, v0), name, size, strategy,
                                        bar, result, frame_steps=frame_steps):
             out[start:start + len(stack)] = stack
-            for key, values in descriptors.describe(stack).items():
+            wrap = problem.border == "periodic"
+            for key, values in descriptors.describe(stack, wrap).items():
                 described.setdefault(key, []).append(values)
     finally:
         result.wall_seconds = time.perf_counter() - t_start - result.compile_seconds
@@ -310,7 +311,8 @@ def _sweep_to_file(path: Path, prov: dict[str, Any], pairs: list[tuple[float, fl
                 writer.write_piece(start, stack[:, -1], time.perf_counter() - t_start
                                    - result.compile_seconds,
                                    frames=stack if result.frame_steps is not None else None,
-                                   described=descriptors.describe(stack))
+                                   described=descriptors.describe(
+                                       stack, problem.border == "periodic"))
                 if stop.signum is not None:
                     break
             status = "completed" if writer.members_written == len(pairs) else "stopped"
