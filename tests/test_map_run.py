@@ -84,3 +84,44 @@ def test_map_image_with_lines(tmp_path):
     ax = draw_rate_map(v, feed, kill, lines=True)
     assert [line.get_label() for line in ax.get_lines()] == ["saddle-node", "Hopf"]
     plt.close(ax.figure)
+
+
+def test_map_command_draws_a_frame_with_the_lines(tmp_path, capsys):
+    pytest.importorskip("matplotlib")
+    out, png = tmp_path / "map.h5", tmp_path / "map.png"
+    main(["run", "--map", SPEC, "-n", "2", "-o", str(out), *ARGS])
+    assert main(["map", str(out), "-o", str(png), "--lines", "--frame", "0"]) in (0, None)
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    capsys.readouterr()
+    assert main(["map", str(out), "-o", str(png)]) == 2  # exists: --overwrite
+    assert main(["map", str(out), "-o", str(tmp_path / "m.xyz")]) == 2  # no such image type
+    assert main(["map", str(out), "-o", str(tmp_path / "m2.png"), "--frame", "2"]) == 2
+    errors = capsys.readouterr().err.strip().splitlines()
+    assert len(errors) == 3 and "holds 2 frame(s) written" in errors[-1]
+    plain = tmp_path / "plain.h5"
+    main(["run", "-n", "1", "-o", str(plain), *ARGS])
+    assert main(["map", str(plain), "-o", str(tmp_path / "p.png")]) == 2
+    assert "not a map run" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("name", ["matrix", "step", "frames_written", "status", "map", "nbrow",
+                                  "nbextrastep"])
+@pytest.mark.parametrize("value", [None, "x", -1, 2**62, np.nan, np.zeros((2, 2))])
+def test_map_command_on_a_damaged_map_file_is_one_line(tmp_path, capsys, name, value):
+    pytest.importorskip("matplotlib")
+    import h5py
+
+    out = tmp_path / "map.h5"
+    main(["run", "--map", SPEC, "-n", "2", "-o", str(out), *ARGS])
+    with h5py.File(out, "r+") as f:
+        where = f.attrs if name in f.attrs else f
+        if name in where:
+            del where[name]
+        if value is not None:
+            where[name] = value
+    capsys.readouterr()
+    code = main(["map", str(out), "-o", str(tmp_path / "m.png")])
+    err = capsys.readouterr().err
+    assert code in (0, None, 2) and "Traceback" not in err, err
+    errors = [line for line in err.splitlines() if line.startswith("grayscott: error:")]
+    assert len(errors) == (1 if code == 2 else 0), err

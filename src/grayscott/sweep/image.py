@@ -199,15 +199,51 @@ def draw_rate_map(v: np.ndarray, feed: np.ndarray, kill: np.ndarray, ax: Any = N
 
 def read_rate_map(path: str | os.PathLike, frame: int = -1,
                   ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(V of ``frame``, feed per row, kill per column) of a ``run --map`` file."""
-    from ..io.readers import open_run
+    """(V of ``frame``, feed per row, kill per column) of a ``run --map`` file; ``frame``
+    counts among the frames written (-1: the last of them)."""
+    return read_rate_map_step(path, frame)[:3]
+
+
+def read_rate_map_step(path: str | os.PathLike, frame: int = -1,
+                       ) -> tuple[np.ndarray, np.ndarray, np.ndarray, int | None]:
+    """:func:`read_rate_map` and the step of that frame (None where the file does not say)."""
+    from ..io.readers import frames_available, open_run
     from ..physics import parse_map
 
     with open_run(path) as f:
         spec = f.attrs.get("map")
         if spec is None:
             raise GrayScottError(f"{str(path)!r} is not a map run (no attribute map)")
+        n = frames_available(f)
+        if not -n <= frame < n:
+            raise GrayScottError(f"{str(path)!r} holds {n} frame(s) written: frame {frame} "
+                                 f"is not one of them")
         shape = f["matrix"].shape[1:]
-        v = f["matrix"][frame]
+        v = f["matrix"][frame % n]
+        step = _frame_step(f, frame % n)
     rmap = parse_map(spec.decode() if isinstance(spec, bytes) else str(spec), shape)
-    return v, np.asarray(rmap.feed), np.asarray(rmap.kill)
+    return v, np.asarray(rmap.feed), np.asarray(rmap.kill), step
+
+
+def _frame_step(f: Any, i: int) -> int | None:
+    """Step of frame ``i``: the ``step`` scale, else ``nbextrastep`` per frame; None when
+    neither reads as a count (a damaged file still draws)."""
+    from ..io.readers import _value
+
+    try:
+        step = int(f["step"][i]) if "step" in f else (i + 1) * int(_value(f, "nbextrastep"))
+    except (TypeError, ValueError, IndexError, OverflowError):
+        return None
+    return step if step >= 0 else None
+
+
+def save_rate_map(v: np.ndarray, feed: np.ndarray, kill: np.ndarray, path: str | os.PathLike,
+                  overwrite: bool = False, **draw: Any) -> Path:
+    """Write :func:`draw_rate_map` of one frame as an image (by the extension)."""
+    import matplotlib.pyplot as plt
+
+    path = check_writable_file(path, "--output", overwrite)
+    ax = draw_rate_map(v, feed, kill, **draw)
+    ax.figure.savefig(path)
+    plt.close(ax.figure)
+    return path
