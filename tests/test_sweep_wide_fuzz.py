@@ -56,7 +56,7 @@ def cases(draw):
     stencil = draw(stencils())
     nr = draw(st.integers(3, 12))
     nc = draw(st.one_of(st.integers(3, 14), st.sampled_from([1020, 1021, 1022, 1023])))
-    members = draw(st.sampled_from([1, 2, 3, 4, 5, 6, 7, 8, 12, 13]) if nc < 100
+    members = draw(st.sampled_from([1, 2, 3, 4, 5, 6, 7, 8, 12, 13, 31, 64]) if nc < 100
                    else st.sampled_from([1, 2, 3]))
     group = draw(st.sampled_from([g for g in range(1, members + 1) if members % g == 0]))
     k = draw(st.sampled_from([0, 1, 2, 3, 5, 8]))  # 0: the model's k
@@ -109,7 +109,7 @@ def wide(case):
     return U, batch.v()
 
 
-@settings(max_examples=120, **SETTINGS)
+@settings(max_examples=300, **SETTINGS)
 @given(cases())
 def test_wide_is_each_members_single_run_bit_for_bit(case):
     U, V = wide(case)
@@ -142,24 +142,35 @@ def test_group_size_divides_the_batch_and_keeps_rows_short(batch, ncol, nthreads
     assert not bigger, f"{bigger[0]} members a row also fit"
 
 
-@settings(max_examples=16, **SETTINGS)
-@given(st.integers(1, 4), st.sampled_from([(5, 7), (9, 4), (3, 3), (6, 30)]),
-       st.sampled_from([1, 2, 5, 7, 12, 64]), st.sampled_from(["school", "periodic", "fixed"]))
-def test_sweep_chooses_its_groups_and_equals_the_single_runs(nthreads, shape, members, border):
+@settings(max_examples=40, **SETTINGS)
+@given(st.integers(1, 4), st.sampled_from([(5, 7), (9, 4), (3, 3), (6, 30), (3, 1021), (3, 1022)]),
+       st.sampled_from([1, 2, 5, 7, 12, 64]), st.sampled_from(["school", "periodic", "fixed"]),
+       st.sampled_from([None, 1, 3, 5]))
+def test_sweep_chooses_its_groups_and_equals_the_single_runs(nthreads, shape, members, border,
+                                                             batch):
     """Through sweep(): the strategy and group size chosen for 1..4 threads (the layout is
-    decided as for that many; the machine may have fewer), each member its single run."""
+    decided as for that many; the machine may have fewer), pieces of ``batch`` (the last one
+    shorter), rows just under and at the 1024 cells that are run side by side; each member
+    its single run."""
     from grayscott.sweep import sweep
 
-    assume(members >= nthreads)
+    assume(members >= nthreads and (shape[1] < 100 or members <= 12))
     feed = np.linspace(0.01, 0.08, members)
     with pytest.MonkeyPatch.context() as mp:
         mp.setattr(NB, "threads", lambda: nthreads)
         r = sweep(feed, [0.06], 23, shape, backend="numba", border=border, initial="noise",
-                  seed=3)
-    assert r.strategy == NB.strategy(members, (shape[0] + 2, shape[1] + 2), 4, nthreads)
+                  seed=3, batch=batch)
+    size = min(batch or members, members)
+    if members % size == 0:  # every piece the same: the strategy recorded is theirs
+        assert r.strategy == NB.strategy(size, (shape[0] + 2, shape[1] + 2), 4, nthreads)
     u0, v0 = gs.make_initial("noise", shape, 3)
     for m, f in enumerate(feed):
         sim = gs.Simulation(gs.make_problem(shape, params=gs.Parameters(F=float(f), k=0.06),
                                             border=border), backend="numba", state=(u0, v0))
         sim.advance(23)
         assert (bits(r.v[m, 0]) == bits(sim.state[1])).all(), f"member {m} ({r.strategy})"
+
+
+def test_rows_of_1024_cells_and_more_are_not_put_side_by_side():
+    assert NB.strategy(4, (5, 1023), 4, 2) == "wide" and NW.group_size(4, 1021, 2) == 2
+    assert NB.strategy(4, (5, 1024), 4, 2) == "blocked" and NW.group_size(4, 1022, 2) == 1
