@@ -174,6 +174,19 @@ def test_a_given_state_of_the_wrong_shape_is_one_error():
             call((u, v[:, :-1]))
 
 
+@pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf])
+def test_a_given_state_that_is_not_finite_is_refused_as_a_single_run_refuses_it(bad):
+    u, v = gs.make_initial("school", SHAPE)
+    u[3, 4] = bad
+    with pytest.raises(GrayScottError, match="NaN or infinite") as single:
+        gs.Simulation(gs.make_problem(SHAPE), backend="numba", state=(u, v))
+    for call in (lambda st: sweep(FEED, KILL, 5, SHAPE, backend="numba", state=st),
+                 lambda st: run_rates([(0.03, 0.06)], 5, SHAPE, backend="numba", state=st)):
+        with pytest.raises(GrayScottError, match="NaN or infinite") as batched:
+            call((v, u))
+        assert str(batched.value) == str(single.value)
+
+
 def test_pieces_written_to_the_file_are_the_same(tmp_path):
     whole = sweep(FEED, KILL, STEPS, SHAPE, backend="numba").v
     r = sweep(FEED, KILL, STEPS, SHAPE, backend="numba", batch=4, output=tmp_path / "p.h5")

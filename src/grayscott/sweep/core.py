@@ -110,6 +110,8 @@ def _start(state: tuple[np.ndarray, np.ndarray] | None, initial: str, shape: tup
     u0, v0 = np.asarray(u0, float), np.asarray(v0, float)
     if u0.shape != shape or v0.shape != shape:
         raise GrayScottError(f"state must have shape {shape}, got {u0.shape} and {v0.shape}")
+    if not (np.isfinite(u0).all() and np.isfinite(v0).all()):  # as a single run refuses it
+        raise GrayScottError("the state given holds NaN or infinite values; give a finite one")
     return u0, v0
 
 
