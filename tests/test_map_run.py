@@ -125,3 +125,40 @@ def test_map_command_on_a_damaged_map_file_is_one_line(tmp_path, capsys, name, v
     assert code in (0, None, 2) and "Traceback" not in err, err
     errors = [line for line in err.splitlines() if line.startswith("grayscott: error:")]
     assert len(errors) == (1 if code == 2 else 0), err
+
+
+def test_map_command_refuses_an_unknown_colour_map_before_drawing(tmp_path, capsys):
+    pytest.importorskip("matplotlib")
+    out, png = tmp_path / "map.h5", tmp_path / "map.png"
+    main(["run", "--map", SPEC, "-n", "1", "-o", str(out), *ARGS])
+    capsys.readouterr()
+    for name in ("nosuch", ""):
+        assert main(["map", str(out), "-o", str(png), "--cmap", name]) == 2
+        err = capsys.readouterr().err
+        assert err.count("\n") == 1 and "unknown colour map" in err, err
+    assert not png.exists()
+    assert main(["map", str(out), "-o", str(png), "--cmap", "viridis_r"]) in (0, None)
+
+
+@pytest.mark.parametrize("constant", ["feed", "kill", "both"])
+def test_a_map_with_one_rate_on_an_axis_draws_its_cells(constant):
+    """A map of "0.05:0.05" on one axis: the image gets a width, not a zero-width extent that
+    draws nothing (matplotlib warns of a singular transformation)."""
+    pytest.importorskip("matplotlib")
+    import warnings
+
+    import matplotlib.pyplot as plt
+
+    from grayscott.sweep.image import draw_rate_map
+
+    feed, kill = np.linspace(0.01, 0.04, 4), np.linspace(0.05, 0.06, 3)
+    if constant in ("feed", "both"):
+        feed = np.full(4, 0.03)
+    if constant in ("kill", "both"):
+        kill = np.full(3, 0.05)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        ax = draw_rate_map(np.arange(12.0).reshape(4, 3), feed, kill)
+    x0, x1, y0, y1 = ax.get_images()[0].get_extent()
+    assert x0 < kill[0] <= kill[-1] < x1 and y0 < feed[0] <= feed[-1] < y1
+    plt.close(ax.figure)

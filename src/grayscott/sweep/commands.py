@@ -22,22 +22,32 @@ def explicit(param: str) -> bool:
     return source not in (None, ParameterSource.DEFAULT, ParameterSource.DEFAULT_MAP)
 
 
-def check_image(image: str, hint: str, overwrite: bool, data: str) -> None:
+def check_image(image: str, hint: str, overwrite: bool, data: str,
+                data_hint: str = "the data file") -> None:
     """Refuse, before any work, an image path matplotlib cannot write or that names the data
-    file ``data`` itself."""
+    file ``data`` (given as ``data_hint``) itself."""
     from ..io.paths import check_writable_file
 
     if importlib.util.find_spec("matplotlib") is None:
         raise GrayScottError(f"{hint} needs matplotlib: pip install 'grayscott[plot]'")
     check_writable_file(image, hint, overwrite)
     if os.path.realpath(image) == os.path.realpath(data):  # ./s.h5 is s.h5
-        raise click.BadParameter(f"{hint} must differ from the data file", param_hint=hint)
+        raise click.BadParameter(f"{hint} must differ from {data_hint}", param_hint=hint)
     from matplotlib.figure import Figure
 
     kinds = Figure().canvas.get_supported_filetypes()  # what savefig can write
     if os.path.splitext(image)[1].lower().lstrip(".") not in kinds:
         raise click.BadParameter(f"{image!r}: not an image type matplotlib writes; end it "
                                  f"in .{', .'.join(sorted(kinds))}", param_hint=hint)
+
+
+def check_cmap(name: str) -> None:
+    """Refuse, before any work, a colour map matplotlib does not know."""
+    import matplotlib
+
+    if name not in matplotlib.colormaps:
+        raise GrayScottError(f"unknown colour map {name!r}; try inferno, magma, viridis, "
+                             "cividis, gray (any name matplotlib knows; add _r to reverse one)")
 
 
 @click.command("map")
@@ -55,7 +65,8 @@ def map_cmd(file: str, output: str, frame: int, lines: bool, cmap: str,
     Pearson's figure show the (F, k) plane."""
     from .image import read_rate_map_step, save_rate_map
 
-    check_image(output, "--output", overwrite, file)
+    check_image(output, "--output", overwrite, file, "FILE")
+    check_cmap(cmap)
     v, feed, kill, step = read_rate_map_step(file, frame)
     save_rate_map(v, feed, kill, output, overwrite=overwrite, cmap=cmap, lines=lines,
                   title=f"V after {step if step is not None else '?'} steps, "
@@ -148,7 +159,7 @@ def sweep_cmd(feed: str, kill: str, nbrow: int, nbcol: int, steps: int, deltat: 
     frame_schedule(steps, frames)  # refused before anything runs
     name = check_backend(backend)
     if image is not None:
-        check_image(image, "--image", overwrite, output)
+        check_image(image, "--image", overwrite, output, "--output")
     params = Parameters(Du=Du, Dv=Dv, dt=deltat)
     if not quiet:
         click.echo(f"grayscott sweep: {len(feeds)} x {len(kills)} members of {nbrow}x{nbcol} "

@@ -358,8 +358,8 @@ def run_pieces(pairs: Sequence[tuple[float, float]], steps: int, problem: Any,
             result.strategy = piece.how
         t0, done = time.perf_counter(), 0
         cells = len(chunk) * problem.shape[0] * problem.shape[1]
-        kept = []
-        for mark in marks:
+        kept = None
+        for i, mark in enumerate(marks):
             for n in _progress_blocks(mark - done, bar is not None or split, cells):
                 if stop is not None and stop():
                     pace = (time.perf_counter() - t0) / done if done else float("inf")
@@ -370,13 +370,22 @@ def run_pieces(pairs: Sequence[tuple[float, float]], steps: int, problem: Any,
                 if bar is not None:
                     piece.sync()  # the bar follows the device, not the dispatch
                     bar.update(n)
-            kept.append(piece.v())
+            v = piece.v()
+            if len(marks) == 1:
+                kept = v[:, None]
+            else:  # each frame in its place at once (frames stacked at the end would be held
+                # twice; the plan counts them once and the V handed back), made once the
+                # call's scratch is freed
+                if kept is None:
+                    kept = np.empty((len(chunk), len(marks), *v.shape[1:]), v.dtype)
+                kept[:, i] = v
+            del v
         del piece
-        v = kept[-1]
+        v = kept[:, -1]
         if result is not None:
             result.nonfinite.extend(fk for fk, x in zip(chunk, v, strict=True)
                                     if not np.isfinite(x).all())
-        yield start, (v if frame_steps is None else np.stack(kept, axis=1))
+        yield start, (v if frame_steps is None else kept)
 
 
 def run_rates(pairs: Sequence[tuple[float, float]], steps: int,

@@ -170,6 +170,17 @@ def save_map(v: np.ndarray, feed: np.ndarray, kill: np.ndarray, path: str | os.P
 
 
 
+def _span(rates: np.ndarray) -> tuple[float, float]:
+    """Where the image spans along one axis: cell centres at the rates, so half a cell beyond
+    the first and last ones; an axis of one rate (a map's "0.05:0.05") gets 5 % of it on each
+    side (at least 0.001), not a zero width that draws nothing."""
+    first, last = float(rates[0]), float(rates[-1])
+    half = (last - first) / max(len(rates) - 1, 1) / 2
+    if half == 0:
+        half = max(abs(first) * 0.05, 1e-3)
+    return first - half, last + half
+
+
 def draw_rate_map(v: np.ndarray, feed: np.ndarray, kill: np.ndarray, ax: Any = None,
                   cmap: str = "inferno", title: str | None = None, lines: bool = False) -> Any:
     """Draw one frame ``v`` (R, C) of a ``run --map`` (row i has ``feed[i]``, column j
@@ -179,10 +190,7 @@ def draw_rate_map(v: np.ndarray, feed: np.ndarray, kill: np.ndarray, ax: Any = N
 
     if ax is None:
         _, ax = plt.subplots(figsize=(7, 6), layout="constrained")
-    # Cell centres at the rates: the image spans half a cell beyond the first and last ones.
-    dk = (kill[-1] - kill[0]) / max(len(kill) - 1, 1)
-    df = (feed[-1] - feed[0]) / max(len(feed) - 1, 1)
-    extent = (kill[0] - dk / 2, kill[-1] + dk / 2, feed[0] - df / 2, feed[-1] + df / 2)
+    extent = (*_span(kill), *_span(feed))
     image = ax.imshow(v, cmap=cmap, origin="lower", extent=extent, aspect="auto",
                       interpolation="nearest")
     plt.colorbar(image, ax=ax, label="V")

@@ -244,6 +244,14 @@ def from_wide(W: np.ndarray, g: int) -> np.ndarray:
         q * g, r, gc // g)
 
 
+def interiors(W: np.ndarray, g: int) -> np.ndarray:
+    """``from_wide(W, g)[:, 1:-1, 1:-1]`` (a new array) without copying the ghosts."""
+    q, r, gc = W.shape
+    c = gc // g
+    inner = W.reshape(q, r, g, c)[:, 1:-1, :, 1:-1].transpose(0, 2, 1, 3)
+    return np.ascontiguousarray(inner).reshape(q * g, r - 2, c - 2)
+
+
 class WideBatch:
     """A batch of padded members (B, R + 2, C + 2) held side by side in groups of ``g`` for
     as long as it runs; :meth:`v` gives V back member by member. Members must share Du, Dv
@@ -259,24 +267,29 @@ class WideBatch:
                                               1)["blocking"])
         self.U, self.V = to_wide(U, g), to_wide(V, g)
         self.U2 = self.V2 = None  # made at the first step, once the caller has let U, V go
-        ring = (b // g, max(self.k - 1, 1), 3, g * pc)
-        self.RU, self.RV = np.empty(ring, U.dtype), np.empty(ring, U.dtype)
-        self.L = np.empty((b // g, 2, g * pc), U.dtype)  # the Laplacians of the row in hand
         self.C = np.ascontiguousarray(C.reshape(b // g, g, C.shape[1]))
-        self.FR = np.ascontiguousarray(np.repeat(self.C[:, :, 2], pc, axis=1))
-        self.FKR = np.ascontiguousarray(np.repeat(self.C[:, :, 3], pc, axis=1))
         self.rest = (w, border, ghost_u, ghost_v, *strips)
 
     def advance(self, nsteps: int) -> None:
+        """``nsteps`` steps. The scratch (rings, the Laplacians of the row in hand, the rates
+        per column) is made per call, as "blocked" makes its rings: nothing in it outlives a
+        call, and a member then holds its 4 padded fields only, as the sweep plans."""
         if self.U2 is None:
             self.U2, self.V2 = np.empty_like(self.U), np.empty_like(self.V)
+        q, _, width = self.U.shape
+        ring = (q, max(self.k - 1, 1), 3, width)
+        RU, RV = np.empty(ring, self.U.dtype), np.empty(ring, self.U.dtype)
+        L = np.empty((q, 2, width), self.U.dtype)
+        FR = np.repeat(self.C[:, :, 2], width // self.g, axis=1)
+        FKR = np.repeat(self.C[:, :, 3], width // self.g, axis=1)
         w, border, ghost_u, ghost_v, *strips = self.rest
-        advance_wide(self.U, self.V, self.U2, self.V2, self.RU, self.RV, self.L, w, self.C,
-                     self.FR, self.FKR, border, ghost_u, ghost_v, *strips, self.k, nsteps)
+        advance_wide(self.U, self.V, self.U2, self.V2, RU, RV, L, w, self.C, FR, FKR, border,
+                     ghost_u, ghost_v, *strips, self.k, nsteps)
         if -(-nsteps // self.k) % 2:
             self.U, self.U2 = self.U2, self.U
             self.V, self.V2 = self.V2, self.V
 
     def v(self) -> np.ndarray:
-        """V of every member, (B, R, C)."""
-        return from_wide(self.V, self.g)[:, 1:-1, 1:-1].copy()
+        """V of every member, (B, R, C): one copy of the interiors (not of the padded fields
+        first: that would be a fifth padded field per member beside the four planned)."""
+        return interiors(self.V, self.g)
