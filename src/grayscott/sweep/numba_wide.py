@@ -45,23 +45,15 @@ def _lines(um, u0, up, vm, v0, vp, uo, vo, w, c, fr, fkr, LU, LV, ones,
     of column j + 1 from ``fr``, ``fkr``; the Laplacians kept in ``LU``, ``LV`` for the
     corrected cells of the school border (:func:`_edges_wide`)."""
     nc = uo.shape[0] - 2
-    w0, w1, w2, w3, w4, w5, w6, w7, w8 = w[0], w[1], w[2], w[3], w[4], w[5], w[6], w[7], w[8]
+    ws = (w[0], w[1], w[2], w[3], w[4], w[5], w[6], w[7], w[8])
     du, dv, dt, one = c[0], c[1], c[4], c[5]
     for j in range(nc):
         if ones:
-            lu = (um[j] + um[j + 1] + um[j + 2]
-                  + u0[j] + w4 * u0[j + 1] + u0[j + 2]
-                  + up[j] + up[j + 1] + up[j + 2])
-            lv = (vm[j] + vm[j + 1] + vm[j + 2]
-                  + v0[j] + w4 * v0[j + 1] + v0[j + 2]
-                  + vp[j] + vp[j + 1] + vp[j + 2])
+            lu = K.sum_ones(um, u0, up, j, ws[4])
+            lv = K.sum_ones(vm, v0, vp, j, ws[4])
         else:
-            lu = (w0 * um[j] + w1 * um[j + 1] + w2 * um[j + 2]
-                  + w3 * u0[j] + w4 * u0[j + 1] + w5 * u0[j + 2]
-                  + w6 * up[j] + w7 * up[j + 1] + w8 * up[j + 2])
-            lv = (w0 * vm[j] + w1 * vm[j + 1] + w2 * vm[j + 2]
-                  + w3 * v0[j] + w4 * v0[j + 1] + w5 * v0[j + 2]
-                  + w6 * vp[j] + w7 * vp[j + 1] + w8 * vp[j + 2])
+            lu = K.sum_generic(um, u0, up, j, ws)
+            lv = K.sum_generic(vm, v0, vp, j, ws)
         LU[j + 1] = lu
         LV[j + 1] = lv
         uo[j + 1], vo[j + 1] = K._react(u0[j + 1], v0[j + 1], lu, lv, du, dv, fr[j + 1],
