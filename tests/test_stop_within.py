@@ -1,0 +1,195 @@
+"""``--stop-within SECONDS``: a stop signal cuts the frame in progress at a step boundary, the
+state of that step is saved (a mid-frame checkpoint) and ``resume`` ends bit for bit as the run
+that never stopped, with every frame counted before the stop unchanged."""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import h5py
+import numpy as np
+import pytest
+
+from grayscott import backends
+from grayscott.cli import main
+from grayscott.observers import Interrupted, Observer, RunContext
+from grayscott.physics import make_problem
+from grayscott.runs import resume, run
+from grayscott.simulation import Simulation
+
+GRAYSCOTT = [sys.executable, "-m", "grayscott"]
+
+
+class SignalAt(Observer):
+    """Sends this process SIGTERM once the backend has done ``step`` steps: a signal that
+    lands in the middle of a frame, at a known place, whatever the machine's speed."""
+
+    frame_uses_backend = False  # the worker thread's overlap stays as in a real run
+
+    def __init__(self, step: int) -> None:
+        self.step = step
+
+    def start(self, ctx: RunContext) -> None:
+        backend, done = ctx.sim.backend, [ctx.sim.steps_done]
+        inner = backend.advance
+
+        def advance(n: int) -> None:
+            inner(n)
+            done[0] += n
+            if done[0] >= self.step > done[0] - n:
+                os.kill(os.getpid(), signal.SIGTERM)
+
+        backend.advance = advance  # type: ignore[method-assign]
+
+
+def _paths(backend: str) -> pytest.param:
+    available = backend in backends.available()
+    return pytest.param(backend, id=backend,
+                        marks=pytest.mark.skipif(not available, reason=f"needs {backend}"))
+
+
+def _same(a: Path, b: Path, names=("matrix", "u_final", "v_final", "steps_done",
+                                   "frames_written", "status")) -> None:
+    with h5py.File(a, "r") as fa, h5py.File(b, "r") as fb:
+        for name in names:
+            assert fa[name][()].tobytes() == fb[name][()].tobytes(), name
+
+
+# numpy: the plain loop; numba: blocks in a worker thread, overlapped with the writes; jax:
+# dispatched asynchronously (the device loop).
+@pytest.mark.parametrize("backend", [_paths("numpy"), _paths("numba"), _paths("jax")])
+def test_a_cut_frame_resumes_bit_for_bit(tmp_path: Path, backend: str) -> None:
+    problem = make_problem((40, 48), dtype="float64")
+    e = 400
+    ref = tmp_path / "ref.h5"
+    run(problem, ref, nbimage=3, nbextrastep=e, backend=backend, progress=False)
+    out = tmp_path / "cut.h5"
+    with pytest.raises(Interrupted):
+        run(problem, out, nbimage=3, nbextrastep=e, backend=backend, progress=False,
+            stop_within=1e-4, observers=[SignalAt(e + 150)])  # in frame 1
+    with h5py.File(out, "r") as f, h5py.File(ref, "r") as r:  # plain h5py
+        assert f["status"][()] == b"interrupted"
+        assert int(f["frames_written"][()]) == 1
+        assert f["matrix"][0].tobytes() == r["matrix"][0].tobytes()  # the frame counted
+        assert not f["matrix"][1].any()  # the cut frame is not written
+        slot, frames, steps = (int(x) for x in f["checkpoint/index"][...])
+        u, v = f["checkpoint/u"][slot], f["checkpoint/v"][slot]
+        assert frames == 1 and e + 150 <= steps < 2 * e, steps  # a step inside frame 1
+    # the checkpoint is the state after exactly that many steps
+    sim = Simulation(problem, "numpy")
+    sim.advance(steps)
+    su, sv = sim.state
+    if backend == "numpy":
+        assert su.tobytes() == u.tobytes() and sv.tobytes() == v.tobytes()
+    else:
+        np.testing.assert_allclose(sv, v, rtol=0, atol=1e-12)
+    result = resume(out, progress=False)
+    assert result.completed and result.frames_written == 3
+    _same(out, ref)
+
+
+def test_a_stop_at_a_frame_s_end_is_an_ordinary_checkpoint(tmp_path: Path) -> None:
+    problem = make_problem((32, 32))
+    out = tmp_path / "end.h5"
+    with pytest.raises(Interrupted):
+        run(problem, out, nbimage=3, nbextrastep=50, backend="numpy", progress=False,
+            stop_within=1e-4, observers=[SignalAt(100)])  # the last step of frame 1
+    with h5py.File(out, "r") as f:
+        assert list(f["checkpoint/index"][1:]) == [2, 100]
+        assert f["final_state_saved"][()] == 1
+
+
+def test_resume_itself_cut_again_then_finished(tmp_path: Path) -> None:
+    problem = make_problem((32, 40))
+    e = 300
+    ref, out = tmp_path / "ref.h5", tmp_path / "twice.h5"
+    run(problem, ref, nbimage=3, nbextrastep=e, backend="numpy", progress=False)
+    with pytest.raises(Interrupted):
+        run(problem, out, nbimage=3, nbextrastep=e, backend="numpy", progress=False,
+            stop_within=1e-4, observers=[SignalAt(100)])  # in frame 0
+    with pytest.raises(Interrupted):  # resumed at step ~100, cut again in frame 1
+        resume(out, progress=False, stop_within=1e-4, observers=[SignalAt(e + 20)])
+    with h5py.File(out, "r") as f:
+        assert int(f["frames_written"][()]) == 1
+        assert e + 20 <= int(f["checkpoint/index"][2]) < 2 * e
+    resume(out, progress=False)
+    _same(out, ref)
+
+
+def test_info_says_how_far_into_its_frame_the_state_is(tmp_path: Path, capsys) -> None:
+    problem = make_problem((32, 32))
+    out = tmp_path / "i.h5"
+    with pytest.raises(Interrupted):
+        run(problem, out, nbimage=2, nbextrastep=100, backend="numpy", progress=False,
+            stop_within=1e-4, observers=[SignalAt(140)])
+    assert main(["info", str(out)]) == 0
+    line = [ln for ln in capsys.readouterr().out.splitlines() if "resumable" in ln][0]
+    assert "from frame 1 (step 14" in line and "of the frame's 100 steps done" in line, line
+
+
+@pytest.mark.parametrize("value", ["0", "-1", "abc", "nan", "inf", ""])
+def test_a_bad_value_is_one_line_and_exit_2(tmp_path: Path, capsys, value: str) -> None:
+    for args in (["run", "-q", "-r", "16", "-c", "16", "-n", "1", "-o", str(tmp_path / "x.h5")],
+                 ["resume", str(tmp_path / "x.h5")]):
+        assert main([*args, "--stop-within", value]) == 2
+        err = capsys.readouterr().err.strip().splitlines()
+        assert len(err) == 1 and "--stop-within" in err[0], err
+    assert not (tmp_path / "x.h5").exists()
+
+
+def _wait_running(out: Path, proc: subprocess.Popen, timeout: float = 120) -> None:
+    """Until the file exists and says "running" (the loop has started)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and proc.poll() is None:
+        try:
+            with h5py.File(out, "r") as f:
+                if f["status"][()] == b"running":
+                    return
+        except (OSError, KeyError):
+            pass
+        time.sleep(0.1)
+    raise AssertionError("the run did not start")
+
+
+@pytest.mark.slow
+def test_sigterm_in_a_long_frame_ends_within_the_bound(tmp_path: Path) -> None:
+    """Frames of many seconds (about 20 s here, longer on a loaded machine): SIGTERM in the
+    first one ends the process within a few seconds, with the state of the step it reached."""
+    out = tmp_path / "long.h5"
+    args = ["-r", "256", "-c", "256", "-e", "100000", "--backend", "numpy"]
+    proc = subprocess.Popen([*GRAYSCOTT, "run", "-q", *args, "-n", "2", "-o", str(out),
+                             "--stop-within", "2"], stderr=subprocess.PIPE, text=True)
+    try:
+        _wait_running(out, proc)
+        time.sleep(2)
+        proc.send_signal(signal.SIGTERM)
+        sent = time.monotonic()
+        _, err = proc.communicate(timeout=120)
+        took = time.monotonic() - sent
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 128 + signal.SIGTERM, err
+    assert took < 10, (took, err)  # without --stop-within: the rest of the frame
+    with h5py.File(out, "r") as f:
+        assert f["status"][()] == b"interrupted"
+        assert int(f["frames_written"][()]) == 0
+        slot, frames, steps = (int(x) for x in f["checkpoint/index"][...])
+        assert frames == 0 and 0 < steps < 100000
+        u, v = f["checkpoint/u"][slot], f["checkpoint/v"][slot]
+    sim = Simulation(make_problem((256, 256)), "numpy")
+    sim.advance(steps)
+    su, sv = sim.state
+    assert su.tobytes() == u.tobytes() and sv.tobytes() == v.tobytes()
+
+
+needs_mpi = pytest.mark.skipif(
+    importlib.util.find_spec("mpi4py") is None
+    or not (Path(sys.executable).parent / "mpiexec").exists(),
+    reason="needs mpi4py and mpiexec: pip install 'grayscott[mpi]'")
