@@ -193,3 +193,80 @@ needs_mpi = pytest.mark.skipif(
     importlib.util.find_spec("mpi4py") is None
     or not (Path(sys.executable).parent / "mpiexec").exists(),
     reason="needs mpi4py and mpiexec: pip install 'grayscott[mpi]'")
+
+
+def _mpi(*args: str) -> subprocess.Popen:
+    env = {**os.environ, "GRAYSCOTT_MPI": "1"}
+    return subprocess.Popen([str(Path(sys.executable).parent / "mpiexec"), "-n", "2",
+                             *GRAYSCOTT, *args], env=env, stderr=subprocess.PIPE, text=True)
+
+
+def _counted(out: Path) -> int:
+    try:
+        with h5py.File(out, "r") as f:
+            return int(f["frames_written"][()])
+    except (OSError, KeyError):
+        return 0
+
+
+@needs_mpi
+@pytest.mark.slow
+def test_mpi_sigterm_in_a_long_frame_ends_within_the_bound(tmp_path: Path) -> None:
+    """Two ranks, frames of many seconds: SIGTERM to mpiexec (it forwards it to the ranks)
+    ends every rank within the bound, at the same step, with the whole state of that step."""
+    out = tmp_path / "long.h5"
+    proc = _mpi("run", "-q", "-r", "256", "-c", "256", "-e", "100000", "--backend", "numpy",
+                "-n", "2", "-o", str(out), "--stop-within", "2")
+    try:
+        _wait_running(out, proc)
+        time.sleep(2)
+        proc.send_signal(signal.SIGTERM)
+        sent = time.monotonic()
+        _, err = proc.communicate(timeout=120)
+        took = time.monotonic() - sent
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 128 + signal.SIGTERM, err
+    assert took < 10, (took, err)
+    assert err.count("stopped by SIGTERM") == 1, err  # rank 0 speaks for all
+    with h5py.File(out, "r") as f:
+        assert f["status"][()] == b"interrupted"
+        slot, frames, steps = (int(x) for x in f["checkpoint/index"][...])
+        assert frames == 0 and 0 < steps < 100000
+        u, v = f["checkpoint/u"][slot], f["checkpoint/v"][slot]
+    sim = Simulation(make_problem((256, 256)), "numpy")  # one process: the same bits
+    sim.advance(steps)
+    su, sv = sim.state
+    assert su.tobytes() == u.tobytes() and sv.tobytes() == v.tobytes()
+
+
+@needs_mpi
+def test_mpi_cut_frame_resumes_bit_for_bit(tmp_path: Path) -> None:
+    """Two ranks: SIGTERM early in frame 1 cuts it; the frame counted is the one-process
+    run's, and a resume on two ranks ends bit for bit as the one-process run that never
+    stopped."""
+    out, ref = tmp_path / "cut.h5", tmp_path / "ref.h5"
+    args = ["-q", "-r", "48", "-c", "48", "-e", "10000", "--backend", "numpy", "-n", "2"]
+    proc = _mpi("run", *args, "-o", str(out), "--stop-within", "0.05")
+    try:
+        deadline = time.monotonic() + 120
+        while _counted(out) < 1 and proc.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.05)
+        proc.send_signal(signal.SIGTERM)  # early in frame 1 (a frame takes seconds)
+        _, err = proc.communicate(timeout=120)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 128 + signal.SIGTERM, err
+    with h5py.File(out, "r") as f:
+        assert int(f["frames_written"][()]) == 1
+        _, frames, steps = (int(x) for x in f["checkpoint/index"][...])
+        assert frames == 1 and 10000 < steps < 20000, steps
+    subprocess.run([*GRAYSCOTT, "run", *args, "-o", str(ref)], check=True, timeout=120)
+    with h5py.File(out, "r") as f, h5py.File(ref, "r") as r:
+        assert f["matrix"][0].tobytes() == r["matrix"][0].tobytes()
+    proc = _mpi("resume", "-q", str(out))
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 0, err
+    _same(out, ref)
