@@ -256,6 +256,9 @@ def entry() -> None:
         sys.exit(EXIT_USAGE)
     if launched():  # under mpiexec or srun: every rank runs the command, rank 0 speaks
         from .parallel.collective import mpi_main
+        from .parallel.watch import watch_rank
+
+        watch_rank()  # before MPI starts: a rank killed still gets one line of ours
 
         try:
             sys.exit(mpi_main(main))
