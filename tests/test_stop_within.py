@@ -38,12 +38,18 @@ class SignalAt(Observer):
     def start(self, ctx: RunContext) -> None:
         backend, done = ctx.sim.backend, [ctx.sim.steps_done]
         inner = backend.advance
+        stop = ctx.pacer.stop
 
         def advance(n: int) -> None:
             inner(n)
             done[0] += n
             if done[0] >= self.step > done[0] - n:
                 os.kill(os.getpid(), signal.SIGTERM)
+                # From a worker thread, wait for the main thread's handler: a signal from
+                # outside lands while a sub-block runs, not in the microseconds after it.
+                deadline = time.monotonic() + 30
+                while stop.signum is None and time.monotonic() < deadline:
+                    time.sleep(0.001)
 
         backend.advance = advance  # type: ignore[method-assign]
 

@@ -35,11 +35,14 @@ class Checkpointer(Observer):
         return self.every > 0 and ctx.frames_done % self.every == 0
 
     def _within(self, ctx: RunContext, frames: int) -> bool:
-        """The backend's state is the state after ``frames`` frames, or one on the way to the
-        next frame: a frame cut at a step by ``--stop-within`` (a mid-frame checkpoint: the
-        state and its steps, from which ``resume`` makes frame ``frames`` whole)."""
+        """The backend's state is the state after ``frames`` frames, or, with
+        ``--stop-within`` (``ctx.pacer``), one on the way to the next frame: a frame cut at a
+        step, or the block ahead done in a worker thread (a mid-frame checkpoint: the state and
+        its steps, from which ``resume`` makes frame ``frames`` whole). Without it a stop saves
+        frame states only, as it always did."""
         at = self.steps_before + frames * self.nbextrastep
-        return at <= ctx.sim.steps_done <= at + self.nbextrastep
+        ahead = self.nbextrastep if ctx.pacer is not None else 0
+        return at <= ctx.sim.steps_done <= at + ahead
 
     def frame(self, ctx: RunContext) -> None:
         if ctx.u is None or not ctx.is_root or not self.wants_state(ctx):
