@@ -101,7 +101,9 @@ def _frames_in_thread(sim: Simulation, observers: Sequence[Observer],
     (a checkpoint, a stop signal), no block is queued ahead, so the backend still holds it when
     the loop ends there. ``sim.steps_done`` counts a block when it is queued (a device
     backend's dispatch); the loop's end waits for the worker, and ``sim.consistent`` is true
-    only if every block ran to the end.
+    only if every block ran to the end. Paced (``--stop-within``), the worker runs each block
+    in sub-blocks and a stop cuts it at a step: the block counts the steps it did, and its frame
+    ends the loop instead of being fetched.
     """
     from concurrent.futures import Future, ThreadPoolExecutor
 
