@@ -276,3 +276,34 @@ def test_mpi_cut_frame_resumes_bit_for_bit(tmp_path: Path) -> None:
     _, err = proc.communicate(timeout=120)
     assert proc.returncode == 0, err
     _same(out, ref)
+
+
+class _Clock:
+    """A clock that only advance() moves: ``per_step`` seconds a step."""
+
+    def __init__(self, per_step: float) -> None:
+        self.now, self.per_step, self.calls = 0.0, per_step, []
+
+    def advance(self, m: int) -> None:
+        self.calls.append(m)
+        self.now += m * self.per_step
+
+
+def test_the_pacer_sizes_sub_blocks_from_the_measured_step_time(monkeypatch) -> None:
+    from grayscott.observers import StopSignal, pacing
+
+    clock = _Clock(2**-7)  # 7.8 ms a step, SECONDS = 1: sub-blocks of 64 steps
+    monkeypatch.setattr(pacing.time, "perf_counter", lambda: clock.now)
+    stop = StopSignal(within=1.0)
+    pacer = pacing.Pacer(1.0, stop)
+    assert pacer.advance(clock.advance, 1000) == 1000
+    assert sum(clock.calls) == 1000
+    assert clock.calls[:8] == [1, 2, 4, 8, 16, 32, 64, 64]  # doubles at most, to the target
+    assert max(m * clock.per_step for m in clock.calls) <= pacer.target
+    clock.calls.clear()
+    stop.signum = signal.SIGTERM  # a stop: the next sub-block is the last
+    assert pacer.advance(clock.advance, 1000) == 64 and pacer.signum == signal.SIGTERM
+    stop.signum, pacer.signum = None, None
+    clock.calls.clear()
+    assert pacer.advance(clock.advance, 30) == 30 and clock.calls == [30]  # a short frame:
+    # one call, as without pacing
