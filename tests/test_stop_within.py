@@ -307,3 +307,38 @@ def test_the_pacer_sizes_sub_blocks_from_the_measured_step_time(monkeypatch) -> 
     clock.calls.clear()
     assert pacer.advance(clock.advance, 30) == 30 and clock.calls == [30]  # a short frame:
     # one call, as without pacing
+
+
+@pytest.mark.skipif("numba" not in backends.available(), reason="needs numba")
+def test_paced_blocks_still_run_in_the_worker_while_the_frame_is_written(tmp_path: Path,
+                                                                        monkeypatch) -> None:
+    """Frame i's callback waits for a step of frame i + 1: it comes only if the next block
+    runs in the worker thread meanwhile, sub-blocks and all (the plain loop would wait here
+    until the timeout)."""
+    import threading
+
+    from grayscott.backends.numba_loops import NumbaBackend
+
+    real = NumbaBackend.advance
+    done, names = [0], set()
+    moved = threading.Condition()
+
+    def advance(self, nsteps):
+        names.add(threading.current_thread().name)
+        real(self, nsteps)
+        with moved:
+            done[0] += nsteps
+            moved.notify_all()
+
+    monkeypatch.setattr(NumbaBackend, "advance", advance)
+    overlapped = []
+
+    def on_frame(i: int, v: np.ndarray) -> None:
+        if i + 1 < 4:  # a step of frame i + 1, while frame i is in hand
+            with moved:
+                overlapped.append(moved.wait_for(lambda: done[0] > (i + 1) * 200, 10))
+
+    result = run(make_problem((24, 32)), tmp_path / "o.h5", nbimage=4, nbextrastep=200,
+                 backend="numba", progress=False, on_frame=on_frame, stop_within=1e-4)
+    assert result.completed and overlapped == [True] * 3
+    assert names and threading.current_thread().name not in names
