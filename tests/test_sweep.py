@@ -53,7 +53,7 @@ def test_parse_range_errors(spec, message):
         parse_range(spec, "--feed")
 
 
-@pytest.mark.parametrize("strategy", ["rows", "members", "blocked"])
+@pytest.mark.parametrize("strategy", ["rows", "members", "blocked", "wide"])
 @pytest.mark.parametrize("batch", [None, 4])  # 4: two pieces of 4 and 2 members
 def test_numba_members_equal_their_single_runs_bit_for_bit(strategy, batch):
     r = sweep(FEED, KILL, STEPS, SHAPE, backend="numba", strategy=strategy, batch=batch)

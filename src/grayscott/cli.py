@@ -24,7 +24,7 @@ from .parallel.launcher import layout_option
 from .physics import BORDERS, DTYPES, INITIAL_STATES, STENCILS, Parameters, make_problem
 from .reference.commands import verify_cmd
 from .runs import DEFAULT_CHECKPOINT_EVERY
-from .sweep.commands import presets_cmd, sweep_cmd
+from .sweep.commands import map_cmd, presets_cmd, sweep_cmd
 from .sweep.fit_command import fit_cmd
 from .views.commands import render_cmd
 
@@ -198,6 +198,7 @@ cli.add_command(bench_cmd)
 cli.add_command(profile_cmd)
 cli.add_command(presets_cmd)
 cli.add_command(sweep_cmd)
+cli.add_command(map_cmd)
 cli.add_command(fit_cmd)
 cli.add_command(explore_cmd)
 cli.add_command(replay_cmd)
