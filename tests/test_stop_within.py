@@ -9,6 +9,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -27,8 +28,8 @@ GRAYSCOTT = [sys.executable, "-m", "grayscott"]
 
 
 class SignalAt(Observer):
-    """Sends this process SIGTERM once the backend has done ``step`` steps: a signal that
-    lands in the middle of a frame, at a known place, whatever the machine's speed."""
+    """Sends SIGTERM once the backend has done ``step`` steps: a signal that lands in the
+    middle of a frame, at a known place, whatever the machine's speed."""
 
     frame_uses_backend = False  # the worker thread's overlap stays as in a real run
 
@@ -44,10 +45,12 @@ class SignalAt(Observer):
             inner(n)
             done[0] += n
             if done[0] >= self.step > done[0] - n:
-                os.kill(os.getpid(), signal.SIGTERM)
-                # From a worker thread, wait for the main thread's handler: a signal from
-                # outside lands while a sub-block runs, not in the microseconds after it.
-                deadline = time.monotonic() + 30
+                # To the thread that steps: in a worker thread, as the kernel may hand a
+                # signal to any thread; Python's handler then waits for the main thread.
+                signal.pthread_kill(threading.get_ident(), signal.SIGTERM)
+                # Wait for that handler: a signal from outside lands while a sub-block runs,
+                # not in the microseconds after it.
+                deadline = time.monotonic() + 10
                 while stop.signum is None and time.monotonic() < deadline:
                     time.sleep(0.001)
 
@@ -78,7 +81,8 @@ def test_a_cut_frame_resumes_bit_for_bit(tmp_path: Path, backend: str) -> None:
     out = tmp_path / "cut.h5"
     with pytest.raises(Interrupted):
         run(problem, out, nbimage=3, nbextrastep=e, backend=backend, progress=False,
-            stop_within=1e-4, observers=[SignalAt(e + 150)])  # in frame 1
+            stop_within=1e-4, observers=[SignalAt(e + 350)])  # late in frame 1: the
+    # main thread has handled frame 0 and waits for frame 1 (the threaded loop)
     with h5py.File(out, "r") as f, h5py.File(ref, "r") as r:  # plain h5py
         assert f["status"][()] == b"interrupted"
         assert int(f["frames_written"][()]) == 1
@@ -86,7 +90,7 @@ def test_a_cut_frame_resumes_bit_for_bit(tmp_path: Path, backend: str) -> None:
         assert not f["matrix"][1].any()  # the cut frame is not written
         slot, frames, steps = (int(x) for x in f["checkpoint/index"][...])
         u, v = f["checkpoint/u"][slot], f["checkpoint/v"][slot]
-        assert frames == 1 and e + 150 <= steps < 2 * e, steps  # a step inside frame 1
+        assert frames == 1 and e + 350 <= steps < 2 * e, steps  # a step inside frame 1
     # the checkpoint is the state after exactly that many steps
     sim = Simulation(problem, "numpy")
     sim.advance(steps)
@@ -315,8 +319,6 @@ def test_paced_blocks_still_run_in_the_worker_while_the_frame_is_written(tmp_pat
     """Frame i's callback waits for a step of frame i + 1: it comes only if the next block
     runs in the worker thread meanwhile, sub-blocks and all (the plain loop would wait here
     until the timeout)."""
-    import threading
-
     from grayscott.backends.numba_loops import NumbaBackend
 
     real = NumbaBackend.advance

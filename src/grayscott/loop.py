@@ -136,10 +136,11 @@ def _frames_in_thread(sim: Simulation, observers: Sequence[Observer],
             raise Interrupted(pacer.signum)
         return backend.get_state() if whole else backend.get_v()
 
-    def request() -> Future[Any]:
+    def request() -> Any:
         ctx.frame = next(frames)  # the frame whose copy is queued
         # The block is bound now: by the time the copy runs, the next block may be queued.
-        return pool.submit(fetch, blocks[-1], any(o.wants_state(ctx) for o in observers))
+        copy = pool.submit(fetch, blocks[-1], any(o.wants_state(ctx) for o in observers))
+        return copy if pacer is None else _Polled(copy)
 
     def ahead(i: int) -> bool:
         ctx.frame = first + i
@@ -153,6 +154,23 @@ def _frames_in_thread(sim: Simulation, observers: Sequence[Observer],
         sim.consistent = all(b.exception() is None for b, _ in blocks)
         if sim.consistent:  # a block cut by a stop counts the steps it did
             sim.steps_done -= sum(m - b.result() for b, m in blocks)
+
+
+class _Polled:
+    """A worker's future waited for in short slices. A signal the kernel hands to another
+    thread only marks Python's handler as due; the main thread runs it when it next runs
+    bytecode, and a wait without a timeout would hold it until the whole block is done, so a
+    paced block would never see the stop."""
+
+    def __init__(self, future: Any) -> None:
+        self.future = future
+
+    def result(self) -> Any:
+        while True:
+            try:
+                return self.future.result(timeout=0.05)
+            except TimeoutError:
+                continue
 
 
 def _fetch(sim: Simulation, observers: Sequence[Observer], ctx: RunContext, fetched: Any,
