@@ -13,6 +13,7 @@ from pathlib import Path
 import h5py
 import pytest
 
+from grayscott.cli import cli
 from grayscott.parallel.watch import killed_line, run_file
 from test_mpi import GRAYSCOTT, _mpiexec, _same, _serial, needs_mpi
 
@@ -87,10 +88,10 @@ def test_a_rank_killed_by_sigkill_says_one_line_of_ours(tmp_path: Path, rank: in
 
 def test_the_line_names_the_rank_the_signal_and_the_file(tmp_path: Path) -> None:
     out = tmp_path / "x.h5"
-    assert run_file(["run", "-q", "-n", "3", "-o", str(out)]) == str(out)
-    assert run_file(["run", "-q"]) == "output.h5"
-    assert run_file(["resume", "--stop-within", "5", str(out)]) == str(out)
-    assert run_file(["bench"]) is None
+    assert run_file(["run", "-q", "-n", "3", "-o", str(out)], cli) == str(out)
+    assert run_file(["run", "-q"], cli) == "output.h5"
+    assert run_file(["resume", "--stop-within", "5", str(out)], cli) == str(out)
+    assert run_file(["bench"], cli) is None
     line = killed_line("3", signal.SIGKILL, str(out))
     assert "rank 3" in line and "SIGKILL" in line and "resume" not in line  # no file yet
     out.write_bytes(b"")

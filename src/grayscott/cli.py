@@ -259,7 +259,7 @@ def entry() -> None:
         from .parallel.collective import mpi_main
         from .parallel.watch import watch_rank
 
-        watch_rank()  # before MPI starts: a rank killed still gets one line of ours
+        watch_rank(cli)  # before MPI starts: a rank killed still gets one line of ours
 
         try:
             sys.exit(mpi_main(main))

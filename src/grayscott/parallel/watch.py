@@ -26,6 +26,7 @@ import signal
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 #: Where launchers put the rank of a process (hydra/Intel MPI, PMIx, Open MPI, MVAPICH, Slurm).
 RANK_VARIABLES = ("PMI_RANK", "PMIX_RANK", "OMPI_COMM_WORLD_RANK", "MV2_COMM_WORLD_RANK",
@@ -54,15 +55,15 @@ def _die_with_parent(parent: int) -> bool:
     return True
 
 
-def run_file(argv: Sequence[str]) -> str | None:
-    """The run file the command line ``argv`` writes (run's ``-o``, resume's FILE), if any."""
+def run_file(argv: Sequence[str], group: Any) -> str | None:
+    """The run file the command line ``argv`` of the click ``group`` (the CLI, handed down so
+    that this layer imports nothing above it) writes (run's ``-o``, resume's FILE), if any."""
     import click
 
-    from ..cli import cli
     from .collective import command_of
 
     name = command_of(argv)
-    command = cli.commands.get(name or "") if isinstance(cli, click.Group) else None
+    command = group.commands.get(name or "") if isinstance(group, click.Group) else None
     if command is None:
         return None
     args = list(argv)
@@ -88,10 +89,11 @@ def killed_line(rank: str, signum: int, file: str | None) -> str:
     return line
 
 
-def watch_rank(argv: Sequence[str] | None = None) -> None:
+def watch_rank(group: Any, argv: Sequence[str] | None = None) -> None:
     """Fork: return in the child (the rank); in the parent, wait for it, say one line if a
-    signal ended it, and exit with its code. Only for the commands every rank runs (run,
-    resume, bench); nothing off Linux, or with ``GRAYSCOTT_MPI_WATCH=0``."""
+    signal ended it (naming the file :func:`run_file` finds in ``argv`` of ``group``), and exit
+    with its code. Only for the commands every rank runs (run, resume, bench); nothing off
+    Linux, or with ``GRAYSCOTT_MPI_WATCH=0``."""
     from .collective import COLLECTIVE_COMMANDS, command_of
 
     argv = list(sys.argv[1:] if argv is None else argv)
@@ -112,7 +114,7 @@ def watch_rank(argv: Sequence[str] | None = None) -> None:
     if os.WIFSIGNALED(status):
         signum = os.WTERMSIG(status)
         try:
-            file = run_file(argv)
+            file = run_file(argv, group)
         except Exception:  # the line matters more than the file's name
             file = None
         print(killed_line(_rank(), signum, file), file=sys.stderr, flush=True)
