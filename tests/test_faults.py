@@ -1,4 +1,5 @@
 """Fault injection at every write: ``run``, ``resume`` (same and longer ``-n``), the stop path,
+a frame cut by ``--stop-within`` (``run-cut``) and the resume from it (``resume-cut``),
 ``sweep`` and an MPI run keep a file that plain h5py opens, every counted frame or member equal
 to the uninterrupted run, and the next ``resume`` ends bit for bit equal to it; no segfault, no
 traceback, a failed write said in one line with exit 2.
@@ -35,7 +36,8 @@ HAS_NUMBA = importlib.util.find_spec("numba") is not None
 #: every path (docs/crash-safety.md gives those counts).
 REFUSE = 1 if FULL else 3
 PATHS = {
-    "run": 1, "run-enospc": REFUSE, "run-eio": REFUSE, "run-stop": 1,
+    "run": 1, "run-enospc": REFUSE, "run-eio": REFUSE, "run-stop": 1, "run-cut": 1,
+    "resume-cut": 1,
     "resume-same": 1, "resume-same-enospc": REFUSE, "resume-same-eio": REFUSE,
     "resume-longer": 1, "resume-longer-enospc": REFUSE, "resume-longer-eio": REFUSE,
     "resume-longer-stop": 1,

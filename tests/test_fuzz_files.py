@@ -28,13 +28,13 @@ DATASETS = ["matrix", "frame", "row", "col", "step", "time", "frames_written", "
             "checkpoint/u", "checkpoint/v", "checkpoint/index", "checkpoint", "resume_log"]
 ATTRS = ["nbimage", "nbextrastep", "nbrow", "nbcol", "dt", "Du", "Dv", "F", "k", "stencil",
          "stencil_weights", "border", "dtype", "output_dtype", "backend", "steps_before",
-         "layout_version", "checkpoint_every", "initial", "seed", "backend_subnormals"]
+         "layout_version", "checkpoint_every", "initial", "seed", "backend_subnormals", "map"]
 #: What an attribute or dataset is replaced by.
 VALUES = [None, "x", "", np.nan, -1, 0, 2**62, 1.5, [1, 2, 3], np.zeros((2, 2)),
           np.array([np.nan, 1.0]), b"\xff\xfe", -2**63, np.inf]
 COMMANDS = [["info", "f.h5"], ["info", "f.h5", "--json"], ["render", "-q", "f.h5", "-o", "r.gif"],
             ["render", "-q", "f.h5", "-o", "frames"], ["resume", "-q", "f.h5"],
-            ["resume", "-q", "f.h5", "-n", "6"]]
+            ["resume", "-q", "f.h5", "-n", "6"], ["map", "f.h5", "-o", "m.png"]]
 
 
 def _damage_dataset(f: h5py.File, name: str, value: object) -> None:

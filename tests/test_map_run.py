@@ -84,3 +84,81 @@ def test_map_image_with_lines(tmp_path):
     ax = draw_rate_map(v, feed, kill, lines=True)
     assert [line.get_label() for line in ax.get_lines()] == ["saddle-node", "Hopf"]
     plt.close(ax.figure)
+
+
+def test_map_command_draws_a_frame_with_the_lines(tmp_path, capsys):
+    pytest.importorskip("matplotlib")
+    out, png = tmp_path / "map.h5", tmp_path / "map.png"
+    main(["run", "--map", SPEC, "-n", "2", "-o", str(out), *ARGS])
+    assert main(["map", str(out), "-o", str(png), "--lines", "--frame", "0"]) in (0, None)
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    capsys.readouterr()
+    assert main(["map", str(out), "-o", str(png)]) == 2  # exists: --overwrite
+    assert main(["map", str(out), "-o", str(tmp_path / "m.xyz")]) == 2  # no such image type
+    assert main(["map", str(out), "-o", str(tmp_path / "m2.png"), "--frame", "2"]) == 2
+    errors = capsys.readouterr().err.strip().splitlines()
+    assert len(errors) == 3 and "holds 2 frame(s) written" in errors[-1]
+    plain = tmp_path / "plain.h5"
+    main(["run", "-n", "1", "-o", str(plain), *ARGS])
+    assert main(["map", str(plain), "-o", str(tmp_path / "p.png")]) == 2
+    assert "not a map run" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("name", ["matrix", "step", "frames_written", "status", "map", "nbrow",
+                                  "nbextrastep"])
+@pytest.mark.parametrize("value", [None, "x", -1, 2**62, np.nan, np.zeros((2, 2))])
+def test_map_command_on_a_damaged_map_file_is_one_line(tmp_path, capsys, name, value):
+    pytest.importorskip("matplotlib")
+    import h5py
+
+    out = tmp_path / "map.h5"
+    main(["run", "--map", SPEC, "-n", "2", "-o", str(out), *ARGS])
+    with h5py.File(out, "r+") as f:
+        where = f.attrs if name in f.attrs else f
+        if name in where:
+            del where[name]
+        if value is not None:
+            where[name] = value
+    capsys.readouterr()
+    code = main(["map", str(out), "-o", str(tmp_path / "m.png")])
+    err = capsys.readouterr().err
+    assert code in (0, None, 2) and "Traceback" not in err, err
+    errors = [line for line in err.splitlines() if line.startswith("grayscott: error:")]
+    assert len(errors) == (1 if code == 2 else 0), err
+
+
+def test_map_command_refuses_an_unknown_colour_map_before_drawing(tmp_path, capsys):
+    pytest.importorskip("matplotlib")
+    out, png = tmp_path / "map.h5", tmp_path / "map.png"
+    main(["run", "--map", SPEC, "-n", "1", "-o", str(out), *ARGS])
+    capsys.readouterr()
+    for name in ("nosuch", ""):
+        assert main(["map", str(out), "-o", str(png), "--cmap", name]) == 2
+        err = capsys.readouterr().err
+        assert err.count("\n") == 1 and "unknown colour map" in err, err
+    assert not png.exists()
+    assert main(["map", str(out), "-o", str(png), "--cmap", "viridis_r"]) in (0, None)
+
+
+@pytest.mark.parametrize("constant", ["feed", "kill", "both"])
+def test_a_map_with_one_rate_on_an_axis_draws_its_cells(constant):
+    """A map of "0.05:0.05" on one axis: the image gets a width, not a zero-width extent that
+    draws nothing (matplotlib warns of a singular transformation)."""
+    pytest.importorskip("matplotlib")
+    import warnings
+
+    import matplotlib.pyplot as plt
+
+    from grayscott.sweep.image import draw_rate_map
+
+    feed, kill = np.linspace(0.01, 0.04, 4), np.linspace(0.05, 0.06, 3)
+    if constant in ("feed", "both"):
+        feed = np.full(4, 0.03)
+    if constant in ("kill", "both"):
+        kill = np.full(3, 0.05)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        ax = draw_rate_map(np.arange(12.0).reshape(4, 3), feed, kill)
+    x0, x1, y0, y1 = ax.get_images()[0].get_extent()
+    assert x0 < kill[0] <= kill[-1] < x1 and y0 < feed[0] <= feed[-1] < y1
+    plt.close(ax.figure)

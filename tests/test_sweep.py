@@ -53,7 +53,7 @@ def test_parse_range_errors(spec, message):
         parse_range(spec, "--feed")
 
 
-@pytest.mark.parametrize("strategy", ["rows", "members", "blocked"])
+@pytest.mark.parametrize("strategy", ["rows", "members", "blocked", "wide"])
 @pytest.mark.parametrize("batch", [None, 4])  # 4: two pieces of 4 and 2 members
 def test_numba_members_equal_their_single_runs_bit_for_bit(strategy, batch):
     r = sweep(FEED, KILL, STEPS, SHAPE, backend="numba", strategy=strategy, batch=batch)
@@ -172,6 +172,19 @@ def test_a_given_state_of_the_wrong_shape_is_one_error():
                  lambda st: run_rates([(0.03, 0.06)], 5, SHAPE, backend="numba", state=st)):
         with pytest.raises(GrayScottError, match=r"got \(12, 14\) and \(12, 13\)"):
             call((u, v[:, :-1]))
+
+
+@pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf])
+def test_a_given_state_that_is_not_finite_is_refused_as_a_single_run_refuses_it(bad):
+    u, v = gs.make_initial("school", SHAPE)
+    u[3, 4] = bad
+    with pytest.raises(GrayScottError, match="NaN or infinite") as single:
+        gs.Simulation(gs.make_problem(SHAPE), backend="numba", state=(u, v))
+    for call in (lambda st: sweep(FEED, KILL, 5, SHAPE, backend="numba", state=st),
+                 lambda st: run_rates([(0.03, 0.06)], 5, SHAPE, backend="numba", state=st)):
+        with pytest.raises(GrayScottError, match="NaN or infinite") as batched:
+            call((v, u))
+        assert str(batched.value) == str(single.value)
 
 
 def test_pieces_written_to_the_file_are_the_same(tmp_path):

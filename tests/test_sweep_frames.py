@@ -61,6 +61,29 @@ def test_classify_and_spot_count_on_drawn_fields():
     assert descriptors.classify(v) == descriptors.BLEW_UP
 
 
+def test_spots_cut_by_a_periodic_edge_count_once():
+    v = np.zeros((20, 24))
+    v[8:11, :2] = v[8:11, -3:] = 0.3  # one spot across the left/right edge
+    v[:2, 5:8] = v[-2:, 5:8] = 0.3  # one across the top/bottom edge
+    v[:2, :2] = v[:2, -2:] = v[-2:, :2] = v[-2:, -2:] = 0.3  # one in the four corners
+    v[12:14, 12:14] = 0.3  # one inside
+    assert descriptors.spot_count(v) == 9  # without wrap-around: every piece on its own
+    assert descriptors.spot_count(v, periodic=True) == 4
+    stripe = np.zeros((10, 10))
+    stripe[4:6] = 0.3  # a stripe around the torus: one region either way
+    assert descriptors.spot_count(stripe) == descriptors.spot_count(stripe, True) == 1
+
+
+def test_periodic_sweep_counts_spots_with_wrap_around():
+    """The sweep passes its border to the count: a member's count is spot_count's with wrap."""
+    pytest.importorskip("scipy")
+    r = core.sweep([0.035], [0.06], 1500, (40, 40), backend="numba", border="periodic",
+                   initial="noise", seed=2)
+    v = r.v[0, 0]
+    assert r.descriptors["spots"][0, 0] == descriptors.spot_count(v, periodic=True)
+    assert descriptors.spot_count(v, periodic=True) < descriptors.spot_count(v)
+
+
 def test_cli_frames_descriptors_and_image(tmp_path):
     pytest.importorskip("matplotlib")
     out, png = tmp_path / "s.h5", tmp_path / "s.png"

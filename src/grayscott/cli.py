@@ -17,14 +17,14 @@ from . import backends
 from .bench.commands import bench_cmd, profile_cmd
 from .errors import BlowUpError, GrayScottError
 from .explore.commands import explore_cmd, replay_cmd
-from .io.commands import FSYNC_HELP, info_cmd, resume_cmd, run_summary
+from .io.commands import FSYNC_HELP, info_cmd, resume_cmd, run_summary, stop_within_option
 from .io.diff import diff_cmd
 from .io.gather import gather_cmd
 from .parallel.launcher import layout_option
 from .physics import BORDERS, DTYPES, INITIAL_STATES, STENCILS, Parameters, make_problem
 from .reference.commands import verify_cmd
 from .runs import DEFAULT_CHECKPOINT_EVERY
-from .sweep.commands import presets_cmd, sweep_cmd
+from .sweep.commands import map_cmd, presets_cmd, sweep_cmd
 from .sweep.fit_command import fit_cmd
 from .views.commands import render_cmd
 
@@ -101,6 +101,7 @@ def cli() -> None:
 @click.option("--map", "rate_map", default=None, metavar="F0:F1,k0:k1",
               help="The xmorphia map: F from F0 (row 0) to F1 (last row), k from k0 (column "
                    "0) to k1 (last column), in one run (replaces -f, -k). docs/sweeps.md")
+@stop_within_option
 @click.option("-q", "--quiet", is_flag=True, help="No settings line, progress bar or summary.")
 @layout_option
 def run_cmd(nbimage: int, nbextrastep: int, nbrow: int, nbcol: int, killrate: float,
@@ -109,7 +110,8 @@ def run_cmd(nbimage: int, nbextrastep: int, nbrow: int, nbcol: int, killrate: fl
             initial: str, seed: int, preset: str | None, threads: int | None,
             blocking: int | None, flush_subnormals: bool, video: str | None, overwrite: bool,
             checkpoint_every: int, flush_every: int, allow_unstable: bool, fsync: bool,
-            rate_map: str | None, quiet: bool, layout: str | None = None) -> None:
+            rate_map: str | None, stop_within: float | None, quiet: bool,
+            layout: str | None = None) -> None:
     """Run a simulation and write the school's HDF5 file.
 
     Every frame is flushed and the state saved as it goes, so a run that is killed keeps its
@@ -167,7 +169,7 @@ def run_cmd(nbimage: int, nbextrastep: int, nbrow: int, nbcol: int, killrate: fl
                  initial=initial, seed=seed, overwrite=overwrite, output_dtype=output_dtype,
                  threads=threads, progress=not quiet, on_start=announce,
                  checkpoint_every=checkpoint_every, flush_every=flush_every, video=video,
-                 quiet_video=quiet, extra_attrs=extra, fsync=fsync,
+                 quiet_video=quiet, extra_attrs=extra, fsync=fsync, stop_within=stop_within,
                  **({"backend_options": options} if options else {}))
     if not quiet:
         click.echo(run_summary(result))
@@ -196,6 +198,7 @@ cli.add_command(bench_cmd)
 cli.add_command(profile_cmd)
 cli.add_command(presets_cmd)
 cli.add_command(sweep_cmd)
+cli.add_command(map_cmd)
 cli.add_command(fit_cmd)
 cli.add_command(explore_cmd)
 cli.add_command(replay_cmd)
@@ -254,6 +257,9 @@ def entry() -> None:
         sys.exit(EXIT_USAGE)
     if launched():  # under mpiexec or srun: every rank runs the command, rank 0 speaks
         from .parallel.collective import mpi_main
+        from .parallel.watch import watch_rank
+
+        watch_rank(cli)  # before MPI starts: a rank killed still gets one line of ours
 
         try:
             sys.exit(mpi_main(main))

@@ -13,7 +13,7 @@ observer's business.
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 import numpy as np
@@ -51,6 +51,7 @@ def _frames(sim: Simulation, observers: Sequence[Observer], ctx: RunContext,
     from .backends.frames import frames_ahead
 
     backend = sim.backend
+    blocks = iter(range(ctx.first_frame, ctx.nbimage))  # the frame each block makes
     if needs_v and not backend.capabilities.synchronous:
         frame = iter(range(ctx.first_frame, ctx.nbimage))
 
@@ -60,17 +61,32 @@ def _frames(sim: Simulation, observers: Sequence[Observer], ctx: RunContext,
                 return backend.request_state()
             return backend.request_v()
 
-        for k, fetched in frames_ahead(lambda: sim.advance(ctx.nbextrastep), request,
-                                       ctx.nbimage - ctx.first_frame):
+        def advance() -> None:
+            _advance(sim, ctx, ctx.block_steps(next(blocks)), backend.synchronize)
+
+        # Paced (--stop-within), a block is waited for and may be cut: never one ahead, or a
+        # cut would come before the frame in hand is written.
+        for k, fetched in frames_ahead(advance, request, ctx.nbimage - ctx.first_frame,
+                                       lambda i: ctx.pacer is None):
             yield ctx.first_frame + k, fetched
         return
     if needs_v and backend.capabilities.releases_gil and not any(
             o.frame_uses_backend for o in observers):
         yield from _frames_in_thread(sim, observers, ctx)
         return
-    for i in range(ctx.first_frame, ctx.nbimage):
-        sim.advance(ctx.nbextrastep)
+    for i in blocks:
+        _advance(sim, ctx, ctx.block_steps(i))
         yield i, None
+
+
+def _advance(sim: Simulation, ctx: RunContext, nsteps: int,
+             sync: Callable[[], None] = lambda: None) -> None:
+    """``sim.advance(nsteps)``, in sub-blocks when paced (``--stop-within``): a stop cuts the
+    frame at a step boundary and ends the loop there (the checkpointer saves that step)."""
+    if ctx.pacer is None:
+        sim.advance(nsteps)
+    elif ctx.pacer.advance(sim.advance, nsteps, sync) < nsteps:
+        raise Interrupted(ctx.pacer.signum)
 
 
 def _frames_in_thread(sim: Simulation, observers: Sequence[Observer],
@@ -85,35 +101,46 @@ def _frames_in_thread(sim: Simulation, observers: Sequence[Observer],
     (a checkpoint, a stop signal), no block is queued ahead, so the backend still holds it when
     the loop ends there. ``sim.steps_done`` counts a block when it is queued (a device
     backend's dispatch); the loop's end waits for the worker, and ``sim.consistent`` is true
-    only if every block ran to the end.
+    only if every block ran to the end. Paced (``--stop-within``), the worker runs each block
+    in sub-blocks and a stop cuts it at a step: the block counts the steps it did, and its frame
+    ends the loop instead of being fetched.
     """
     from concurrent.futures import Future, ThreadPoolExecutor
 
     from .backends.frames import frames_ahead
 
-    backend, n = sim.backend, ctx.nbextrastep
+    backend, pacer = sim.backend, ctx.pacer
     first = ctx.first_frame
     frames = iter(range(first, ctx.nbimage))
-    blocks: list[Future[None]] = []
+    sizes = iter(range(first, ctx.nbimage))
+    blocks: list[tuple[Future[int], int]] = []  # a block and the steps it was asked for
     pool = ThreadPoolExecutor(1, thread_name_prefix="grayscott-blocks")
 
-    def block() -> None:
+    def block(m: int) -> int:
         with np.errstate(over="ignore", invalid="ignore"):  # as Simulation.advance
-            backend.advance(n)
+            if pacer is None:
+                backend.advance(m)
+                return m
+            return pacer.advance(backend.advance, m)  # fewer steps: cut by a stop
 
     def advance() -> None:
+        m = ctx.block_steps(next(sizes))
         sim.consistent = False
-        sim.steps_done += n
-        blocks.append(pool.submit(block))
+        sim.steps_done += m
+        blocks.append((pool.submit(block, m), m))
 
-    def fetch(block: Future[None], whole: bool) -> Any:
-        block.result()  # done (queued before this copy); a block that failed fails its frame
+    def fetch(block: tuple[Future[int], int], whole: bool) -> Any:
+        # done (queued before this copy); a block that failed fails its frame, and a block
+        # cut by a stop has no frame: the loop ends there
+        if block[0].result() < block[1]:
+            raise Interrupted(pacer.signum)
         return backend.get_state() if whole else backend.get_v()
 
-    def request() -> Future[Any]:
+    def request() -> Any:
         ctx.frame = next(frames)  # the frame whose copy is queued
         # The block is bound now: by the time the copy runs, the next block may be queued.
-        return pool.submit(fetch, blocks[-1], any(o.wants_state(ctx) for o in observers))
+        copy = pool.submit(fetch, blocks[-1], any(o.wants_state(ctx) for o in observers))
+        return copy if pacer is None else _Polled(copy)
 
     def ahead(i: int) -> bool:
         ctx.frame = first + i
@@ -124,7 +151,26 @@ def _frames_in_thread(sim: Simulation, observers: Sequence[Observer],
             yield first + k, fetched
     finally:
         pool.shutdown(wait=True)  # the state is whole again before any finish reads it
-        sim.consistent = all(b.exception() is None for b in blocks)
+        sim.consistent = all(b.exception() is None for b, _ in blocks)
+        if sim.consistent:  # a block cut by a stop counts the steps it did
+            sim.steps_done -= sum(m - b.result() for b, m in blocks)
+
+
+class _Polled:
+    """A worker's future waited for in short slices. A signal the kernel hands to another
+    thread only marks Python's handler as due; the main thread runs it when it next runs
+    bytecode, and a wait without a timeout would hold it until the whole block is done, so a
+    paced block would never see the stop."""
+
+    def __init__(self, future: Any) -> None:
+        self.future = future
+
+    def result(self) -> Any:
+        while True:
+            try:
+                return self.future.result(timeout=0.05)
+            except TimeoutError:
+                continue
 
 
 def _fetch(sim: Simulation, observers: Sequence[Observer], ctx: RunContext, fetched: Any,

@@ -98,6 +98,9 @@ class ResumePlan:
     wall_before: float
     #: Backend options the run was made with and the backend takes (``subnormals``).
     options: dict[str, Any] = field(default_factory=dict)
+    #: Steps of frame ``first_frame`` behind the checkpoint: one saved in the middle of a
+    #: frame (``--stop-within``); 0 for one saved after a frame.
+    lead: int = 0
 
 
 def plan_resume(path: str | Path, nbimage: int | None = None, backend: str | None = None,
@@ -137,8 +140,10 @@ def _plan(path: Path, a: dict[str, Any], nbimage: int | None, backend: str | Non
     nbextrastep = int(a["nbextrastep"])
     planned = int(a["nbimage"])
     total = planned if nbimage is None else check_int("nbimage", nbimage)
-    if ck_frames > frames_written or ck_steps != int(a.get("steps_before", 0)) \
-            + ck_frames * nbextrastep:
+    # A checkpoint is the state after its frames, or on the way to the next one (a frame cut
+    # at a step by --stop-within): never behind its frames, never past the next frame.
+    lead = ck_steps - (int(a.get("steps_before", 0)) + ck_frames * nbextrastep)
+    if ck_frames > frames_written or not 0 <= lead <= nbextrastep:
         raise GrayScottError(f"{str(path)!r} is a damaged grayscott run file: its checkpoint "
                              "does not match its frames")
     if total < frames_written:
@@ -152,7 +157,7 @@ def _plan(path: Path, a: dict[str, Any], nbimage: int | None, backend: str | Non
              else check_int("checkpoint_every", checkpoint_every, 0))
     return ResumePlan(path, problem, name, total, nbextrastep, ck_frames, ck_steps,
                       frames_written, status, out_dtype, every, threads, wall_before,
-                      _resumed_options(a, name))
+                      _resumed_options(a, name), lead)
 
 
 def _resumed_options(attrs: dict[str, Any], name: str) -> dict[str, Any]:

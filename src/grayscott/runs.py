@@ -39,6 +39,7 @@ from .observers import (
     StopSignal,
     Video,
 )
+from .observers.pacing import Pacer, check_stop_within
 from .parallel.placement import ONE_PROCESS, Placement
 from .physics import INITIAL_STATES, Problem
 from .physics.problem import check_dtype, check_int
@@ -81,7 +82,8 @@ class RunResult:
 def _loop(pl: Placement, sim: Simulation, ctx: RunContext, path: Path, writer: HDF5Writer,
           checkpointer: Checkpointer, progress: bool,
           on_frame: Callable[[int, np.ndarray], None] | None, observers: Sequence[Observer],
-          video: Video | None, compile_seconds: float, stop: StopSignal) -> RunResult:
+          video: Video | None, compile_seconds: float, stop: StopSignal,
+          lead: int = 0) -> RunResult:
     chain: list[Observer] = [o for o in (video,) if o is not None and pl.is_root]
     chain += [pl.blow_up_check(), pl.writer(writer), checkpointer,
               Progress(progress and pl.is_root), *observers]
@@ -89,6 +91,8 @@ def _loop(pl: Placement, sim: Simulation, ctx: RunContext, path: Path, writer: H
         chain.append(Callback(on_frame))
     chain.append(stop)
     steps0 = sim.steps_done
+    ctx.lead = lead
+    ctx.pacer = Pacer(stop.within, stop) if stop.within is not None else None
     try:
         outcome = drive(sim, chain, ctx)
     finally:  # only now: a signal during the file's last writes must not cut them short
@@ -101,11 +105,12 @@ def _loop(pl: Placement, sim: Simulation, ctx: RunContext, path: Path, writer: H
                      ctx.first_frame)
 
 
-def _stop_taken(pl: Placement) -> StopSignal:
+def _stop_taken(pl: Placement, within: float | None) -> StopSignal:
     """The run's stop signal, taken now: before the file is made or changed, so that no
     KeyboardInterrupt is raised inside the writes (or inside h5py's cleanup, where Python
-    would print it and drop it); the loop stops at its first frame if one came meanwhile."""
-    stop = pl.stop_signal()
+    would print it and drop it); the loop stops at its first frame (its first step boundary,
+    ``within`` seconds given) if one came meanwhile."""
+    stop = pl.stop_signal(within)
     stop.install()
     return stop
 
@@ -128,7 +133,8 @@ def run(problem: Problem, output: str | Path = "output.h5", nbimage: int = 1000,
         observers: Sequence[Observer] = (), video: str | None = None,
         quiet_video: bool = True, extra_attrs: dict[str, Any] | None = None,
         backend_options: dict[str, Any] | None = None,
-        placement: Placement | None = None, fsync: bool = False) -> RunResult:
+        placement: Placement | None = None, fsync: bool = False,
+        stop_within: float | None = None) -> RunResult:
     """Run a simulation and write the school's HDF5 file, one frame at a time.
 
     Everything that can be checked is checked before the file is made (numbers, seed, step
@@ -143,9 +149,12 @@ def run(problem: Problem, output: str | Path = "output.h5", nbimage: int = 1000,
     ``placement`` (default: this one process) runs it over MPI ranks
     (:mod:`grayscott.parallel.run`); ``state``, ``on_start`` and ``on_frame`` then matter on
     the root only. ``fsync``: force every step of the order of writes to the disk, so it holds
-    after a lost node too (:mod:`grayscott.io.runfile`).
+    after a lost node too (:mod:`grayscott.io.runfile`). ``stop_within`` (seconds): a stop
+    signal saves the state at a step boundary within about that time, in the middle of a frame
+    if need be (:mod:`grayscott.observers.pacing`); None: after the frame in progress.
     """
     pl = placement or ONE_PROCESS
+    stop_within = check_stop_within(stop_within)
     if problem.rate_map is not None and pl.size > 1:
         raise GrayScottError("a rate map (--map) runs in one process, not over MPI ranks")
     nbimage = check_int("nbimage", nbimage)
@@ -229,7 +238,7 @@ def run(problem: Problem, output: str | Path = "output.h5", nbimage: int = 1000,
                     fsync_folder(path)
             return runfile
 
-        stop = _stop_taken(pl)  # a signal from here on stops the run after its first frame
+        stop = _stop_taken(pl, stop_within)  # a signal from here on stops the run at once
         try:
             runfile = pl.on_root(create)
         except BaseException:
@@ -251,16 +260,18 @@ def resume(path: str | Path, nbimage: int | None = None, backend: str | None = N
            observers: Sequence[Observer] = (), video: str | None = None,
            overwrite_video: bool = False, quiet_video: bool = True,
            plan: ResumePlan | None = None, placement: Placement | None = None,
-           fsync: bool = False) -> RunResult:
+           fsync: bool = False, stop_within: float | None = None) -> RunResult:
     """Continue the run of ``path`` from its last checkpoint with the settings in the file.
 
     Frames after the checkpoint are computed again and the run goes on to ``nbimage`` frames
     in all (default: the number planned). On the same backend the file ends bit for bit as if
     the run had never stopped; ``backend`` may change it (then the frames agree to rounding).
     ``placement`` (default: this one process) resumes it over MPI ranks, any number of them:
-    the checkpoint is the global state.
+    the checkpoint is the global state. A checkpoint saved in the middle of a frame
+    (``stop_within``) is continued from its step: that frame is made whole first.
     """
     pl = placement or ONE_PROCESS
+    stop_within = check_stop_within(stop_within)
     flush_every = check_int("flush_every", flush_every, 0)
     if plan is None:
         plan = pl.bcast(pl.on_root(lambda: plan_resume(path, nbimage, backend, threads,
@@ -335,7 +346,7 @@ def resume(path: str | Path, nbimage: int | None = None, backend: str | None = N
                     raise file_error(exc, plan.path) from None
                 return rf
 
-            stop = _stop_taken(pl)  # a signal from here on stops after the first frame
+            stop = _stop_taken(pl, stop_within)  # a signal from here on stops after the first frame
             try:
                 made = pl.on_root(make_room)  # on every rank: a refusal is raised on all
             except BaseException:
@@ -349,9 +360,10 @@ def resume(path: str | Path, nbimage: int | None = None, backend: str | None = N
             raise
         writer = HDF5Writer(runfile, plan.output_dtype, flush_every=flush_every,
                             wall_before=plan.wall_before)
-        checkpointer = Checkpointer(runfile, plan.checkpoint_every,
-                                    steps - frames * plan.nbextrastep, plan.nbextrastep)
+        before = plan.steps - plan.lead - plan.first_frame * plan.nbextrastep  # the run's
+        lead = steps - before - frames * plan.nbextrastep  # 0 unless the checkpoint cut a frame
+        checkpointer = Checkpointer(runfile, plan.checkpoint_every, before, plan.nbextrastep)
         ctx = RunContext(sim, plan.nbimage, plan.nbextrastep, first_frame=frames,
                          rank=pl.rank, size=pl.size)
         return _loop(pl, sim, ctx, plan.path, writer, checkpointer, progress, on_frame,
-                     observers, video_obs, compile_seconds, stop)
+                     observers, video_obs, compile_seconds, stop, lead)

@@ -44,17 +44,37 @@ KILL, ENOSPC, EIO = 1, 2, 3
 GRID = ["-r", "12", "-c", "10", "-b", "numpy", "-q"]
 RUN = ["run", *GRID, "-e", "4", "--checkpoint-every", "2"]
 N_FRAMES, N_LONGER = 3, 5
+#: ``--stop-within``: sub-blocks of one step; SIGTERM lands at step CUT_STEP, inside frame 1,
+#: so the run saves the state of that step (a mid-frame checkpoint) and ``resume`` goes on.
+CUT = ["--stop-within", "1e-6"]
+CUT_STEP = 6
 SWEEP = ["sweep", "-r", "8", "-c", "6", "-s", "6", "--feed", "0.02:0.03:2",
          "--kill", "0.06:0.062:2", "--batch", "1", "-b", "numba", "--threads", "1", "-q"]
 CATEGORIES = ("unopenable", "wrong", "resume", "segfault", "traceback", "message", "leftover")
 FAILED_WRITE = re.compile(r"after (\d+) (frames|members)")
 
 
+def signal_at_step(step: int) -> None:
+    """SIGTERM to this process once the simulation has done ``step`` steps (in a frame)."""
+    from grayscott.simulation import Simulation
+
+    advance = Simulation.advance
+
+    def advance_then_signal(self: Simulation, nsteps: int) -> None:
+        before = self.steps_done
+        advance(self, nsteps)
+        if before < step <= self.steps_done:
+            os.kill(os.getpid(), signal.SIGTERM)
+
+    Simulation.advance = advance_then_signal  # type: ignore[method-assign]
+
+
 class Child:
-    """One forked grayscott command: its exit code (or -signal), stdout, stderr."""
+    """One forked grayscott command: its exit code (or -signal), stdout, stderr. ``step``:
+    SIGTERM once the simulation has done that many steps (-1: none)."""
 
     def __init__(self, argv: list[str], work: Path, mode: int = 0, at: int = -1,
-                 term: int = -1) -> None:
+                 term: int = -1, step: int = -1) -> None:
         out, err, count = work / "child.out", work / "child.err", work / "child.count"
         for p in (out, err):
             p.unlink(missing_ok=True)
@@ -69,6 +89,8 @@ class Child:
                 os.dup2(fd2, fd)
                 os.close(fd2)
             signal.signal(signal.SIGTERM, signal.SIG_DFL)
+            if step > 0:
+                signal_at_step(step)
             ctypes.CDLL(None).gsfault_set(mode, at, term)
             os.chdir(work)
             # As the grayscott command ends: the interpreter exits normally, with its finalizers
@@ -96,7 +118,7 @@ class Spawned(Child):
     in rank 0 only: whatever each rank writes, rank 0 is killed or refused at its write N."""
 
     def __init__(self, argv: list[str], work: Path, mode: int = 0, at: int = -1,
-                 term: int = -1) -> None:
+                 term: int = -1, step: int = -1) -> None:
         import subprocess
 
         count = work / "child.count"
@@ -205,6 +227,8 @@ class Path_:
         self.launch = Spawned if name.startswith("mpi") else Child
         self.mode = {"enospc": ENOSPC, "eio": EIO}.get(name.rsplit("-", 1)[-1], KILL)
         self.stop = name.endswith("stop")
+        #: run-cut: the command is cut inside a frame by SIGTERM (--stop-within)
+        self.cut = CUT_STEP if name == "run-cut" else -1
         self.out = work / "out.h5"
         base = name.split("-")[0] if not name.startswith("resume") else "-".join(
             name.split("-")[:2])
@@ -224,7 +248,8 @@ class Path_:
             self.resume = ["resume", "out.h5", "-q"] + (
                 ["-n", str(N_LONGER)] if base == "resume-longer" else [])
             if base == "run":
-                self.cmd = [*RUN, "-n", str(N_FRAMES), "-o", "out.h5"]
+                self.cmd = [*RUN, "-n", str(N_FRAMES), "-o", "out.h5",
+                            *(CUT if self.cut > 0 else [])]
                 self.redo = [*RUN, "-n", str(N_FRAMES), "-o", "out.h5", "--overwrite"]
             else:
                 self.cmd = self.redo = self.resume
@@ -235,6 +260,8 @@ class Path_:
             count = Child([*RUN, "-n", str(N_FRAMES), "-o", "start.h5"], work).writes
             self.start.unlink()
             Child([*RUN, "-n", str(N_FRAMES), "-o", "start.h5"], work, KILL, count - 6)
+        elif base == "resume-cut":  # a run cut inside frame 1 by SIGTERM (--stop-within)
+            Child([*RUN, "-n", str(N_FRAMES), "-o", "start.h5", *CUT], work, step=CUT_STEP)
         elif base == "resume-longer":  # a completed run of N_FRAMES, extended
             Child([*RUN, "-n", str(N_FRAMES), "-o", "start.h5"], work)
         for p in work.iterdir():  # a killed start leaves its lock; not what is tested
@@ -261,7 +288,7 @@ class Path_:
 def case(p: Path_, n: int, term: int, tally: dict[str, list]) -> None:
     """Fault the command at write ``n``, check the file, recover, check again."""
     p.reset()
-    c = p.launch(p.cmd, p.work, p.mode, n, term)
+    c = p.launch(p.cmd, p.work, p.mode, n, term, p.cut)
     where = f"N={n}"
     if c.crashed:
         tally["segfault"].append(f"{where}: rc {c.rc}")
@@ -317,9 +344,15 @@ def main() -> None:
     p = Path_(a.path, a.work)
     p.reset()
     term = -1
-    full = p.launch(p.cmd, p.work)
-    if full.rc != 0:
+    full = p.launch(p.cmd, p.work, step=p.cut)
+    if full.rc != (128 + signal.SIGTERM if p.cut > 0 else 0):
         raise SystemExit(f"{a.path}: the uninterrupted command failed: {full.stderr}")
+    cut = p.out if p.cut > 0 else p.start if p.base == "resume-cut" else None
+    if cut is not None:  # the path under test: a state saved inside frame 1
+        with h5py.File(cut, "r") as f:
+            index = [int(x) for x in f["checkpoint/index"][1:]]
+        if index != [1, CUT_STEP]:
+            raise SystemExit(f"{a.path}: no checkpoint inside frame 1: {index}")
     writes = full.writes
     first = 1
     if p.stop:  # SIGTERM in the last frames; then a kill at every write of what follows
@@ -352,10 +385,10 @@ def main() -> None:
     sys.exit(0)
 
 
-PATHS = ("run", "run-enospc", "run-eio", "run-stop", "resume-same", "resume-same-enospc",
-         "resume-same-eio", "resume-longer", "resume-longer-enospc", "resume-longer-eio",
-         "resume-longer-stop", "sweep", "sweep-enospc", "sweep-eio", "mpi", "mpi-enospc",
-         "mpi-stop")
+PATHS = ("run", "run-enospc", "run-eio", "run-stop", "run-cut", "resume-cut", "resume-same",
+         "resume-same-enospc", "resume-same-eio", "resume-longer", "resume-longer-enospc",
+         "resume-longer-eio", "resume-longer-stop", "sweep", "sweep-enospc", "sweep-eio", "mpi",
+         "mpi-enospc", "mpi-stop")
 
 if __name__ == "__main__":
     main()

@@ -119,35 +119,44 @@ def _react(uc, vc, lu, lv, du, dv, f, fk, dt, one, unit_dt):  # pragma: no cover
 
 
 @njit(**_INLINE)
+def sum_generic(xm, x0, xp, j, ws):  # pragma: no cover  (compiled)
+    """The weighted nine-point sum at column ``j + 1`` of three rows, left to right (``ws``:
+    the nine weights as a tuple, so a loop keeps them in registers)."""
+    return (ws[0] * xm[j] + ws[1] * xm[j + 1] + ws[2] * xm[j + 2]
+            + ws[3] * x0[j] + ws[4] * x0[j + 1] + ws[5] * x0[j + 2]
+            + ws[6] * xp[j] + ws[7] * xp[j + 1] + ws[8] * xp[j + 2])
+
+
+@njit(**_INLINE)
+def sum_ones(xm, x0, xp, j, w4):  # pragma: no cover  (compiled)
+    """:func:`sum_generic` with the eight neighbour weights equal to 1: ``1 * x`` is ``x``
+    exactly, so dropping the multiplication keeps every sum, in the same order, bit for bit."""
+    return (xm[j] + xm[j + 1] + xm[j + 2]
+            + x0[j] + w4 * x0[j + 1] + x0[j + 2]
+            + xp[j] + xp[j + 1] + xp[j + 2])
+
+
+@njit(**_INLINE)
 def _lines_generic(um, u0, up, vm, v0, vp, uo, vo, w, c, unit_dt):  # pragma: no cover  (compiled)
     nc = uo.shape[0] - 2
-    w0, w1, w2, w3, w4, w5, w6, w7, w8 = w[0], w[1], w[2], w[3], w[4], w[5], w[6], w[7], w[8]
+    ws = (w[0], w[1], w[2], w[3], w[4], w[5], w[6], w[7], w[8])
     du, dv, f, fk, dt, one = c[0], c[1], c[2], c[3], c[4], c[5]
     for j in range(nc):
-        lu = (w0 * um[j] + w1 * um[j + 1] + w2 * um[j + 2]
-              + w3 * u0[j] + w4 * u0[j + 1] + w5 * u0[j + 2]
-              + w6 * up[j] + w7 * up[j + 1] + w8 * up[j + 2])
-        lv = (w0 * vm[j] + w1 * vm[j + 1] + w2 * vm[j + 2]
-              + w3 * v0[j] + w4 * v0[j + 1] + w5 * v0[j + 2]
-              + w6 * vp[j] + w7 * vp[j + 1] + w8 * vp[j + 2])
+        lu = sum_generic(um, u0, up, j, ws)
+        lv = sum_generic(vm, v0, vp, j, ws)
         uo[j + 1], vo[j + 1] = _react(u0[j + 1], v0[j + 1], lu, lv, du, dv, f, fk, dt, one,
                                       unit_dt)
 
 
 @njit(**_INLINE)
 def _lines_ones(um, u0, up, vm, v0, vp, uo, vo, w, c, unit_dt):  # pragma: no cover  (compiled)
-    """:func:`_lines_generic` with the eight neighbour weights equal to 1: ``1 * x`` is ``x``
-    exactly, so dropping the multiplication keeps every sum, in the same order, bit for bit."""
+    """:func:`_lines_generic` with the eight neighbour weights equal to 1 (:func:`sum_ones`)."""
     nc = uo.shape[0] - 2
     w4 = w[4]
     du, dv, f, fk, dt, one = c[0], c[1], c[2], c[3], c[4], c[5]
     for j in range(nc):
-        lu = (um[j] + um[j + 1] + um[j + 2]
-              + u0[j] + w4 * u0[j + 1] + u0[j + 2]
-              + up[j] + up[j + 1] + up[j + 2])
-        lv = (vm[j] + vm[j + 1] + vm[j + 2]
-              + v0[j] + w4 * v0[j + 1] + v0[j + 2]
-              + vp[j] + vp[j + 1] + vp[j + 2])
+        lu = sum_ones(um, u0, up, j, w4)
+        lv = sum_ones(vm, v0, vp, j, w4)
         uo[j + 1], vo[j + 1] = _react(u0[j + 1], v0[j + 1], lu, lv, du, dv, f, fk, dt, one,
                                       unit_dt)
 
@@ -209,6 +218,14 @@ def cell_lines(um, u0, up, vm, v0, vp, uo, vo, j, w, c, d):  # pragma: no cover 
     """:func:`_cell` on rows: cell ``j`` (padded index) of the row pair, with the school-border
     correction ``lap += d * x``; the generic sum, which equals every specialised one bit for
     bit."""
+    cell_rates(um, u0, up, vm, v0, vp, uo, vo, j, w, c[0], c[1], c[2], c[3], c[4], c[5], d)
+
+
+@njit(**_INLINE)
+def cell_rates(um, u0, up, vm, v0, vp, uo, vo, j, w, du, dv, f, fk, dt, one,
+               d):  # pragma: no cover  (compiled)
+    """:func:`cell_lines` with the rates as scalars (a caller holding several members' rates
+    reads them without making a row view per cell)."""
     lu = (w[0] * um[j - 1] + w[1] * um[j] + w[2] * um[j + 1]
           + w[3] * u0[j - 1] + w[4] * u0[j] + w[5] * u0[j + 1]
           + w[6] * up[j - 1] + w[7] * up[j] + w[8] * up[j + 1])
@@ -220,8 +237,8 @@ def cell_lines(um, u0, up, vm, v0, vp, uo, vo, j, w, c, d):  # pragma: no cover 
     lu = lu + d * uc
     lv = lv + d * vc
     uvv = uc * vc * vc
-    uo[j] = uc + c[4] * (c[0] * lu - uvv + c[2] * (c[5] - uc))
-    vo[j] = vc + c[4] * (c[1] * lv + uvv - c[3] * vc)
+    uo[j] = uc + dt * (du * lu - uvv + f * (one - uc))
+    vo[j] = vc + dt * (dv * lv + uvv - fk * vc)
 
 
 @njit(**_OPTS)

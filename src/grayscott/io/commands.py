@@ -16,6 +16,24 @@ FSYNC_HELP = ("Force every write to the disk in order (os.fsync) before the next
               "(slower; see docs/crash-safety.md).")
 
 
+def _stop_within(ctx: click.Context, param: click.Parameter, value: str | None) -> float | None:
+    from ..errors import GrayScottError
+    from ..observers.pacing import check_stop_within
+
+    try:
+        return check_stop_within(value)
+    except GrayScottError:
+        raise click.BadParameter(f"{value!r} is not a positive number of seconds") from None
+
+
+#: ``--stop-within`` of run and resume.
+stop_within_option = click.option(
+    "--stop-within", type=str, default=None, metavar="SECONDS", callback=_stop_within,
+    help="On SIGTERM/SIGINT, save the state at a step boundary within about SECONDS, in the "
+         "middle of a frame if need be (default: after the frame in progress). For schedulers: "
+         "keep it under their grace time (SLURM: KillWait); see docs/clusters.md.")
+
+
 def run_summary(result: Any) -> str:
     """The line printed after a run or a resume."""
     compiled = (f", compile {result.compile_seconds:.2f} s apart"
@@ -41,11 +59,12 @@ def run_summary(result: Any) -> str:
               help="At the end, render the frames to this .mp4, .gif or PNG folder.")
 @click.option("--overwrite", is_flag=True, help="Replace an existing --video output.")
 @click.option("--fsync", is_flag=True, help=FSYNC_HELP)
+@stop_within_option
 @click.option("-q", "--quiet", is_flag=True, help="No settings line, progress bar or summary.")
 @layout_option
 def resume_cmd(file: str, nbimage: int | None, backend: str | None, threads: int | None,
                checkpoint_every: int | None, video: str | None, overwrite: bool, fsync: bool,
-               quiet: bool, layout: str | None = None) -> None:
+               stop_within: float | None, quiet: bool, layout: str | None = None) -> None:
     """Continue the run of FILE from its last saved state, with the settings in the file.
 
     Works on a run that was interrupted, killed, ran out of disk, or completed (with -n to
@@ -69,12 +88,19 @@ def resume_cmd(file: str, nbimage: int | None, backend: str | None, threads: int
     if not quiet:
         p = plan.problem
         click.echo(f"grayscott: resuming {file} at frame {plan.first_frame} (step "
-                   f"{plan.steps}) to {plan.nbimage} frames, {p.nbrow}x{p.nbcol} "
+                   f"{plan.steps}{_into(plan.lead, plan.nbextrastep)}) to {plan.nbimage} "
+                   f"frames, {p.nbrow}x{p.nbcol} "
                    f"{p.dtype.name}, backend {plan.backend}")
     result = resume(file, progress=not quiet, flush_every=1, video=video,
-                    overwrite_video=overwrite, quiet_video=quiet, plan=plan, fsync=fsync)
+                    overwrite_video=overwrite, quiet_video=quiet, plan=plan, fsync=fsync,
+                    stop_within=stop_within)
     if not quiet:
         click.echo(run_summary(result))
+
+
+def _into(lead: int, nbextrastep: int) -> str:
+    """How far into its frame a checkpoint is (one saved by --stop-within), or ""."""
+    return f", {lead} of the frame's {nbextrastep} steps done" if lead else ""
 
 
 def _duration(seconds: float) -> str:
@@ -103,7 +129,8 @@ def format_info(info: dict[str, Any]) -> str:
     elif info["state"] == "completed" and ck["frames"] >= int(a["nbimage"]):
         resumable = f"complete; `grayscott resume -n N {info['path']}` extends it"
     else:
-        resumable = (f"yes, from frame {ck['frames']} (step {ck['steps']}): "
+        lead = ck["steps"] - int(a.get("steps_before", 0)) - ck["frames"] * nbext
+        resumable = (f"yes, from frame {ck['frames']} (step {ck['steps']}{_into(lead, nbext)}): "
                      f"grayscott resume {info['path']}")
     running = f" (pid {info['writer_pid']})" if info["writer_pid"] else ""
     lines = [

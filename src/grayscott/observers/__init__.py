@@ -40,6 +40,10 @@ stop signal last, so every observer has the frame before the run stops). The wri
 open :class:`~grayscott.io.runfile.RunFile` as ``ctx.shared["runfile"]`` and the frames written as
 ``ctx.shared["frames_written"]``.
 
+``--stop-within SECONDS`` (:mod:`.pacing`): the loop advances each frame in sub-blocks through
+``ctx.pacer``, which asks the stop signal after each one; a stop cuts the frame at that step and
+the checkpointer saves that step's state.
+
 This package owns what happens at each frame besides stepping. It may not import a backend
 module, the loop (:mod:`grayscott.loop`) or the ways into it (:mod:`grayscott.runs`): observers
 see the simulation only through ``ctx``; the file is written through :mod:`grayscott.io`.

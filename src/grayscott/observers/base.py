@@ -71,12 +71,23 @@ class RunContext:
 
     #: Steps behind the state when the loop started.
     steps_start: int = 0
+    #: Steps of frame :attr:`first_frame` already behind that state: a resume from a
+    #: checkpoint saved in the middle of a frame (``--stop-within``); 0 otherwise.
+    lead: int = 0
+    #: ``--stop-within``: cuts each frame into sub-blocks (:class:`~.pacing.Pacer`), or None.
+    pacer: Any = None
 
     @property
     def steps_done(self) -> int:
         """Steps behind frame :attr:`frame` (the backend may already be a block further,
         see :func:`grayscott.loop.drive`)."""
-        return self.steps_start + (self.frame + 1 - self.first_frame) * self.nbextrastep
+        return (self.steps_start - self.lead
+                + (self.frame + 1 - self.first_frame) * self.nbextrastep)
+
+    def block_steps(self, frame: int) -> int:
+        """Steps that make frame ``frame`` from the one before (fewer for the first frame of
+        a resume from the middle of a frame)."""
+        return self.nbextrastep - (self.lead if frame == self.first_frame else 0)
 
     @property
     def wall_seconds(self) -> float:

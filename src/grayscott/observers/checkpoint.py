@@ -29,14 +29,20 @@ class Checkpointer(Observer):
         self.every = every
         self.steps_before = steps_before
         self.nbextrastep = nbextrastep
-        self.last = -1  # frames of the last checkpoint written by this session
+        self.last: tuple[int, int] | None = None  # (frames, steps) last written here
 
     def wants_state(self, ctx: RunContext) -> bool:
         return self.every > 0 and ctx.frames_done % self.every == 0
 
-    def _matches(self, ctx: RunContext, frames: int) -> bool:
-        """The backend's state is the state after ``frames`` frames."""
-        return ctx.sim.steps_done == self.steps_before + frames * self.nbextrastep
+    def _within(self, ctx: RunContext, frames: int) -> bool:
+        """The backend's state is the state after ``frames`` frames, or, with
+        ``--stop-within`` (``ctx.pacer``), one on the way to the next frame: a frame cut at a
+        step, or the block ahead done in a worker thread (a mid-frame checkpoint: the state and
+        its steps, from which ``resume`` makes frame ``frames`` whole). Without it a stop saves
+        frame states only, as it always did."""
+        at = self.steps_before + frames * self.nbextrastep
+        ahead = self.nbextrastep if ctx.pacer is not None else 0
+        return at <= ctx.sim.steps_done <= at + ahead
 
     def frame(self, ctx: RunContext) -> None:
         if ctx.u is None or not ctx.is_root or not self.wants_state(ctx):
@@ -55,21 +61,24 @@ class Checkpointer(Observer):
                 or outcome.status.startswith("stopped: ")):
             return
         frames = ctx.shared.get("frames_written", ctx.frames_done)
-        if not self._matches(ctx, frames):
+        if not self._within(ctx, frames):
             return
         u, v = ctx.sim.state  # a collective call on a distributed backend: every rank
         if not ctx.is_root or u is None or not _finite(u, v):
             return
-        self._save(u, v, frames, ctx.steps_done, final=True)
+        steps = ctx.sim.steps_done
+        # The final state is the state of the last frame counted: not one cut in a frame.
+        self._save(u, v, frames, steps,
+                   final=steps == self.steps_before + frames * self.nbextrastep)
 
     def _save(self, u: np.ndarray, v: np.ndarray, frames: int, steps: int,
               final: bool) -> None:
         """The checkpoint of ``frames`` (unless written already), and the final state; a
         refused write is one line (the file is abandoned by then)."""
         try:
-            if self.last != frames:
+            if self.last != (frames, steps):
                 self.runfile.write_checkpoint(u, v, frames, steps)
-                self.last = frames
+                self.last = (frames, steps)
             if final:
                 self.runfile.write_final(u, v)
         except (OSError, RuntimeError, ValueError) as exc:  # h5py raises these for a refusal

@@ -54,9 +54,11 @@ class StopSignal(Observer):
 
     frame_uses_backend = False
 
-    def __init__(self, unit: str = "frame") -> None:
+    def __init__(self, unit: str = "frame", within: float | None = None) -> None:
         self.signum: int | None = None
         self.unit = unit
+        #: ``--stop-within``: the loop cuts frames at a step boundary (:mod:`.pacing`).
+        self.within = within
         self.closing = False
         self._previous: dict[int, Any] = {}
 
@@ -75,8 +77,18 @@ class StopSignal(Observer):
         if self.signum is not None:
             raise KeyboardInterrupt if signum == signal.SIGINT else Interrupted(signum)
         self.signum = signum
-        print(f"\ngrayscott: {signal.Signals(signum).name} received, stopping after this "
-              f"{self.unit} (send it again to stop at once)", file=sys.stderr, flush=True)
+        print(f"\ngrayscott: {signal.Signals(signum).name} received, stopping {self._when()} "
+              "(send it again to stop at once)", file=sys.stderr, flush=True)
+
+    def _when(self) -> str:
+        if self.within is None:
+            return f"after this {self.unit}"
+        return f"within {self.within:g} s, at a step boundary"
+
+    def agreed(self, seconds_per_step: float) -> tuple[int | None, float]:
+        """The stop signal and the seconds per step, as every process sees them (one
+        process: its own); called by :class:`~.pacing.Pacer` after each sub-block."""
+        return self.signum, seconds_per_step
 
     def install(self) -> None:
         """Take SIGINT and SIGTERM (signals can be handled in the main thread only). Taken

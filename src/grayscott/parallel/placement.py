@@ -93,8 +93,9 @@ class Placement:
         """The observer that stands for ``writer`` in the loop of this process."""
         return writer
 
-    def stop_signal(self) -> Observer:
-        return StopSignal()
+    def stop_signal(self, within: float | None = None) -> StopSignal:
+        """The stop signal (``within``: ``--stop-within``, :mod:`grayscott.observers.pacing`)."""
+        return StopSignal(within=within)
 
 
 #: The default: one process.

@@ -145,8 +145,8 @@ class MPIPlacement(Placement):
         session, path, shape = self.parts
         return PartWriter(self.comm, writer, session, path.parent, shape)
 
-    def stop_signal(self) -> Observer:
-        return AgreedStopSignal(self.comm)
+    def stop_signal(self, within: float | None = None) -> StopSignal:
+        return AgreedStopSignal(self.comm, within)
 
 
 # -- observers that agree across ranks --------------------------------------------------------
@@ -168,8 +168,8 @@ class AgreedStopSignal(StopSignal):
     """:class:`~grayscott.observers.StopSignal` over all ranks: a SIGINT/SIGTERM seen by any
     rank (mpiexec forwards them to all) stops every rank after the same frame."""
 
-    def __init__(self, comm: Any) -> None:
-        super().__init__()
+    def __init__(self, comm: Any, within: float | None = None) -> None:
+        super().__init__(within=within)
         self.comm = comm
         self.ctx: RunContext | None = None
 
@@ -185,9 +185,19 @@ class AgreedStopSignal(StopSignal):
             return
         self.signum = signum
         if self.comm.Get_rank() == ROOT:
+            when = "after this frame" if self.within is None else self._when()
             print(f"\ngrayscott: {signal.Signals(signum).name} received, every rank stops "
-                  "after this frame (send it again to stop at once)", file=sys.stderr,
-                  flush=True)
+                  f"{when} (send it again to stop at once)", file=sys.stderr, flush=True)
+
+    def agreed(self, seconds_per_step: float) -> tuple[int | None, float]:
+        # One allreduce after each sub-block: every rank cuts at the same step, and the
+        # slowest rank's pace sizes the next sub-block on all.
+        from mpi4py import MPI
+
+        mine = np.array([self.signum or 0, seconds_per_step], np.float64)
+        both = np.empty_like(mine)
+        self.comm.Allreduce(mine, both, op=MPI.MAX)  # element by element
+        return int(both[0]) or None, float(both[1])
 
     def _at_once(self, signum: int) -> None:
         """The second signal. Raising here, wherever each rank is, would leave the ranks in

@@ -10,9 +10,10 @@ Named regimes of the plane are in :mod:`grayscott.physics.presets`.
 
 * :mod:`.planning` - rates parsed, the batched backend chosen, members cut into pieces;
 * :mod:`.core` - the sweep, its pieces and its loop; :mod:`.hdf5` - ``sweep.h5``;
-* :mod:`.numba_batch`, :mod:`.jax_batch` - the batched kernels; :mod:`.image` - the map
-  (and a ``run --map`` frame: :func:`draw_rate_map`); :mod:`.descriptors` - what each member
-  became; :mod:`.commands` - ``grayscott presets`` and ``sweep``; :mod:`.info` -
+* :mod:`.numba_batch` (and :mod:`.numba_wide`, small members side by side), :mod:`.jax_batch`
+  - the batched kernels; :mod:`.image` - the map (and a ``run --map`` frame:
+  :func:`draw_rate_map`); :mod:`.descriptors` - what each member became; :mod:`.commands` -
+  ``grayscott presets``, ``sweep`` and ``map``; :mod:`.info` -
   ``grayscott info`` of a sweep's file;
 * the fit: :mod:`.fit` (the strategy and its result), :mod:`.fit_model` (the differentiable
   model and the losses), :mod:`.fit_search` (the batched search), :mod:`.fit_descent` (BFGS,

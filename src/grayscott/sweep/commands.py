@@ -1,4 +1,4 @@
-"""``grayscott presets`` and ``grayscott sweep`` (attached in ``cli.py``)."""
+"""``grayscott presets``, ``sweep`` and ``map`` (attached in ``cli.py``)."""
 
 from __future__ import annotations
 
@@ -20,6 +20,58 @@ def explicit(param: str) -> bool:
 
     source = click.get_current_context().get_parameter_source(param)
     return source not in (None, ParameterSource.DEFAULT, ParameterSource.DEFAULT_MAP)
+
+
+def check_image(image: str, hint: str, overwrite: bool, data: str,
+                data_hint: str = "the data file") -> None:
+    """Refuse, before any work, an image path matplotlib cannot write or that names the data
+    file ``data`` (given as ``data_hint``) itself."""
+    from ..io.paths import check_writable_file
+
+    if importlib.util.find_spec("matplotlib") is None:
+        raise GrayScottError(f"{hint} needs matplotlib: pip install 'grayscott[plot]'")
+    check_writable_file(image, hint, overwrite)
+    if os.path.realpath(image) == os.path.realpath(data):  # ./s.h5 is s.h5
+        raise click.BadParameter(f"{hint} must differ from {data_hint}", param_hint=hint)
+    from matplotlib.figure import Figure
+
+    kinds = Figure().canvas.get_supported_filetypes()  # what savefig can write
+    if os.path.splitext(image)[1].lower().lstrip(".") not in kinds:
+        raise click.BadParameter(f"{image!r}: not an image type matplotlib writes; end it "
+                                 f"in .{', .'.join(sorted(kinds))}", param_hint=hint)
+
+
+def check_cmap(name: str) -> None:
+    """Refuse, before any work, a colour map matplotlib does not know."""
+    import matplotlib
+
+    if name not in matplotlib.colormaps:
+        raise GrayScottError(f"unknown colour map {name!r}; try inferno, magma, viridis, "
+                             "cividis, gray (any name matplotlib knows; add _r to reverse one)")
+
+
+@click.command("map")
+@click.argument("file", type=click.Path(dir_okay=False))
+@click.option("-o", "--output", required=True, help="The image (.png, .svg, .pdf, ...).")
+@click.option("--frame", type=int, default=-1, show_default=True,
+              help="Frame to draw, 0-based; negative counts back from the last one written.")
+@click.option("--lines", is_flag=True,
+              help="Draw Pearson's saddle-node and Hopf lines (computed) over the map.")
+@click.option("--cmap", default="inferno", show_default=True, help="matplotlib colour map.")
+@click.option("--overwrite", is_flag=True, help="Replace an existing image.")
+def map_cmd(file: str, output: str, frame: int, lines: bool, cmap: str,
+            overwrite: bool) -> None:
+    """Draw a frame of a `grayscott run --map` FILE on k-F axes (F upwards), as xmorphia and
+    Pearson's figure show the (F, k) plane."""
+    from .image import read_rate_map_step, save_rate_map
+
+    check_image(output, "--output", overwrite, file, "FILE")
+    check_cmap(cmap)
+    v, feed, kill, step = read_rate_map_step(file, frame)
+    save_rate_map(v, feed, kill, output, overwrite=overwrite, cmap=cmap, lines=lines,
+                  title=f"V after {step if step is not None else '?'} steps, "
+                        f"{v.shape[0]}x{v.shape[1]}")
+    click.echo(f"grayscott map: {output}")
 
 
 def _choice(values: tuple[str, ...] | list[str]) -> click.Choice:
@@ -98,7 +150,6 @@ def sweep_cmd(feed: str, kill: str, nbrow: int, nbcol: int, steps: int, deltat: 
     old file only once the new one holds a piece. Each member's descriptors (spots, coverage,
     class, change) are stored beside it.
     """
-    from ..io.paths import check_writable_file
     from ..observers import Interrupted
     from ..physics import Parameters
     from .core import sweep
@@ -108,17 +159,7 @@ def sweep_cmd(feed: str, kill: str, nbrow: int, nbcol: int, steps: int, deltat: 
     frame_schedule(steps, frames)  # refused before anything runs
     name = check_backend(backend)
     if image is not None:
-        if importlib.util.find_spec("matplotlib") is None:
-            raise GrayScottError("--image needs matplotlib: pip install 'grayscott[plot]'")
-        check_writable_file(image, "--image", overwrite)
-        if os.path.realpath(image) == os.path.realpath(output):  # ./s.h5 is s.h5
-            raise click.BadParameter("--image must differ from --output", param_hint="--image")
-        from matplotlib.figure import Figure
-
-        kinds = Figure().canvas.get_supported_filetypes()  # what savefig can write
-        if os.path.splitext(image)[1].lower().lstrip(".") not in kinds:
-            raise click.BadParameter(f"{image!r}: not an image type matplotlib writes; end it "
-                                     f"in .{', .'.join(sorted(kinds))}", param_hint="--image")
+        check_image(image, "--image", overwrite, output, "--output")
     params = Parameters(Du=Du, Dv=Dv, dt=deltat)
     if not quiet:
         click.echo(f"grayscott sweep: {len(feeds)} x {len(kills)} members of {nbrow}x{nbcol} "

@@ -70,49 +70,6 @@ class SweepResult:
         return len(self.feed) * len(self.kill)
 
 
-class _NumbaPiece:
-    """A piece of the batch as padded NumPy fields for :mod:`.numba_batch`."""
-
-    def __init__(self, u: np.ndarray, v: np.ndarray, C: np.ndarray, problem: Any,
-                 how: str | None) -> None:
-        from ..backends import numba_kernels as K
-        from . import numba_batch as NB
-
-        self.NB = NB
-        dt_ = problem.dtype
-        b = len(C)
-        shape = (b, *problem.padded_shape)
-        self.U, self.V = np.zeros(shape, dt_), np.zeros(shape, dt_)
-        self.U[:, 1:-1, 1:-1] = u  # rounded to the dtype on assignment, no temporary batch
-        self.V[:, 1:-1, 1:-1] = v
-        self.U2, self.V2 = np.zeros_like(self.U), np.zeros_like(self.V)
-        self.w = np.array(problem.stencil.weights.ravel(), dtype=dt_)
-        self.C = np.ascontiguousarray(C, dtype=dt_)
-        self.border = K.BORDER_CODES[problem.border]
-        fixed = problem.border == "fixed"
-        self.gu = dt_.type(FIXED_GHOST[0] if fixed else 0.0)
-        self.gv = dt_.type(FIXED_GHOST[1] if fixed else 0.0)
-        d = deficit(problem.stencil, problem.border, problem.shape)
-        empty = np.zeros(0, dt_)
-        if d is not None:
-            d = d.astype(dt_)
-        self.strips = (empty,) * 4 if d is None else (d.top, d.bottom, d.left, d.right)
-        self.how = how or NB.strategy(b, problem.padded_shape, dt_.itemsize)
-
-    def advance(self, nsteps: int) -> None:
-        swapped = self.NB.run_batch(self.U, self.V, self.U2, self.V2, self.w, self.C,
-                                    self.border, self.gu, self.gv, self.strips, nsteps, self.how)
-        if swapped:
-            self.U, self.U2 = self.U2, self.U
-            self.V, self.V2 = self.V2, self.V
-
-    def sync(self) -> None:
-        """Nothing to wait for: the kernel returns when it is done."""
-
-    def v(self) -> np.ndarray:
-        return self.V[:, 1:-1, 1:-1].copy()
-
-
 def _make_piece(backend: str, u: np.ndarray, v: np.ndarray, fk: Sequence[tuple[float, float]],
                 problem: Any, how: str | None) -> Any:
     """A runnable piece of ``len(fk)`` members starting from (u, v), member m with rates
@@ -126,7 +83,9 @@ def _make_piece(backend: str, u: np.ndarray, v: np.ndarray, fk: Sequence[tuple[f
         from ..backends import numba_kernels as K
 
         C = np.stack([K.constants(p.Du, p.Dv, f, k, p.dt, dt_) for f, k in fk])
-        return _NumbaPiece(ub, vb, C, problem, how)
+        from .numba_batch import NumbaPiece
+
+        return NumbaPiece(ub, vb, C, problem, how)
     from ..backends._jax_common import deficit_table
     from ..physics import fill_ghosts
     from .jax_batch import JaxBatch
@@ -151,6 +110,8 @@ def _start(state: tuple[np.ndarray, np.ndarray] | None, initial: str, shape: tup
     u0, v0 = np.asarray(u0, float), np.asarray(v0, float)
     if u0.shape != shape or v0.shape != shape:
         raise GrayScottError(f"state must have shape {shape}, got {u0.shape} and {v0.shape}")
+    if not (np.isfinite(u0).all() and np.isfinite(v0).all()):  # as a single run refuses it
+        raise GrayScottError("the state given holds NaN or infinite values; give a finite one")
     return u0, v0
 
 
@@ -199,7 +160,7 @@ def sweep(feed: Sequence[float] | np.ndarray | str, kill: Sequence[float] | np.n
     ``batch`` caps the members per piece (default, for Numba into a file: 1/16 of them, at
     least 8: :func:`file_piece`); pieces are also cut so that they use at most
     ``memory_budget`` bytes (default: half the memory available now). ``strategy`` forces how
-    the batch shares the work (numba: "rows", "members" or "blocked"; jax: "vmap" or "map";
+    the batch shares the work (numba: "rows", "members", "blocked" or "wide"; jax: "vmap" or "map";
     default: chosen by size, the results are the same).
 
     ``frames`` T: also keep V every ``steps / T`` steps (T divides ``steps``; the last is the
@@ -284,7 +245,8 @@ def sweep(feed: Sequence[float] | np.ndarray | str, kill: Sequence[float] | np.n
         for start, stack in run_pieces(pairs, steps, problem, (u0, v0), name, size, strategy,
                                        bar, result, frame_steps=frame_steps):
             out[start:start + len(stack)] = stack
-            for key, values in descriptors.describe(stack).items():
+            wrap = problem.border == "periodic"
+            for key, values in descriptors.describe(stack, wrap).items():
                 described.setdefault(key, []).append(values)
     finally:
         result.wall_seconds = time.perf_counter() - t_start - result.compile_seconds
@@ -351,7 +313,8 @@ def _sweep_to_file(path: Path, prov: dict[str, Any], pairs: list[tuple[float, fl
                 writer.write_piece(start, stack[:, -1], time.perf_counter() - t_start
                                    - result.compile_seconds,
                                    frames=stack if result.frame_steps is not None else None,
-                                   described=descriptors.describe(stack))
+                                   described=descriptors.describe(
+                                       stack, problem.border == "periodic"))
                 if stop.signum is not None:
                     break
             status = "completed" if writer.members_written == len(pairs) else "stopped"
@@ -397,8 +360,8 @@ def run_pieces(pairs: Sequence[tuple[float, float]], steps: int, problem: Any,
             result.strategy = piece.how
         t0, done = time.perf_counter(), 0
         cells = len(chunk) * problem.shape[0] * problem.shape[1]
-        kept = []
-        for mark in marks:
+        kept = None
+        for i, mark in enumerate(marks):
             for n in _progress_blocks(mark - done, bar is not None or split, cells):
                 if stop is not None and stop():
                     pace = (time.perf_counter() - t0) / done if done else float("inf")
@@ -409,13 +372,22 @@ def run_pieces(pairs: Sequence[tuple[float, float]], steps: int, problem: Any,
                 if bar is not None:
                     piece.sync()  # the bar follows the device, not the dispatch
                     bar.update(n)
-            kept.append(piece.v())
+            v = piece.v()
+            if len(marks) == 1:
+                kept = v[:, None]
+            else:  # each frame in its place at once (frames stacked at the end would be held
+                # twice; the plan counts them once and the V handed back), made once the
+                # call's scratch is freed
+                if kept is None:
+                    kept = np.empty((len(chunk), len(marks), *v.shape[1:]), v.dtype)
+                kept[:, i] = v
+            del v
         del piece
-        v = kept[-1]
+        v = kept[:, -1]
         if result is not None:
             result.nonfinite.extend(fk for fk, x in zip(chunk, v, strict=True)
                                     if not np.isfinite(x).all())
-        yield start, (v if frame_steps is None else np.stack(kept, axis=1))
+        yield start, (v if frame_steps is None else kept)
 
 
 def run_rates(pairs: Sequence[tuple[float, float]], steps: int,

@@ -2,9 +2,9 @@
 
 * ``coverage``: the fraction of cells where V exceeds :data:`V_ON` (the "on" state of a
   pattern; the trivial state has V = 0).
-* ``spots``: connected regions of those cells (4-neighbour connectivity, no wrap-around, by
-  ``scipy.ndimage.label``; -1 without scipy): spots, stripes and labyrinths count as their
-  pieces.
+* ``spots``: connected regions of those cells (4-neighbour connectivity by
+  ``scipy.ndimage.label``, joined across the edges on a periodic grid, where a spot cut by an
+  edge is one spot; -1 without scipy): spots, stripes and labyrinths count as their pieces.
 * ``class``: :data:`DIED_OUT` where V is below :data:`V_DEAD` everywhere (the trivial uniform
   state (1, 0) took over), :data:`UNIFORM` where V is alive but flat (its range under
   :data:`FLAT`: one of the other uniform states of :mod:`grayscott.physics.homogeneous`), else
@@ -40,24 +40,41 @@ def classify(v: np.ndarray) -> int:
     return PATTERNED
 
 
-def spot_count(v: np.ndarray) -> int:
-    """Connected regions where V > :data:`V_ON`; -1 where scipy is not installed (``pip
-    install 'grayscott[analysis]'``)."""
+def spot_count(v: np.ndarray, periodic: bool = False) -> int:
+    """Connected regions where V > :data:`V_ON`, joined across opposite edges when
+    ``periodic``; -1 where scipy is not installed (``pip install 'grayscott[analysis]'``)."""
     try:
         from scipy import ndimage
     except ImportError:
         return -1
 
-    _, count = ndimage.label(np.nan_to_num(v) > V_ON)
-    return int(count)
+    on = np.nan_to_num(v) > V_ON
+    labels, count = ndimage.label(on)
+    if not periodic or not count:
+        return int(count)
+    # Regions touching across an edge are one: union-find over the labels facing each other.
+    parent = np.arange(count + 1)
+
+    def root(a: int) -> int:
+        while parent[a] != a:
+            parent[a] = parent[parent[a]]
+            a = parent[a]
+        return a
+
+    for a_side, b_side in ((labels[0], labels[-1]), (labels[:, 0], labels[:, -1])):
+        for a, b in zip(a_side.tolist(), b_side.tolist(), strict=True):
+            if a and b:
+                parent[root(a)] = root(b)
+    return len({root(a) for a in range(1, count + 1)})
 
 
-def describe(frames: np.ndarray) -> dict[str, np.ndarray]:
-    """Descriptors of a piece: ``frames`` (B, T, R, C), the last frame the final V. Returns
-    ``spots`` (B) int32, ``coverage`` (B) float64, ``class`` (B) int8, ``change`` (B) float64."""
+def describe(frames: np.ndarray, periodic: bool = False) -> dict[str, np.ndarray]:
+    """Descriptors of a piece: ``frames`` (B, T, R, C), the last frame the final V; spots
+    joined across the edges when ``periodic``. Returns ``spots`` (B) int32, ``coverage`` (B)
+    float64, ``class`` (B) int8, ``change`` (B) float64."""
     last = frames[:, -1]
     out = {
-        "spots": np.array([spot_count(x) for x in last], np.int32),
+        "spots": np.array([spot_count(x, periodic) for x in last], np.int32),
         "coverage": np.array([float(np.mean(np.nan_to_num(x) > V_ON)) for x in last]),
         "class": np.array([classify(x) for x in last], np.int8),
         "change": np.full(len(frames), np.nan),

@@ -170,6 +170,17 @@ def save_map(v: np.ndarray, feed: np.ndarray, kill: np.ndarray, path: str | os.P
 
 
 
+def _span(rates: np.ndarray) -> tuple[float, float]:
+    """Where the image spans along one axis: cell centres at the rates, so half a cell beyond
+    the first and last ones; an axis of one rate (a map's "0.05:0.05") gets 5 % of it on each
+    side (at least 0.001), not a zero width that draws nothing."""
+    first, last = float(rates[0]), float(rates[-1])
+    half = (last - first) / max(len(rates) - 1, 1) / 2
+    if half == 0:
+        half = max(abs(first) * 0.05, 1e-3)
+    return first - half, last + half
+
+
 def draw_rate_map(v: np.ndarray, feed: np.ndarray, kill: np.ndarray, ax: Any = None,
                   cmap: str = "inferno", title: str | None = None, lines: bool = False) -> Any:
     """Draw one frame ``v`` (R, C) of a ``run --map`` (row i has ``feed[i]``, column j
@@ -179,10 +190,7 @@ def draw_rate_map(v: np.ndarray, feed: np.ndarray, kill: np.ndarray, ax: Any = N
 
     if ax is None:
         _, ax = plt.subplots(figsize=(7, 6), layout="constrained")
-    # Cell centres at the rates: the image spans half a cell beyond the first and last ones.
-    dk = (kill[-1] - kill[0]) / max(len(kill) - 1, 1)
-    df = (feed[-1] - feed[0]) / max(len(feed) - 1, 1)
-    extent = (kill[0] - dk / 2, kill[-1] + dk / 2, feed[0] - df / 2, feed[-1] + df / 2)
+    extent = (*_span(kill), *_span(feed))
     image = ax.imshow(v, cmap=cmap, origin="lower", extent=extent, aspect="auto",
                       interpolation="nearest")
     plt.colorbar(image, ax=ax, label="V")
@@ -199,15 +207,51 @@ def draw_rate_map(v: np.ndarray, feed: np.ndarray, kill: np.ndarray, ax: Any = N
 
 def read_rate_map(path: str | os.PathLike, frame: int = -1,
                   ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(V of ``frame``, feed per row, kill per column) of a ``run --map`` file."""
-    from ..io.readers import open_run
+    """(V of ``frame``, feed per row, kill per column) of a ``run --map`` file; ``frame``
+    counts among the frames written (-1: the last of them)."""
+    return read_rate_map_step(path, frame)[:3]
+
+
+def read_rate_map_step(path: str | os.PathLike, frame: int = -1,
+                       ) -> tuple[np.ndarray, np.ndarray, np.ndarray, int | None]:
+    """:func:`read_rate_map` and the step of that frame (None where the file does not say)."""
+    from ..io.readers import frames_available, open_run
     from ..physics import parse_map
 
     with open_run(path) as f:
         spec = f.attrs.get("map")
         if spec is None:
             raise GrayScottError(f"{str(path)!r} is not a map run (no attribute map)")
+        n = frames_available(f)
+        if not -n <= frame < n:
+            raise GrayScottError(f"{str(path)!r} holds {n} frame(s) written: frame {frame} "
+                                 f"is not one of them")
         shape = f["matrix"].shape[1:]
-        v = f["matrix"][frame]
+        v = f["matrix"][frame % n]
+        step = _frame_step(f, frame % n)
     rmap = parse_map(spec.decode() if isinstance(spec, bytes) else str(spec), shape)
-    return v, np.asarray(rmap.feed), np.asarray(rmap.kill)
+    return v, np.asarray(rmap.feed), np.asarray(rmap.kill), step
+
+
+def _frame_step(f: Any, i: int) -> int | None:
+    """Step of frame ``i``: the ``step`` scale, else ``nbextrastep`` per frame; None when
+    neither reads as a count (a damaged file still draws)."""
+    from ..io.readers import _value
+
+    try:
+        step = int(f["step"][i]) if "step" in f else (i + 1) * int(_value(f, "nbextrastep"))
+    except (TypeError, ValueError, IndexError, OverflowError):
+        return None
+    return step if step >= 0 else None
+
+
+def save_rate_map(v: np.ndarray, feed: np.ndarray, kill: np.ndarray, path: str | os.PathLike,
+                  overwrite: bool = False, **draw: Any) -> Path:
+    """Write :func:`draw_rate_map` of one frame as an image (by the extension)."""
+    import matplotlib.pyplot as plt
+
+    path = check_writable_file(path, "--output", overwrite)
+    ax = draw_rate_map(v, feed, kill, **draw)
+    ax.figure.savefig(path)
+    plt.close(ax.figure)
+    return path

@@ -5,7 +5,7 @@ State: padded fields of shape ``(B, nbrow + 2, nbcol + 2)``; rates: one row of
 advanced by the very functions the ``numba`` backend uses (``fill_ghosts``, ``_row``,
 ``_edges``) on its own 2-D slice, so it is bit for bit the single run with the same rates.
 
-Two ways to share the work among threads, chosen by :func:`strategy`, same results:
+Ways to share the work among threads, chosen by :func:`strategy`, same results:
 
 * ``"rows"``: every step, ``prange`` over members x rows (``B * nbrow`` independent rows), then
   the buffer swap. It balances any batch over any number of threads; one fork-join per step.
@@ -15,10 +15,14 @@ Two ways to share the work among threads, chosen by :func:`strategy`, same resul
   ``numba-blocked`` (:func:`grayscott.backends.numba_blocked._band`, one band over the whole
   grid, ``k`` levels per pass in rings of 3 rows): the loops specialised for unit weights and
   ``dt = 1`` and ``k`` steps per pass over the member's fields. The same arithmetic, so the same
-  bits. The default when every thread gets whole members.
+  bits. The default when every thread gets whole members with long rows.
+* ``"wide"``: "blocked" with members of short rows side by side, so that one row call computes
+  a row of several members (:mod:`.numba_wide`). The default for small members.
 """
 
 from __future__ import annotations
+
+from typing import Any
 
 import numba
 import numpy as np
@@ -26,6 +30,9 @@ from numba import njit, prange
 
 from ..backends import numba_blocked as NBk
 from ..backends import numba_kernels as K
+from ..physics import deficit
+from ..physics.borders import FIXED_GHOST
+from . import numba_wide as NW
 
 _OPTS = K._OPTS  # the single-run kernels' options (no fastmath: the same bits)
 
@@ -117,15 +124,19 @@ def threads() -> int:
 
 def strategy(batch: int, padded_shape: tuple[int, int], itemsize: int,
              nthreads: int | None = None) -> str:
-    """``"blocked"`` when the members share out evenly among the threads (or there are many,
-    or they are small enough to live in a core's cache), else ``"rows"`` (all give the same
-    bits). Measured on 2 busy cores at 1080x1920 with 4 members: members 914 Mcell/s, rows 517:
-    a barrier per step waits for the slowest thread, and a preempted thread stalls all;
-    "blocked" is "members" with k steps per pass over each member (BENCHMARKS.md, "Sweep
-    against one run")."""
+    """``"wide"`` when several members fit side by side in a row of about
+    :data:`.numba_wide.WIDE_CELLS` cells and the groups share out among the threads;
+    ``"blocked"`` when the members share out evenly among the threads (or there are many, or
+    they are small enough to live in a core's cache), else ``"rows"`` (all give the same bits).
+    Measured on 2 busy cores at 1080x1920 with 4 members: members 914 Mcell/s, rows 517: a
+    barrier per step waits for the slowest thread, and a preempted thread stalls all;
+    "blocked" is "members" with k steps per pass over each member, "wide" is "blocked" with
+    the short rows of small members joined (BENCHMARKS.md, "Sweep against one run")."""
     nthreads = threads() if nthreads is None else nthreads
     if batch < nthreads:
         return "rows"
+    if NW.group_size(batch, padded_shape[1] - 2, nthreads) > 1:
+        return "wide"
     member_bytes = 4 * padded_shape[0] * padded_shape[1] * itemsize
     even = batch % nthreads == 0 or batch >= 4 * nthreads
     return "blocked" if even or member_bytes <= CACHE_BYTES else "rows"
@@ -138,7 +149,8 @@ def run_batch(U: np.ndarray, V: np.ndarray, U2: np.ndarray, V2: np.ndarray, w: n
               C: np.ndarray, border: int, ghost_u: np.generic, ghost_v: np.generic,
               strips: tuple[np.ndarray, ...], nsteps: int, how: str) -> bool:
     """Advance the batch by ``nsteps``; True when the result is in (U2, V2). "blocked" makes
-    its rings here: they hold nothing between calls (a pass starts from the fields)."""
+    its rings here: they hold nothing between calls (a pass starts from the fields). "wide"
+    keeps its own layout between calls: see :class:`.numba_wide.WideBatch`."""
     if how == "blocked":
         k = blocking(U.shape[1:], U.dtype.itemsize)
         ring = (U.shape[0], max(k - 1, 1), 3, U.shape[2])
@@ -147,3 +159,54 @@ def run_batch(U: np.ndarray, V: np.ndarray, U2: np.ndarray, V2: np.ndarray, w: n
                         nsteps)
         return -(-nsteps // k) % 2 == 1
     return bool(KERNELS[how](U, V, U2, V2, w, C, border, ghost_u, ghost_v, *strips, nsteps))
+
+
+class NumbaPiece:
+    """A piece of the batch as padded NumPy fields, run by one of the strategies above."""
+
+    def __init__(self, u: np.ndarray, v: np.ndarray, C: np.ndarray, problem: Any,
+                 how: str | None) -> None:
+        dt_ = problem.dtype
+        b = len(C)
+        shape = (b, *problem.padded_shape)
+        self.U, self.V = np.zeros(shape, dt_), np.zeros(shape, dt_)
+        self.U[:, 1:-1, 1:-1] = u  # rounded to the dtype on assignment, no temporary batch
+        self.V[:, 1:-1, 1:-1] = v
+        self.w = np.array(problem.stencil.weights.ravel(), dtype=dt_)
+        self.C = np.ascontiguousarray(C, dtype=dt_)
+        self.border = K.BORDER_CODES[problem.border]
+        fixed = problem.border == "fixed"
+        self.gu = dt_.type(FIXED_GHOST[0] if fixed else 0.0)
+        self.gv = dt_.type(FIXED_GHOST[1] if fixed else 0.0)
+        d = deficit(problem.stencil, problem.border, problem.shape)
+        empty = np.zeros(0, dt_)
+        if d is not None:
+            d = d.astype(dt_)
+        self.strips = (empty,) * 4 if d is None else (d.top, d.bottom, d.left, d.right)
+        self.how = how or strategy(b, problem.padded_shape, dt_.itemsize)
+        self.wide = None
+        if self.how == "wide":  # members side by side from here on (numba_wide)
+            g = NW.group_size(b, problem.padded_shape[1] - 2, threads())
+            self.wide = NW.WideBatch(self.U, self.V, self.w, self.C, self.border, self.gu,
+                                     self.gv, self.strips, g)
+            self.U = self.V = None  # the wide copies replace them: 4 fields at most, as planned
+        else:
+            self.U2, self.V2 = np.zeros_like(self.U), np.zeros_like(self.V)
+
+    def advance(self, nsteps: int) -> None:
+        if self.wide is not None:
+            self.wide.advance(nsteps)
+            return
+        swapped = run_batch(self.U, self.V, self.U2, self.V2, self.w, self.C, self.border,
+                            self.gu, self.gv, self.strips, nsteps, self.how)
+        if swapped:
+            self.U, self.U2 = self.U2, self.U
+            self.V, self.V2 = self.V2, self.V
+
+    def sync(self) -> None:
+        """Nothing to wait for: the kernel returns when it is done."""
+
+    def v(self) -> np.ndarray:
+        if self.wide is not None:
+            return self.wide.v()
+        return self.V[:, 1:-1, 1:-1].copy()

@@ -18,7 +18,7 @@ from ..physics.problem import check_int
 #: Batched backends, in order of preference, and the module each needs.
 BACKENDS: dict[str, str] = {"numba": "numba", "jax": "jax"}
 #: How each shares the work (see :mod:`.numba_batch` and :mod:`.jax_batch`; same results).
-STRATEGIES: dict[str, tuple[str, ...]] = {"numba": ("rows", "members", "blocked"),
+STRATEGIES: dict[str, tuple[str, ...]] = {"numba": ("rows", "members", "blocked", "wide"),
                                           "jax": ("vmap", "map")}
 
 
@@ -101,12 +101,29 @@ def available_memory() -> int:
     return 4 << 30 if avail is None else avail
 
 
+#: numba_blocked's largest automatic k and its band-to-halo rule (k - 1 <= rows / 8 on one
+#: band), which bound the rows of scratch a Numba member has while a call runs.
+NUMBA_K_MAX, NUMBA_ROWS_PER_LEVEL = 8, 8
+
+
+def scratch_rows(nrow: int) -> int:
+    """Rows of ``nbcol + 2`` values one member's Numba call may hold beside its fields: the
+    wavefront's rings (k - 1 levels x 3 rows x 2 fields) and, side by side, the Laplacians and
+    the rates per column of the row in hand (4 rows)."""
+    return 6 * max(1, min(NUMBA_K_MAX - 1, nrow // NUMBA_ROWS_PER_LEVEL)) + 4
+
+
 def member_bytes(shape: tuple[int, int], itemsize: int, backend: str) -> int:
-    """Memory one member needs while it runs: 4 padded fields (two states) with Numba; JAX
-    keeps the donated pair, its output and fused temporaries: counted as 6."""
+    """Memory one member needs while it runs: 4 padded fields (two states) with Numba, and the
+    larger of the V handed back and the scratch of a call (:func:`scratch_rows`; freed before
+    V is copied out); JAX keeps the donated pair, its output and fused temporaries: counted as
+    6, and the V handed back."""
     nr, nc = shape
     fields = 4 if backend == "numba" else 6
-    return fields * (nr + 2) * (nc + 2) * itemsize + nr * nc * itemsize  # + the V handed back
+    beside = nr * nc
+    if backend == "numba":
+        beside = max(beside, scratch_rows(nr) * (nc + 2))
+    return (fields * (nr + 2) * (nc + 2) + beside) * itemsize
 
 
 def _keep_in_memory(nbytes: int, budget: int, members: int = 0, per_member: int = 0) -> int:
