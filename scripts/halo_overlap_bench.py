@@ -30,7 +30,8 @@ starting the messages), and three parts of the wait:
 
 The older tree has one call (four blocking ``Sendrecv``): there a rank starts and waits at the
 moment it enters ``fill``, so its wait is "neighbour late" or "transfer". The wrappers cost a
-clock read and an append per call (well under a microsecond against a step of milliseconds).
+Python call, a clock read and an append per call, which the split's times include (the halo
+clock's ``halo_s`` does not).
 
 Prints one line per launch and, per tree and layout, the median and range of each (ms per
 step: the mean over steps and ranks of the best repeat; the median over every rank's steps of
