@@ -82,6 +82,9 @@ def test_members_with_their_own_diffusion_are_not_put_side_by_side():
 def test_small_members_are_run_wide_by_default_and_equal_the_blocked_strategy():
     assert NB.strategy(64, (130, 130), 4, nthreads=2) == "wide"
     assert NW.group_size(64, 128, 2) == 16  # 16 x 130 cells: the widest row within 4096
+    assert NW.group_size(64, 128, 2, 128, 4) == 16  # 4.3 MB of fields: within 5 MiB
+    assert NW.group_size(64, 128, 2, 128, 8) == 8  # float64: half as many
+    assert NW.group_size(16, 256, 2, 256, 4) == 4  # 8 would fit the row, not the bytes
     assert NB.strategy(4, (1026, 1026), 4, nthreads=2) == "blocked"  # already long rows
     feed, kill = [0.02, 0.03, 0.04, 0.05], [0.055, 0.06, 0.065, 0.07]
     a = sweep(feed, kill, 40, (24, 20), backend="numba", threads=2)

@@ -135,7 +135,7 @@ def strategy(batch: int, padded_shape: tuple[int, int], itemsize: int,
     nthreads = threads() if nthreads is None else nthreads
     if batch < nthreads:
         return "rows"
-    if NW.group_size(batch, padded_shape[1] - 2, nthreads) > 1:
+    if NW.group_size(batch, padded_shape[1] - 2, nthreads, padded_shape[0] - 2, itemsize) > 1:
         return "wide"
     member_bytes = 4 * padded_shape[0] * padded_shape[1] * itemsize
     even = batch % nthreads == 0 or batch >= 4 * nthreads
@@ -186,7 +186,8 @@ class NumbaPiece:
         self.how = how or strategy(b, problem.padded_shape, dt_.itemsize)
         self.wide = None
         if self.how == "wide":  # members side by side from here on (numba_wide)
-            g = NW.group_size(b, problem.padded_shape[1] - 2, threads())
+            g = NW.group_size(b, problem.shape[1], threads(), problem.shape[0],
+                              dt_.itemsize)
             self.wide = NW.WideBatch(self.U, self.V, self.w, self.C, self.border, self.gu,
                                      self.gv, self.strips, g)
             self.U = self.V = None  # the wide copies replace them: 4 fields at most, as planned

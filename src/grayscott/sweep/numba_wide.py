@@ -32,6 +32,10 @@ _INLINE = K._INLINE
 #: (wider measured faster still up to about 4000 cells: BENCHMARKS.md "Sweep against one run").
 SHORT_ROW = 1024
 WIDE_CELLS = 4096
+#: ... and until a group's four padded fields reach this many bytes: 16 members of 128 x 128
+#: float32 (4.3 MB) measured faster than 32, and 4 members of 256 x 256 (4.3 MB) faster than 8
+#: (2026-12-06, 2 threads on an idle AMD EPYC, from a developed state).
+GROUP_BYTES = 5 << 20
 
 #: ``numba-blocked``'s ring-or-field row lookup, inlined here (the same source): a call per
 #: row and level, each returning a view, is a fixed cost these rows cannot spread far.
@@ -215,14 +219,16 @@ def advance_wide(U, V, U2, V2, RU, RV, L, w, C, FR, FKR, border, ghost_u, ghost_
                        border, ghost_u, ghost_v, top, bottom, left, right, k, nsteps)
 
 
-def group_size(batch: int, ncol: int, nthreads: int) -> int:
+def group_size(batch: int, ncol: int, nthreads: int, nrow: int = 0, itemsize: int = 4) -> int:
     """Members per wide row: the largest divisor of ``batch`` whose row stays within
-    :data:`WIDE_CELLS` (at least one member) and that leaves whole groups for every thread
+    :data:`WIDE_CELLS` and whose four padded fields (``nrow`` rows, 0: not counted) within
+    :data:`GROUP_BYTES` (at least one member), and that leaves whole groups for every thread
     (or at least four groups a thread); 1 for members with long rows, 0 when none does."""
     if ncol + 2 >= SHORT_ROW:
         return 1
+    member = 4 * (nrow + 2) * (ncol + 2) * itemsize if nrow else 0
     for g in range(batch, 0, -1):
-        if batch % g or (g > 1 and g * (ncol + 2) > WIDE_CELLS):
+        if batch % g or (g > 1 and (g * (ncol + 2) > WIDE_CELLS or g * member > GROUP_BYTES)):
             continue
         groups = batch // g
         if groups % nthreads == 0 or groups >= 4 * nthreads:
