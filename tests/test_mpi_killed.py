@@ -16,6 +16,7 @@ import pytest
 from grayscott.cli import cli
 from grayscott.parallel.watch import killed_line, run_file
 from test_mpi import GRAYSCOTT, _mpiexec, _same, _serial, needs_mpi
+from test_stop_within import _counted
 
 
 def _environ(pid: int) -> dict[str, str]:
@@ -42,14 +43,6 @@ def _rank_process(rank: int, marker: str) -> int | None:
                 and _environ(parent).get("PMI_RANK") == str(rank):
             return pid
     return None
-
-
-def _counted(out: Path) -> int:
-    try:
-        with h5py.File(out, "r") as f:
-            return int(f["frames_written"][()])
-    except (OSError, KeyError):
-        return 0
 
 
 @needs_mpi

@@ -82,9 +82,10 @@ def test_a_second_sigterm_ends_every_rank_at_once_and_the_file_says_interrupted(
     from test_mpi import _mpiexec
 
     out = tmp_path / "s.h5"
-    # Frames long enough (about 0.1-0.5 s) that the second signal comes while the first
-    # one's frame is still in progress, however fast the machine is.
-    args = ["-q", "-r", "48", "-c", "48", "-e", "4000", "--backend", "numpy"]
+    # Frames long enough (about 1-5 s) that the second signal, 50 ms after the first, comes
+    # while the first one's frame is still in progress wherever in the frame the first lands
+    # (frames of 0.1-0.5 s still ended in between about one time in ten on a loaded machine).
+    args = ["-q", "-r", "48", "-c", "48", "-e", "40000", "--backend", "numpy"]
     env = {**os.environ, "GRAYSCOTT_MPI": "1"}
     proc = subprocess.Popen([_mpiexec(), "-n", "2", *GRAYSCOTT, "run", *args, "-n", "500",
                              "-o", str(out)], env=env, stderr=subprocess.PIPE, text=True)

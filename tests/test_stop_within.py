@@ -167,6 +167,21 @@ def _wait_running(out: Path, proc: subprocess.Popen, timeout: float = 120) -> No
     raise AssertionError("the run did not start")
 
 
+def _terminate_in_frame(proc: subprocess.Popen, out: Path) -> tuple[str, float]:
+    """SIGTERM to ``proc`` 2 s into its first frame; its stderr and the seconds it took to end
+    after the signal."""
+    try:
+        _wait_running(out, proc)
+        time.sleep(2)
+        proc.send_signal(signal.SIGTERM)
+        sent = time.monotonic()
+        _, err = proc.communicate(timeout=120)
+        return err, time.monotonic() - sent
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+
+
 @pytest.mark.slow
 def test_sigterm_in_a_long_frame_ends_within_the_bound(tmp_path: Path) -> None:
     """Frames of many seconds (about 20 s here, longer on a loaded machine): SIGTERM in the
@@ -175,16 +190,7 @@ def test_sigterm_in_a_long_frame_ends_within_the_bound(tmp_path: Path) -> None:
     args = ["-r", "256", "-c", "256", "-e", "100000", "--backend", "numpy"]
     proc = subprocess.Popen([*GRAYSCOTT, "run", "-q", *args, "-n", "2", "-o", str(out),
                              "--stop-within", "2"], stderr=subprocess.PIPE, text=True)
-    try:
-        _wait_running(out, proc)
-        time.sleep(2)
-        proc.send_signal(signal.SIGTERM)
-        sent = time.monotonic()
-        _, err = proc.communicate(timeout=120)
-        took = time.monotonic() - sent
-    finally:
-        if proc.poll() is None:
-            proc.kill()
+    err, took = _terminate_in_frame(proc, out)
     assert proc.returncode == 128 + signal.SIGTERM, err
     assert took < 10, (took, err)  # without --stop-within: the rest of the frame
     with h5py.File(out, "r") as f:
@@ -227,16 +233,7 @@ def test_mpi_sigterm_in_a_long_frame_ends_within_the_bound(tmp_path: Path) -> No
     out = tmp_path / "long.h5"
     proc = _mpi("run", "-q", "-r", "256", "-c", "256", "-e", "100000", "--backend", "numpy",
                 "-n", "2", "-o", str(out), "--stop-within", "2")
-    try:
-        _wait_running(out, proc)
-        time.sleep(2)
-        proc.send_signal(signal.SIGTERM)
-        sent = time.monotonic()
-        _, err = proc.communicate(timeout=120)
-        took = time.monotonic() - sent
-    finally:
-        if proc.poll() is None:
-            proc.kill()
+    err, took = _terminate_in_frame(proc, out)
     assert proc.returncode == 128 + signal.SIGTERM, err
     assert took < 10, (took, err)
     assert err.count("stopped by SIGTERM") == 1, err  # rank 0 speaks for all
