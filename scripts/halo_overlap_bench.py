@@ -51,7 +51,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import resource
 import statistics
 import subprocess
 import sys
@@ -131,27 +130,22 @@ def _neighbours(be: object) -> list[int]:
     return sorted(r for r in ranks if r != h.null and r != rank)
 
 
-def _busy() -> tuple[float, float]:
-    """(CPU seconds the whole machine has been busy, CPU seconds of this process's waited-for
-    descendants): their differences over a launch give the CPU that others' work took."""
-    ticks = [int(x) for x in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
-    busy = (sum(ticks[:8]) - ticks[3] - ticks[4]) / os.sysconf("SC_CLK_TCK")
-    mine = resource.getrusage(resource.RUSAGE_CHILDREN)
-    return busy, mine.ru_utime + mine.ru_stime
-
-
 def launch(src: str, layout: str, args: argparse.Namespace, env: dict[str, str]) -> dict:
     """One mpiexec; its JSON row, with ``others``: the share of the machine's cores that work
     other than this launch kept busy meanwhile (0: it had the machine to itself)."""
+    # Here, not at the top: the children import this file with the older tree, which has
+    # no such function.
+    from grayscott.bench.machine import busy_cpu_seconds
+
     mpiexec = Path(sys.executable).parent / "mpiexec"
     cmd = [str(mpiexec), "-n", str(args.ranks), sys.executable, __file__, "--child",
            "--rows", str(args.rows), "--cols", str(args.cols), "--steps", str(args.steps),
            "--repeat", str(args.repeat), "--backend", args.backend, "--layouts", layout,
            "--before", args.before]
     env = {**os.environ, **env, "PYTHONPATH": src, "GRAYSCOTT_MPI": "1"}
-    (busy0, mine0), t0 = _busy(), time.perf_counter()
+    (busy0, mine0), t0 = busy_cpu_seconds(), time.perf_counter()
     out = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=600, check=True)
-    (busy1, mine1), wall = _busy(), time.perf_counter() - t0
+    (busy1, mine1), wall = busy_cpu_seconds(), time.perf_counter() - t0
     others = max(0.0, (busy1 - busy0) - (mine1 - mine0)) / (wall * (os.cpu_count() or 1))
     row = json.loads([ln for ln in out.stdout.splitlines() if ln.startswith("{")][-1])
     return {**row, "others": others}

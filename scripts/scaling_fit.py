@@ -29,13 +29,13 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import resource
 import statistics
 import sys
 import time
 from pathlib import Path
 from typing import Any
 
+from grayscott.bench.machine import busy_cpu_seconds
 from grayscott.parallel.bench import launch
 
 GRIDS = ((540, 960), (1080, 1920), (2160, 3840))
@@ -56,19 +56,10 @@ def fit_line(xs: list[float], ys: list[float]) -> tuple[float, float]:
     return my - b * mx, b
 
 
-def _busy() -> tuple[float, float]:
-    """(CPU seconds the whole machine has been busy, CPU seconds of this process's waited-for
-    descendants): their differences over a round give the CPU that others' work took."""
-    ticks = [int(x) for x in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
-    busy = (sum(ticks[:8]) - ticks[3] - ticks[4]) / os.sysconf("SC_CLK_TCK")
-    mine = resource.getrusage(resource.RUSAGE_CHILDREN)
-    return busy, mine.ru_utime + mine.ru_stime
-
-
 def round_(steps: int) -> tuple[dict[str, float], list[dict[str, Any]]]:
     rows: list[dict[str, Any]] = []
     out: dict[str, float] = {"load": os.getloadavg()[0]}
-    (busy0, mine0), t0 = _busy(), time.perf_counter()
+    (busy0, mine0), t0 = busy_cpu_seconds(), time.perf_counter()
     for r, c in GRIDS:
         for k in (1, 2):
             row = one(k, r, c, steps if r * c <= 2e6 else steps // 4)
@@ -87,7 +78,7 @@ def round_(steps: int) -> tuple[dict[str, float], list[dict[str, Any]]]:
         ys.append(row["exchange_s"])
     a, b = fit_line(xs, ys)
     out["overhead"], out["bandwidth"] = a, 1 / b
-    (busy1, mine1), wall = _busy(), time.perf_counter() - t0
+    (busy1, mine1), wall = busy_cpu_seconds(), time.perf_counter() - t0
     out["others"] = max(0.0, (busy1 - busy0) - (mine1 - mine0)) / (wall * (os.cpu_count() or 1))
     return out, rows
 

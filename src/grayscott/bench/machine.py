@@ -123,6 +123,18 @@ def cache_bytes(level: int) -> int | None:
     return None
 
 
+def busy_cpu_seconds() -> tuple[float, float]:
+    """(CPU seconds the whole machine has been busy, from /proc/stat; CPU seconds of this
+    process's waited-for children): their differences over a measurement give the CPU that
+    other work took meanwhile (Linux)."""
+    import resource
+
+    ticks = [int(x) for x in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    busy = (sum(ticks[:8]) - ticks[3] - ticks[4]) / os.sysconf("SC_CLK_TCK")
+    mine = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return busy, mine.ru_utime + mine.ru_stime
+
+
 def memory_bytes() -> int | None:
     with contextlib.suppress(ValueError, OSError, AttributeError):
         return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
