@@ -105,7 +105,7 @@ def wide(case):
     assert batch.g == case["group"]
     for n in case["calls"]:
         batch.advance(n)
-    U = NW.from_wide(batch.U, batch.g)[:, 1:-1, 1:-1]
+    U = NW.interiors(batch.U, batch.g)
     return U, batch.v()
 
 

@@ -243,15 +243,9 @@ def to_wide(X: np.ndarray, g: int) -> np.ndarray:
         b // g, r, g * c)
 
 
-def from_wide(W: np.ndarray, g: int) -> np.ndarray:
-    """The inverse of :func:`to_wide` (a new array)."""
-    q, r, gc = W.shape
-    return np.ascontiguousarray(W.reshape(q, r, g, gc // g).transpose(0, 2, 1, 3)).reshape(
-        q * g, r, gc // g)
-
-
 def interiors(W: np.ndarray, g: int) -> np.ndarray:
-    """``from_wide(W, g)[:, 1:-1, 1:-1]`` (a new array) without copying the ghosts."""
+    """The members' interiors (B, R, C) of the wide (B / g, R + 2, g (C + 2)), undoing
+    :func:`to_wide` (a new array, the ghosts not copied)."""
     q, r, gc = W.shape
     c = gc // g
     inner = W.reshape(q, r, g, c)[:, 1:-1, :, 1:-1].transpose(0, 2, 1, 3)
