@@ -130,7 +130,8 @@ def _neighbours(be: object) -> list[int]:
     return sorted(r for r in ranks if r != h.null and r != rank)
 
 
-def launch(src: str, layout: str, args: argparse.Namespace, env: dict[str, str]) -> dict:
+def launch(src: str, layout: str, args: argparse.Namespace, env: dict[str, str],
+           depth: int | None = None) -> dict:
     """One mpiexec; its JSON row, with ``others``: the share of the machine's cores that work
     other than this launch kept busy meanwhile (0: it had the machine to itself)."""
     # Here, not at the top: the children import this file with the older tree, which has
@@ -141,7 +142,7 @@ def launch(src: str, layout: str, args: argparse.Namespace, env: dict[str, str])
     cmd = [str(mpiexec), "-n", str(args.ranks), sys.executable, __file__, "--child",
            "--rows", str(args.rows), "--cols", str(args.cols), "--steps", str(args.steps),
            "--repeat", str(args.repeat), "--backend", args.backend, "--layouts", layout,
-           "--before", args.before]
+           "--before", args.before] + (["--depth", str(depth)] if depth else [])
     env = {**os.environ, **env, "PYTHONPATH": src, "GRAYSCOTT_MPI": "1"}
     (busy0, mine0), t0 = busy_cpu_seconds(), time.perf_counter()
     out = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=600, check=True)
@@ -165,7 +166,9 @@ def child(args: argparse.Namespace) -> None:
     comm = MPI.COMM_WORLD
     shape = (args.rows, args.cols)
     p, q = (int(x) for x in args.layouts.split("x"))
-    be = DistributedBackend(make_problem(shape), args.backend, comm=comm, dims=(p, q))
+    # the older tree has no halo depth: asked for this tree only
+    depth = {"depth": args.depth} if args.depth else {}
+    be = DistributedBackend(make_problem(shape), args.backend, comm=comm, dims=(p, q), **depth)
     be.set_state(*make_initial("school", shape))
     be.compile()
     be.advance(args.steps // 4)
@@ -190,10 +193,13 @@ def child(args: argparse.Namespace) -> None:
         out = dict(zip(keys, best, strict=True))
         parts = [split(clocks[r], [clocks[n] for n in neighbours[r]])
                  for r in range(len(clocks))]
-        for key in parts[0]:  # mean over the steps and the ranks
-            out[f"{key}_s"] = float(np.mean([x[key] for x in parts]))
-        for key in ("exposed", "transfer"):  # the typical step, robust to a rare long one
-            out[f"{key}_median_s"] = float(np.median([x[key] for x in parts]))
+        # an exchange per `per` steps (a halo `depth` deep): its times, shared by its steps
+        per = args.steps / len(clocks[0])
+        for key in parts[0]:  # per step: the mean over the ranks of the sum over exchanges
+            out[f"{key}_s"] = float(np.mean([x[key].sum() for x in parts])) / args.steps
+        for key in ("exposed", "transfer"):  # the typical exchange, robust to a rare long one
+            out[f"{key}_median_s"] = float(np.median([x[key] for x in parts])) / per
+        out["depth"] = getattr(be, "depth", 1)
         print(json.dumps(out), flush=True)
 
 
@@ -229,17 +235,17 @@ def _cpu() -> str:
 
 def measure(args: argparse.Namespace) -> list[dict]:
     """``--rounds`` rounds; in each, every layout with the older tree then this one."""
-    trees = {"before": (args.before, _environment(args.env_before)),
-             "after": (str(HERE), _environment(args.env))}
+    trees = {"before": (args.before, _environment(args.env_before), args.depth_before),
+             "after": (str(HERE), _environment(args.env), args.depth)}
     rows = []
     for r in range(args.rounds):
         for layout in args.layouts.split(","):
-            for name, (src, env) in trees.items():
+            for name, (src, env, depth) in trees.items():
                 load = os.getloadavg()[0]
                 row = {"tree": name, "layout": layout, "ranks": args.ranks,
                        "shape": [args.rows, args.cols], "env": env, "cpu": _cpu(),
                        "at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-                       **launch(src, layout, args, env), "load": load}
+                       **launch(src, layout, args, env, depth), "load": load}
                 rows.append(row)
                 print(f"round {r} {name:<6} {layout}: " + ", ".join(
                     f"{label} {row[key] * unit:.3f}" for key, label, unit in SHOWN), flush=True)
@@ -296,6 +302,10 @@ def main() -> int:
                     help="an MPI setting for this tree's launches (repeatable)")
     ap.add_argument("--env-before", action="append", default=[], metavar="NAME=VALUE",
                     help="an MPI setting for the older tree's launches (repeatable)")
+    ap.add_argument("--depth", type=int, default=None,
+                    help="this tree's halo depth (default: its own choice)")
+    ap.add_argument("--depth-before", type=int, default=None,
+                    help="the older tree's halo depth, when it has one (with --before src)")
     ap.add_argument("--json", default=None, help="write every launch's row here")
     ap.add_argument("--summarize", nargs="+", metavar="JSON", default=None,
                     help="measure nothing: the summary of rows that --json wrote (several "

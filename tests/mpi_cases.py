@@ -74,6 +74,8 @@ def main() -> int:
     ap.add_argument("--shape", default="13x17")
     ap.add_argument("--steps", type=int, default=9)
     ap.add_argument("--blocks", type=int, default=2, help="advance() calls (get_v between)")
+    ap.add_argument("--depths", default="auto",
+                    help="comma-separated halo depths for the numba backends (auto: the default)")
     args = ap.parse_args()
     if args.fail is not None:
         return mpi_main(lambda _argv: fail(args.fail), collective=True)
@@ -88,9 +90,11 @@ def main() -> int:
                                allow_unstable=True)  # stable; skips a slow check
         u, v = make_initial("noise", shape, seed=3)
         want = serial(problem, name, u, v, args.steps, args.blocks) if root else None
-        for dims in layouts.split(","):
+        depths = args.depths.split(",") if name.startswith("numba") else ["auto"]
+        for dims, depth in itertools.product(layouts.split(","), depths):
             be = DistributedBackend(problem, name, comm=comm, dims=parse_dims(dims),
-                                    threads=1 if name == "numba-parallel" else None)
+                                    threads=1 if name == "numba-parallel" else None,
+                                    depth=None if depth == "auto" else int(depth))
             be.set_state(u if root else None, v if root else None)
             for _ in range(args.blocks):
                 be.advance(args.steps)
@@ -100,7 +104,7 @@ def main() -> int:
             # the model of docs/scaling.md counts the bytes the exchange really sends
             sent = comm.allreduce(be.halo.bytes_per_call, op=MPI.MAX)
             modelled = model.step(shape, comm.size, MACHINE, problem.dtype.itemsize,
-                                  be.block.dims).halo_bytes
+                                  be.block.dims, depth=be.depth).halo_bytes
             if border != "periodic" and sent != modelled:
                 bad += 1
                 if root:
@@ -111,7 +115,7 @@ def main() -> int:
                 bad += bool(wrong)
                 for field, w, g in wrong:
                     diff = np.abs(w.astype(float) - g.astype(float))
-                    print(f"MISMATCH {name} {stencil} {border} {dtype} dims={dims} "
+                    print(f"MISMATCH {name} {stencil} {border} {dtype} dims={dims} depth={depth} "
                           f"({be.block.dims}) {field}: max |diff| {diff.max():.3g} at "
                           f"{np.unravel_index(diff.argmax(), diff.shape)}", flush=True)
             be.cart.Free()

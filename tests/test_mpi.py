@@ -118,7 +118,10 @@ def test_launched_without_mpi4py_is_one_line(tmp_path: Path) -> None:
     (2, ["--full-dims", "2x1,1x2"]),
     (3, ["--dims", "3x1,1x3"]),
     (4, ["--full-dims", "2x2", "--dims", "4x1,1x4"]),
-    (9, ["--dims", "3x3"]),  # a rank with all eight neighbours
+    (9, ["--dims", "3x3", "--depths", "1,2,auto"]),  # a rank with all eight neighbours
+    # halos deeper than a line: 9 steps a call, so groups of 2+2+2+2+1, 3+3+3, 5+4
+    (2, ["--dims", "2x1,1x2", "--depths", "1,2,3,5,6"]),
+    (4, ["--dims", "2x2", "--depths", "1,2,3"]),
 ])
 def test_ranks_equal_one_process_bit_for_bit(ranks: int, args: list[str]) -> None:
     proc = mpiexec(ranks, sys.executable, str(CASES), "--shape", "13x17", *args)

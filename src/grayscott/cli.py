@@ -20,7 +20,7 @@ from .explore.commands import explore_cmd, replay_cmd
 from .io.commands import FSYNC_HELP, info_cmd, resume_cmd, run_summary, stop_within_option
 from .io.diff import diff_cmd
 from .io.gather import gather_cmd
-from .parallel.launcher import layout_option
+from .parallel.launcher import halo_depth_option, layout_option
 from .physics import BORDERS, DTYPES, INITIAL_STATES, STENCILS, Parameters, make_problem
 from .reference.commands import verify_cmd
 from .runs import DEFAULT_CHECKPOINT_EVERY
@@ -104,6 +104,7 @@ def cli() -> None:
 @stop_within_option
 @click.option("-q", "--quiet", is_flag=True, help="No settings line, progress bar or summary.")
 @layout_option
+@halo_depth_option
 def run_cmd(nbimage: int, nbextrastep: int, nbrow: int, nbcol: int, killrate: float,
             feedrate: float, deltat: float, Du: float, Dv: float, output: str,
             backend: str | None, dtype: str, output_dtype: str, stencil: str, border: str,
@@ -111,7 +112,7 @@ def run_cmd(nbimage: int, nbextrastep: int, nbrow: int, nbcol: int, killrate: fl
             blocking: int | None, flush_subnormals: bool, video: str | None, overwrite: bool,
             checkpoint_every: int, flush_every: int, allow_unstable: bool, fsync: bool,
             rate_map: str | None, stop_within: float | None, quiet: bool,
-            layout: str | None = None) -> None:
+            layout: str | None = None, halo_depth: int | None = None) -> None:
     """Run a simulation and write the school's HDF5 file.
 
     Every frame is flushed and the state saved as it goes, so a run that is killed keeps its
@@ -121,7 +122,8 @@ def run_cmd(nbimage: int, nbextrastep: int, nbrow: int, nbcol: int, killrate: fl
     from .parallel.run import runner
     from .simulation import Simulation
 
-    run = runner("run", layout)  # decomposed over the ranks when started by mpiexec
+    # decomposed over the ranks when started by mpiexec
+    run = runner("run", layout, halo_depth)
 
     extra = {}
     if preset is not None:

@@ -7,7 +7,7 @@ from typing import Any
 
 import click
 
-from ..parallel.launcher import layout_option
+from ..parallel.launcher import halo_depth_option, layout_option
 from .paths import format_duration
 
 #: ``--fsync`` of run, resume and sweep.
@@ -62,9 +62,11 @@ def run_summary(result: Any) -> str:
 @stop_within_option
 @click.option("-q", "--quiet", is_flag=True, help="No settings line, progress bar or summary.")
 @layout_option
+@halo_depth_option
 def resume_cmd(file: str, nbimage: int | None, backend: str | None, threads: int | None,
                checkpoint_every: int | None, video: str | None, overwrite: bool, fsync: bool,
-               stop_within: float | None, quiet: bool, layout: str | None = None) -> None:
+               stop_within: float | None, quiet: bool, layout: str | None = None,
+               halo_depth: int | None = None) -> None:
     """Continue the run of FILE from its last saved state, with the settings in the file.
 
     Works on a run that was interrupted, killed, ran out of disk, or completed (with -n to
@@ -75,7 +77,7 @@ def resume_cmd(file: str, nbimage: int | None, backend: str | None, threads: int
     from ..plans import plan_resume
     from .paths import clean_stale
 
-    resume = runner("resume", layout)  # on any number of ranks when started by mpiexec
+    resume = runner("resume", layout, halo_depth)  # on any number of ranks when started by mpiexec
 
     plan = plan_resume(file, nbimage, backend, threads, checkpoint_every)
     if plan.first_frame >= plan.nbimage and plan.frames_written >= plan.nbimage \

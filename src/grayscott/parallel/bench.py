@@ -82,12 +82,11 @@ def measure(backend: str, shape: tuple[int, int], steps: int, repeat: int, dtype
     # The exchange alone, no compute between: its cost without waiting for a slower neighbour.
     # The median call, not the mean: on a machine shared with other work, the calls during
     # which the scheduler put a rank aside say how busy the machine was, not what MPI costs.
-    inner = be.inner
     calls = np.empty(steps)
     comm.Barrier()
     for i in range(steps):
         h0 = time.perf_counter()
-        be.halo.fill(inner.U, inner.V)
+        be.stepper.exchange()
         calls[i] = time.perf_counter() - h0
     exchange = comm.allreduce(float(np.median(calls)), op=MPI.MAX)
     if comm.rank != 0:

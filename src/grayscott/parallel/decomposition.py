@@ -58,11 +58,11 @@ def halo_cells(shape: tuple[int, int], dims: tuple[int, int], coords: tuple[int,
 
 
 def sent_cells(block: tuple[int, int], dims: tuple[int, int], coords: tuple[int, int],
-               periodic: bool = False) -> int:
-    """Cells of one field a ``block``-sized block at ``coords`` sends per step: a row to each
-    northern and southern neighbour, a column to each western and eastern one, a cell to each
-    diagonal one. A message to oneself (alone along a periodic direction) is a copy, not
-    counted."""
+               periodic: bool = False, depth: int = 1) -> int:
+    """Cells of one field a ``block``-sized block at ``coords`` sends per exchange: ``depth``
+    rows to each northern and southern neighbour, ``depth`` columns to each western and
+    eastern one, ``depth`` x ``depth`` cells to each diagonal one. A message to oneself (alone
+    along a periodic direction) is a copy, not counted."""
     (p, q), (i, j) = dims, coords
     cells = 0
     for di, dj in DIRECTIONS:
@@ -72,7 +72,7 @@ def sent_cells(block: tuple[int, int], dims: tuple[int, int], coords: tuple[int,
         elif not (0 <= ni < p and 0 <= nj < q):
             continue
         if (ni, nj) != (i, j):
-            cells += (1 if di else block[0]) * (1 if dj else block[1])
+            cells += (depth if di else block[0]) * (depth if dj else block[1])
     return cells
 
 

@@ -52,7 +52,7 @@ class DistributedBackend(Backend):
 
     def __init__(self, problem: Problem, backend: str = "numpy", comm: Any = None,
                  dims: tuple[int, int] | None = None, threads: int | None = None,
-                 options: dict[str, Any] | None = None) -> None:
+                 options: dict[str, Any] | None = None, depth: int | None = None) -> None:
         super().__init__(problem)
         from . import world
 
@@ -71,8 +71,12 @@ class DistributedBackend(Backend):
             threads = _threads_per_rank(self.cart)
         self.inner = backends.create(backend, self.local_problem, threads=threads,
                                      **(options or {}))
-        self.halo = HaloExchange(self.cart, self.block, problem.border, problem.dtype)
-        self.stepper = (_numba_stepper if backend.startswith("numba") else _NumpyStepper)(
+        numba = backend.startswith("numba")
+        #: Halo lines exchanged at once: steps per exchange (1 on the numpy backends).
+        self.depth = choose_depth(problem.shape, self.block, numba, depth)
+        self.halo = HaloExchange(self.cart, self.block, problem.border, problem.dtype,
+                                 self.depth, rule=not numba)
+        self.stepper = (_numba_stepper if numba else _NumpyStepper)(
             self.inner, self.block, self.halo)
         self._slices = blocks(problem.shape, self.block.dims)
         self._counts = [(r.stop - r.start) * (c.stop - c.start) for r, c in self._slices]
@@ -93,7 +97,8 @@ class DistributedBackend(Backend):
     @property
     def provenance(self) -> dict[str, Any]:
         p, q = self.block.dims
-        return {"mpi_ranks": self.size, "mpi_dims": f"{p}x{q}", **self.inner.provenance}
+        return {"mpi_ranks": self.size, "mpi_dims": f"{p}x{q}", "mpi_halo_depth": self.depth,
+                **self.inner.provenance}
 
     def describe(self) -> str:
         p, q = self.block.dims
@@ -211,6 +216,36 @@ def _block_deficit(inner: Backend, block: Block) -> Any:
     return None if d is None else d.astype(p.dtype)
 
 
+#: Steps per exchange on the numba backends when not asked: one exchange's fixed cost and its
+#: wait for the slower neighbour are then paid once per this many steps, for a few extra cells
+#: a step (about DEPTH / 2 lines per side with a neighbour).
+DEPTH = 4
+
+
+def choose_depth(shape: tuple[int, int], block: Block, numba: bool,
+                 asked: int | None) -> int:
+    """The halo depth: ``asked``, or :data:`DEPTH` on numba backends and 1 on numpy ones;
+    never more than the thinnest block along a cut direction (a neighbour sends its own
+    lines only). The same on every rank: it depends on the grid and the layout only."""
+    from .decomposition import split
+
+    p, q = block.dims
+    cut = [min(b - a for a, b in split(n, k)) for n, k in zip(shape, (p, q), strict=True)
+           if k > 1 or block.periodic]
+    thinnest = min(cut, default=shape[0])
+    if asked is None:
+        return min(DEPTH, thinnest) if numba else 1
+    if asked < 1:
+        raise GrayScottError(f"--halo-depth must be at least 1, got {asked}")
+    if asked > 1 and not numba:
+        raise GrayScottError(f"--halo-depth {asked} needs the numba or numba-parallel backend "
+                             f"(the numpy ones exchange one line a step)")
+    if asked > thinnest:
+        raise GrayScottError(f"--halo-depth {asked} is deeper than the thinnest block "
+                             f"({thinnest} lines across) of this layout; use at most {thinnest}")
+    return asked
+
+
 class _NumpyStepper:
     """``numpy`` and ``numpy-school``: their own loops, with the ghost fill replaced by the
     exchange (their steps call ``self.fill_ghosts()`` before each step and read the ring only)."""
@@ -223,15 +258,17 @@ class _NumpyStepper:
     def compile(self) -> None:
         self.inner.compile()
 
+    def exchange(self) -> None:
+        """One exchange alone (what ``bench`` times)."""
+        self.inner.fill_ghosts()
+
     def advance(self, nsteps: int) -> None:
         self.inner.advance(nsteps)
 
 
 def _numba_stepper(inner: Any, block: Block, halo: HaloExchange) -> Any:
-    """``numba`` and ``numba-parallel``: the exchange hidden behind the interior (overlap)."""
+    """``numba`` and ``numba-parallel``: the exchange hidden behind the interior, ``depth``
+    steps per exchange (overlap)."""
     from .overlap import OverlapStepper
 
-    d = _block_deficit(inner, block)
-    empty = np.zeros(0, inner.problem.dtype)
-    strips = (empty,) * 4 if d is None else (d.top, d.bottom, d.left, d.right)
-    return OverlapStepper(inner, strips, halo)
+    return OverlapStepper(inner, halo, inner.problem.border, block.sides)

@@ -44,20 +44,36 @@ def neighbour(cart: Any, block: Block, di: int, dj: int) -> int:
     return cart.Get_cart_rank((i, j))
 
 
-def _span(step: int, n: int, ghost: bool) -> tuple[int, int]:
-    """(start, size) along one axis of a padded field: the interior (step 0), or the first or
-    last interior line (step -1, +1), or the ghost line beyond it (``ghost``)."""
+def _span(step: int, n: int, ghost: bool, pad: int, depth: int) -> tuple[int, int]:
+    """(start, size) along one axis of a field padded by ``pad`` cells before its ``n``
+    interior ones: the interior (step 0), or its first or last ``depth`` lines (step -1, +1),
+    or the ``depth`` ghost lines beyond them (``ghost``)."""
     if step == 0:
-        return 1, n
+        return pad, n
     if step < 0:
-        return (0 if ghost else 1), 1
-    return (n + 1 if ghost else n), 1
+        return (pad - depth if ghost else pad), depth
+    return (pad + n if ghost else pad + n - depth), depth
+
+
+def pads(cart: Any, block: Block, depth: int) -> tuple[int, int, int, int]:
+    """Ghost lines on each side (top, bottom, left, right) of a block whose halo is ``depth``
+    deep: ``depth`` where a neighbour sends them, 1 on a global side (the border rule's)."""
+    from mpi4py import MPI
+
+    around = [neighbour(cart, block, di, dj) for di, dj in ((-1, 0), (1, 0), (0, -1), (0, 1))]
+    return tuple(1 if r == MPI.PROC_NULL else depth for r in around)  # type: ignore[return-value]
 
 
 class HaloExchange:
-    """Fill the ghost rings of a rank's padded U and V; counts the time and bytes it takes."""
+    """Fill the ghost rings of a rank's padded U and V; counts the time and bytes it takes.
 
-    def __init__(self, cart: Any, block: Block, border: str, dtype: np.dtype) -> None:
+    ``depth`` ghost lines come from each neighbour (the fields are then padded by
+    :attr:`pads`: ``depth`` on a side with a neighbour, 1 on a global side), so that a stepper
+    can take ``depth`` steps per exchange (:mod:`.overlap`). ``rule=False`` leaves the global
+    sides to the caller (a stepper that fills them once: nothing else writes them)."""
+
+    def __init__(self, cart: Any, block: Block, border: str, dtype: np.dtype,
+                 depth: int = 1, rule: bool = True) -> None:
         from mpi4py import MPI
         from mpi4py.util.dtlib import from_numpy_dtype
 
@@ -66,8 +82,14 @@ class HaloExchange:
         self.border = border
         self.null = MPI.PROC_NULL
         self.sides = block.sides
-        self.rule = border != "periodic" and any(self.sides)
+        self.rule = rule and border != "periodic" and any(self.sides)
         self.base = from_numpy_dtype(np.dtype(dtype))
+        self.depth = depth
+        #: Ghost lines (top, bottom, left, right) of the fields this exchange fills.
+        self.pads = pads(cart, block, depth)
+        nr, nc = block.shape
+        #: The shape of those fields.
+        self.shape = (nr + self.pads[0] + self.pads[1], nc + self.pads[2] + self.pads[3])
         #: (tag, rank it goes to, rank it comes from) of each message of a step.
         self.routes = []
         for tag, (di, dj) in enumerate(DIRECTIONS):  # the tag is the direction's index
@@ -76,7 +98,7 @@ class HaloExchange:
                 self.routes.append((tag, dest, source))
         #: Bytes this rank sends per exchange (U and V; not those it sends itself).
         self.bytes_per_call = 2 * np.dtype(dtype).itemsize * sent_cells(
-            block.shape, block.dims, block.coords, block.periodic)
+            block.shape, block.dims, block.coords, block.periodic, depth)
         self._types: dict[tuple[int, int, int], Any] = {}
         self._requests: dict[tuple[int, int], list[Any]] = {}
         self._pending: list[Any] = []
@@ -95,10 +117,10 @@ class HaloExchange:
         ``ghost``, the ghost cells on the opposite side it fills)."""
         key = (di, dj, ghost)
         if key not in self._types:
-            nr, nc = self.block.shape
-            r0, rn = _span(-di if ghost else di, nr, ghost)
-            c0, cn = _span(-dj if ghost else dj, nc, ghost)
-            t = self.base.Create_subarray((nr + 2, nc + 2), (rn, cn), (r0, c0))
+            (nr, nc), (top, _, left, _), h = self.block.shape, self.pads, self.depth
+            r0, rn = _span(-di if ghost else di, nr, ghost, top, h)
+            c0, cn = _span(-dj if ghost else dj, nc, ghost, left, h)
+            t = self.base.Create_subarray(self.shape, (rn, cn), (r0, c0))
             self._types[key] = t.Commit()
         return self._types[key]
 

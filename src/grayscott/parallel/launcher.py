@@ -3,6 +3,8 @@
 * :func:`check_launcher`: ``srun`` starts one copy per task; without a PMI (``--mpi=pmi2``,
   ``pmix``) the copies cannot find each other and each would run the whole grid alone, into one
   output file. Every copy refuses in one line instead.
+* :func:`halo_depth_option`: ``--halo-depth N``, refused in one process
+  (:func:`requested_depth`);
 * :func:`layout_option`: ``--layout RxC`` of ``run``, ``resume`` and ``bench`` (default
   ``GRAYSCOTT_MPI_DIMS``, else ``auto``); :func:`requested_layout` reads it and refuses a
   layout of several ranks in a process that no MPI launcher started, where it would be
@@ -61,6 +63,25 @@ def layout_option(f: F) -> F:
         help="MPI: ranks as R rows x C columns of blocks (0 lets the grid choose one factor); "
              f"default ${LAYOUT_VARIABLE}, else auto: the layout whose busiest rank sends the "
              "fewest halo bytes among those that fit the grid.")(f)
+
+
+def halo_depth_option(f: F) -> F:
+    """``--halo-depth N`` (steps per halo exchange, numba backends)."""
+    import click
+
+    return click.option(
+        "--halo-depth", "halo_depth", type=click.IntRange(min=1), default=None, metavar="N",
+        help="MPI, numba backends: exchange N lines of halo at once and take N steps per "
+             "exchange (each step also computes a few of the neighbours' lines); default 4, "
+             "or the thinnest block. Results are the same bit for bit.")(f)
+
+
+def requested_depth(depth: int | None, mpi: bool) -> int | None:
+    """``--halo-depth`` as given; refused in one process, where there is no halo."""
+    if depth is not None and not mpi:
+        raise GrayScottError(f"--halo-depth {depth} is for MPI runs: start it with mpiexec -n N "
+                             "(or srun)")
+    return depth
 
 
 def requested_layout(text: str | None, mpi: bool) -> tuple[tuple[int, int] | None, str]:

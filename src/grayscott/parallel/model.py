@@ -13,6 +13,9 @@ docs/scaling.md prints its tables (``python -m grayscott.parallel.model``). Its 
   slower of the two sets a frame's write time);
 * ``root_bandwidth``: bytes per second rank 0 gathers a checkpoint (U and V) at.
 
+``depth``: halo lines exchanged at once (``--halo-depth``), so one exchange per ``depth``
+steps; each step then also computes about ``(depth - 1) / 2`` lines of each neighbour's side.
+
 ``exposed`` is the share of the halo time that the step waits for (1: nothing hidden; the
 exchange now overlaps the interior's compute, so on a machine with a core per rank only what
 outlasts the interior is exposed: ``max(0, halo - interior)``).
@@ -58,7 +61,7 @@ class Step:
     block: tuple[int, int]
     compute_s: float
     halo_s: float
-    halo_bytes: int  # the most any rank sends
+    halo_bytes: int  # the most any rank sends per exchange
     write_s: float  # one frame of V (float32), every rank its block
     checkpoint_s: float  # one checkpoint (U and V of the state dtype) gathered to rank 0
 
@@ -79,20 +82,23 @@ class Step:
 
 
 def step(shape: tuple[int, int], ranks: int, m: Machine, itemsize: int = 4,
-         dims: tuple[int, int] | None = None, periodic: bool = False) -> Step:
+         dims: tuple[int, int] | None = None, periodic: bool = False, depth: int = 1) -> Step:
     """The slowest rank's step, over every rank's block and neighbours (a rank on the edge of
-    the grid of ranks has fewer neighbours unless ``periodic``)."""
+    the grid of ranks has fewer neighbours unless ``periodic``), with one exchange of
+    ``depth`` lines per ``depth`` steps."""
     p, q = dims or choose_dims(ranks, shape, periodic=periodic)
     rows, cols = split(shape[0], p), split(shape[1], q)
     worst, most = None, 0
     for i, (r0, r1) in enumerate(rows):
         for j, (c0, c1) in enumerate(cols):
             block = (r1 - r0, c1 - c0)
-            nbytes = 2 * itemsize * sent_cells(block, (p, q), (i, j), periodic)
+            nbytes = 2 * itemsize * sent_cells(block, (p, q), (i, j), periodic, depth)
             most = max(most, nbytes)
             cells = block[0] * block[1]
-            compute = cells / m.rate_at(cells)
-            halo = (m.overhead + nbytes / m.bandwidth) if nbytes else 0.0
+            # the lines grown into each neighbour's side, (depth - 1) / 2 a step on average
+            grown = (depth - 1) / 2 * sent_cells(block, (p, q), (i, j), periodic)
+            compute = (cells + grown) / m.rate_at(cells)
+            halo = (m.overhead + nbytes / m.bandwidth) / depth if nbytes else 0.0
             if worst is None or compute + halo > worst[0] + worst[1]:
                 worst = (compute, halo, block)
     compute, halo, block = worst
@@ -102,15 +108,15 @@ def step(shape: tuple[int, int], ranks: int, m: Machine, itemsize: int = 4,
     return Step(ranks, (p, q), block, compute, halo, most, write, checkpoint)
 
 
-def strong(shape: tuple[int, int], ranks: list[int],
-           m: Machine) -> list[tuple[Step, float, float]]:
+def strong(shape: tuple[int, int], ranks: list[int], m: Machine,
+           depth: int = 1) -> list[tuple[Step, float, float]]:
     """Each P that fits the grid, with its strong-scaling efficiency against one rank, the
     exchange hidden behind the interior and not."""
     one = step(shape, 1, m).step_s
     out = []
     for p in ranks:
         try:
-            s = step(shape, p, m)
+            s = step(shape, p, m, depth=depth)
         except GrayScottError:  # no layout of p ranks fits the grid
             continue
         out.append((s, one / (p * s.step_s), one / (p * s.step_exposed_s)))
@@ -125,12 +131,12 @@ def balance_side(m: Machine) -> float:
 
 
 def table(shape: tuple[int, int], ranks: list[int], m: Machine, nbextrastep: int = 32,
-          checkpoint_every: int = 10) -> str:
-    """Strong scaling of ``shape`` as a Markdown table."""
+          checkpoint_every: int = 10, depth: int = 1) -> str:
+    """Strong scaling of ``shape`` as a Markdown table (halo bytes: per exchange)."""
     out = ["| ranks | layout | block | step | halo (share) | halo bytes | efficiency, "
            "hidden / exposed | write / frame's steps | checkpoint / its frames' steps |",
            "|---|---|---|---|---|---|---|---|---|"]
-    for s, eff, exposed in strong(shape, ranks, m):
+    for s, eff, exposed in strong(shape, ranks, m, depth):
         frame = nbextrastep * s.step_s
         out.append(f"| {s.ranks} | {s.dims[0]}x{s.dims[1]} | {s.block[0]}x{s.block[1]} | "
                    f"{_time(s.step_s)} | {_time(s.halo_s)} ({100 * s.halo_share:.0f} %) | "

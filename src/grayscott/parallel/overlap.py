@@ -21,6 +21,8 @@ import numpy as np
 from numba import njit, prange
 
 from ..backends.numba_kernels import _INLINE, _OPTS, _cell, _lines_generic, _react
+from ..physics import deficit, fill_ghosts
+from ..physics.borders import FIXED_GHOST
 from .halo import HaloExchange
 
 
@@ -61,60 +63,136 @@ def _side_cell(U, V, U2, V2, w, c, i, j):  # pragma: no cover  (compiled)
                                 False)
 
 
-@njit(**_OPTS)
-def interior(U, V, U2, V2, w, c, top, bottom, left, right):  # pragma: no cover  (compiled)
-    """The cells whose stencil reads no ghost, one thread."""
+#: Pieces of rows at most this wide are computed cell by cell (:func:`_side_cell`): slicing a
+#: row costs more than the cells of a narrow piece.
+NARROW = 8
+
+
+@njit(**_INLINE)
+def _fix(U, V, U2, V2, w, c, top, bottom, left, right, i, c0,
+         c1):  # pragma: no cover  (compiled)
+    """The school-border corrections :func:`_box_row` makes on row ``i``, columns
+    ``[c0, c1)``."""
     nr = U.shape[0] - 2
     nc = U.shape[1] - 2
-    for i in range(2, nr):
-        _box_row(U, V, U2, V2, w, c, top, bottom, left, right, i, 2, nc)
-
-
-@njit(parallel=True, **_OPTS)
-def interior_parallel(U, V, U2, V2, w, c, top, bottom, left,
-                      right):  # pragma: no cover  (compiled)
-    """:func:`interior` with its rows shared among numba's threads."""
-    nr = U.shape[0] - 2
-    nc = U.shape[1] - 2
-    for i in prange(2, nr):
-        _box_row(U, V, U2, V2, w, c, top, bottom, left, right, i, 2, nc)
-
-
-@njit(**_OPTS)
-def frame(U, V, U2, V2, w, c, top, bottom, left, right):  # pragma: no cover  (compiled)
-    """The cells around the interior (they read ghosts): first and last rows, then the first
-    and last columns between them."""
-    nr = U.shape[0] - 2
-    nc = U.shape[1] - 2
-    _box_row(U, V, U2, V2, w, c, top, bottom, left, right, 1, 1, nc + 1)
-    _box_row(U, V, U2, V2, w, c, top, bottom, left, right, nr, 1, nc + 1)
-    for i in range(2, nr):
-        _side_cell(U, V, U2, V2, w, c, i, 1)
-        _side_cell(U, V, U2, V2, w, c, i, nc)
-        if left.size:  # the school border's correction, as _edges makes it
+    if i == 1 and top.size:
+        for j in range(c0, c1):
+            _cell(U, V, U2, V2, i, j, w, c, top[j - 1])
+    elif i == nr and bottom.size:
+        for j in range(c0, c1):
+            _cell(U, V, U2, V2, i, j, w, c, bottom[j - 1])
+    elif 1 < i < nr:
+        if left.size and c0 <= 1 < c1:
             _cell(U, V, U2, V2, i, 1, w, c, left[i - 2])
-        if right.size:
+        if right.size and c0 <= nc < c1:
             _cell(U, V, U2, V2, i, nc, w, c, right[i - 2])
 
 
-class OverlapStepper:
-    """``numba`` and ``numba-parallel`` on one block: each step starts the exchange, computes
-    the interior, waits, computes the frame (the backend's own ``advance`` fills the ring
-    itself, so it is not used here)."""
+@njit(**_OPTS)
+def _band(U, V, U2, V2, w, c, top, bottom, left, right, r0, r1, c0,
+          c1):  # pragma: no cover  (compiled)
+    """Rows ``[r0, r1)``, columns ``[c0, c1)``: row by row, or cell by cell when narrow."""
+    if c1 - c0 > NARROW:
+        for i in range(r0, r1):
+            _box_row(U, V, U2, V2, w, c, top, bottom, left, right, i, c0, c1)
+        return
+    for i in range(r0, r1):
+        for j in range(c0, c1):
+            _side_cell(U, V, U2, V2, w, c, i, j)
+    if top.size or bottom.size or left.size or right.size:  # apart: a lean loop above
+        for i in range(r0, r1):
+            _fix(U, V, U2, V2, w, c, top, bottom, left, right, i, c0, c1)
 
-    def __init__(self, inner: Any, strips: tuple[np.ndarray, ...], halo: HaloExchange) -> None:
+
+@njit(**_OPTS)
+def region(U, V, U2, V2, w, c, top, bottom, left, right, box,
+           hole):  # pragma: no cover  (compiled)
+    """The cells of ``box`` (rows r0..r1-1, columns c0..c1-1, padded indices) not in ``hole``
+    (a box inside it, or empty), one thread."""
+    r0, r1, c0, c1 = box
+    h0, h1, k0, k1 = hole
+    if h0 >= h1 or k0 >= k1:
+        h0 = h1 = r1
+    for i in range(r0, h0):
+        _box_row(U, V, U2, V2, w, c, top, bottom, left, right, i, c0, c1)
+    for i in range(h1, r1):
+        _box_row(U, V, U2, V2, w, c, top, bottom, left, right, i, c0, c1)
+    if h0 < h1:
+        _band(U, V, U2, V2, w, c, top, bottom, left, right, h0, h1, c0, k0)
+        _band(U, V, U2, V2, w, c, top, bottom, left, right, h0, h1, k1, c1)
+
+
+@njit(parallel=True, **_OPTS)
+def region_parallel(U, V, U2, V2, w, c, top, bottom, left, right, box,
+                    hole):  # pragma: no cover  (compiled)
+    """:func:`region` with the rows of its wide parts shared among numba's threads."""
+    r0, r1, c0, c1 = box
+    h0, h1, k0, k1 = hole
+    if h0 >= h1 or k0 >= k1:
+        h0 = h1 = r1
+    for i in prange(r0, h0):
+        _box_row(U, V, U2, V2, w, c, top, bottom, left, right, i, c0, c1)
+    for i in prange(h1, r1):
+        _box_row(U, V, U2, V2, w, c, top, bottom, left, right, i, c0, c1)
+    if h0 < h1:
+        _band(U, V, U2, V2, w, c, top, bottom, left, right, h0, h1, c0, k0)
+        _band(U, V, U2, V2, w, c, top, bottom, left, right, h0, h1, k1, c1)
+
+
+def _shrink(box: tuple[int, int, int, int], by: tuple[int, int, int, int]) -> tuple[int, ...]:
+    return (box[0] + by[0], box[1] - by[1], box[2] + by[2], box[3] - by[3])
+
+
+class OverlapStepper:
+    """``numba`` and ``numba-parallel`` on one block, ``halo.depth`` steps per exchange.
+
+    The stepper owns the fields: two pairs of U and V padded by ``halo.pads``, the backend's
+    ``U``, ``V``, ``U2`` and ``V2`` being views of their block and its ring (so its
+    ``set_state`` and ``get_state`` work unchanged; its own ``advance``, which fills the ring
+    itself, is not used). With a halo ``depth`` deep, step ``j`` of ``g`` (g <= depth) after
+    an exchange computes the block grown by ``g - 1 - j`` cells into each neighbour's side:
+    the cells the next steps read, from ghosts that are still exact. Extra cells computed per
+    exchange: about ``depth**2`` times a side's length; exchanges: one per ``depth`` steps.
+    """
+
+    def __init__(self, inner: Any, halo: HaloExchange, border: str,
+                 sides: tuple[bool, bool, bool, bool]) -> None:
         self.inner = inner
         self.halo = halo
-        self.strips = strips
+        self.depth = halo.depth
         self.parallel = inner.name == "numba-parallel"
-        self.inside = interior_parallel if self.parallel else interior
+        self.kernel = region_parallel if self.parallel else region
+        p = inner.problem
+        pt, pb, pl, pr = halo.pads
+        nr, nc = p.shape
+        #: How far a step may reach into each side's ghosts (0 on a global side).
+        self.reach = (pt - 1, pb - 1, pl - 1, pr - 1)
+        self.block = (pt, pt + nr, pl, pl + nc)  # the block in padded indices
+        #: Cells next to a neighbour's ghosts: computed once the messages are in.
+        self.near = tuple(int(not s) for s in sides)
+        grown = (nr + pt + pb - 2, nc + pl + pr - 2)
+        d = deficit(p.stencil, border, grown, sides)
+        d = None if d is None else d.astype(p.dtype)
+        empty = np.zeros(0, p.dtype)
+        self.strips = (empty,) * 4 if d is None else (d.top, d.bottom, d.left, d.right)
+        self.fields = [np.zeros(halo.shape, p.dtype) for _ in range(4)]  # U, V, U2, V2
+        if border != "periodic" and any(sides):  # constant ghosts, which nothing overwrites
+            for k, f in enumerate(self.fields):
+                fill_ghosts(f, border, FIXED_GHOST[k % 2], sides)
+        self._show()
+
+    def _show(self) -> None:
+        """The backend's fields as views of ours (its get_state and set_state use them)."""
+        r0, r1, c0, c1 = self.block
+        view = (slice(r0 - 1, r1 + 1), slice(c0 - 1, c1 + 1))
+        self.inner.U, self.inner.V, self.inner.U2, self.inner.V2 = (f[view] for f in self.fields)
 
     def compile(self) -> None:
-        """Compile (or load from the cache) the kernels for this dtype, on a throwaway block."""
+        """Compile (or load from the cache) the kernel for this dtype, on a throwaway block."""
         z = np.zeros((5, 5), self.inner.problem.dtype)
         self._set_threads()
-        for kernel in (self.inside, frame):
-            kernel(z, z.copy(), z.copy(), z.copy(), self.inner.w, self.inner.c, *self.strips)
+        self.kernel(z, z.copy(), z.copy(), z.copy(), self.inner.w, self.inner.c, *self.strips,
+                    (1, 4, 1, 4), (2, 3, 2, 3))
 
     def _set_threads(self) -> None:
         if self.parallel:
@@ -122,15 +200,31 @@ class OverlapStepper:
 
             numba.set_num_threads(self.inner.threads)
 
+    def exchange(self) -> None:
+        """One exchange alone on the current fields (what ``bench`` times)."""
+        self.halo.fill(self.fields[0], self.fields[1])
+
     def advance(self, nsteps: int) -> None:
-        inner, halo = self.inner, self.halo
-        w, c, strips = inner.w, inner.c, self.strips
+        w, c, strips, kernel, halo = self.inner.w, self.inner.c, self.strips, self.kernel, self.halo
         self._set_threads()
-        for _ in range(nsteps):
-            U, V, U2, V2 = inner.U, inner.V, inner.U2, inner.V2
-            halo.start(U, V)
-            self.inside(U, V, U2, V2, w, c, *strips)
-            halo.finish()
-            frame(U, V, U2, V2, w, c, *strips)
-            inner.U, inner.U2 = U2, U
-            inner.V, inner.V2 = V2, V
+        none = (0, 0, 0, 0)
+        while nsteps > 0:
+            g = min(self.depth, nsteps)
+            for j in range(g):
+                grow = g - 1 - j
+                box = _shrink(self.block, tuple(-min(grow, r) for r in self.reach))
+                if j > 0:
+                    kernel(*self.fields, w, c, *strips, box, none)
+                elif self.depth > 1:  # one exchange for `depth` steps: no overlap (measured)
+                    halo.fill(self.fields[0], self.fields[1])
+                    kernel(*self.fields, w, c, *strips, box, none)
+                else:  # the block's inside while the messages travel, then its frame
+                    halo.start(self.fields[0], self.fields[1])
+                    hole = _shrink(self.block, self.near)
+                    kernel(*self.fields, w, c, *strips, hole, none)
+                    halo.finish()
+                    kernel(*self.fields, w, c, *strips, box, hole)
+                f = self.fields
+                self.fields = [f[2], f[3], f[0], f[1]]
+            nsteps -= g
+        self._show()

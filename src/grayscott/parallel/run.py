@@ -14,9 +14,9 @@ them with it on every rank:
   raised on every rank (:func:`~.collective.on_root`);
 * the blow-up check and the stop signal are reduced over the ranks every frame, so every rank
   stops after the same frame and the checkpoint is that frame's state;
-* the file records the inner backend (``backend``) plus ``mpi_ranks``, ``mpi_dims`` and
-  ``mpi_layout`` (as asked: ``auto`` or ``RxC``): it can be resumed on any number of ranks,
-  or on one process, bit for bit.
+* the file records the inner backend (``backend``) plus ``mpi_ranks``, ``mpi_dims``,
+  ``mpi_layout`` (as asked: ``auto`` or ``RxC``) and ``mpi_halo_depth``: it can be resumed on
+  any number of ranks, or on one process, bit for bit.
 
 :func:`runner` picks these or the one-process functions, for the command line.
 """
@@ -43,35 +43,39 @@ from ..simulation import Simulation
 from . import launched, world
 from .collective import ROOT, agree, on_root
 from .distributed import DistributedBackend, check_decomposable
-from .launcher import requested_layout
+from .launcher import requested_depth, requested_layout
 from .placement import Placement
 
 T = TypeVar("T")
 
 
-def runner(what: str, layout: str | None = None) -> Callable[..., runs.RunResult]:
+def runner(what: str, layout: str | None = None,
+           depth: int | None = None) -> Callable[..., runs.RunResult]:
     """``runs.run``/``runs.resume``, or their MPI versions when launched by mpiexec, on the
-    rank layout ``layout`` (``--layout``: RxC or auto; default ``GRAYSCOTT_MPI_DIMS``)."""
+    rank layout ``layout`` (``--layout``: RxC or auto; default ``GRAYSCOTT_MPI_DIMS``) with
+    halos ``depth`` deep (``--halo-depth``; default: :func:`.distributed.choose_depth`)."""
     mpi = launched()
     dims, _ = requested_layout(layout, mpi)
+    depth = requested_depth(depth, mpi)
     if not mpi:
         return getattr(runs, what)
-    return functools.partial({"run": run, "resume": resume}[what], dims=dims)
+    return functools.partial({"run": run, "resume": resume}[what], dims=dims, depth=depth)
 
 
 def run(*args: Any, comm: Any = None, dims: tuple[int, int] | None = None,
-        **kwargs: Any) -> runs.RunResult:
+        depth: int | None = None, **kwargs: Any) -> runs.RunResult:
     """:func:`grayscott.runs.run` (same arguments) on every rank of ``comm`` (default: the
-    world) as ``dims`` (default: the layout chosen for the grid); ``state`` is
-    needed on rank 0 only. ``on_frame`` and ``on_start`` are called on rank 0 only."""
-    return runs.run(*args, placement=MPIPlacement(comm, dims), **kwargs)
+    world) as ``dims`` (default: the layout chosen for the grid), halos ``depth`` deep;
+    ``state`` is needed on rank 0 only. ``on_frame`` and ``on_start`` are called on rank 0
+    only."""
+    return runs.run(*args, placement=MPIPlacement(comm, dims, depth), **kwargs)
 
 
 def resume(*args: Any, comm: Any = None, dims: tuple[int, int] | None = None,
-           **kwargs: Any) -> runs.RunResult:
+           depth: int | None = None, **kwargs: Any) -> runs.RunResult:
     """:func:`grayscott.runs.resume` (same arguments) on every rank, on any number of ranks:
     the checkpoint is the global state, scattered anew."""
-    return runs.resume(*args, placement=MPIPlacement(comm, dims), **kwargs)
+    return runs.resume(*args, placement=MPIPlacement(comm, dims, depth), **kwargs)
 
 
 class MPIPlacement(Placement):
@@ -79,9 +83,11 @@ class MPIPlacement(Placement):
     the root, the backend a :class:`DistributedBackend` (decomposable inner backends only), the
     blow-up check and the stop signal agreed by every rank."""
 
-    def __init__(self, comm: Any = None, dims: tuple[int, int] | None = None) -> None:
+    def __init__(self, comm: Any = None, dims: tuple[int, int] | None = None,
+                 depth: int | None = None) -> None:
         self.comm = comm if comm is not None else world()
         self.dims = dims
+        self.depth = depth
         self.rank = self.comm.Get_rank()
         self.size = self.comm.Get_size()
         self.is_root = self.rank == ROOT
@@ -109,7 +115,7 @@ class MPIPlacement(Placement):
                    state: tuple[np.ndarray, np.ndarray] | None, threads: int | None,
                    steps_done: int, options: dict[str, Any] | None) -> Simulation:
         be = DistributedBackend(problem, backend, comm=self.comm, dims=self.dims,
-                                threads=threads, options=options)
+                                threads=threads, options=options, depth=self.depth)
         return _Simulation(problem, be, initial, seed, state, steps_done)
 
     def backend_attrs(self, backend: Backend) -> dict[str, Any]:
@@ -117,6 +123,7 @@ class MPIPlacement(Placement):
         assert isinstance(backend, DistributedBackend)
         return {"mpi_ranks": backend.size, "mpi_dims": "x".join(map(str, backend.block.dims)),
                 "mpi_layout": "auto" if self.dims is None else "x".join(map(str, self.dims)),
+                "mpi_halo_depth": backend.depth,
                 **super().backend_attrs(backend.inner)}
 
     def resume_note(self, backend: Backend) -> str:
