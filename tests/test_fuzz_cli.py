@@ -63,11 +63,15 @@ RUN_OPTIONS = {
     "--flush-every": _mix(["0", "1", "2"], BAD_INTS),
     "--video": _mix(["v.gif", "frames"], ["v.xyz", "/", "nodir/v.gif", "good.h5"]),
     "--overwrite": None, "--allow-unstable": None,
+    # one process: a layout of one rank runs, more is refused; any halo depth is refused
+    "--layout": _mix(["1x1", "auto"], ["2x2", "0x0", "x", ""]),
+    "--halo-depth": _mix(["1", "4"], BAD_INTS),
 }
 RESUME_OPTIONS = {
     "-n": _mix(["1", "3", "5"], BAD_INTS + HUGE), "-b": st.sampled_from(BACKENDS),
     "--threads": _mix(["1", "2"], BAD_INTS), "--checkpoint-every": _mix(["0", "2"], BAD_INTS),
     "--video": _mix(["v.gif"], ["v.xyz", "/"]), "--overwrite": None,
+    "--layout": _mix(["1x1"], ["2x1", "x"]), "--halo-depth": _mix(["2"], BAD_INTS),
 }
 RENDER_OPTIONS = {
     "--upscale": _mix(["1", "3"], [*BAD_INTS, "100000"]), "--fps": _mix(["10"], BAD_FLOATS),

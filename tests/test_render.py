@@ -253,6 +253,9 @@ def test_images_too_large_are_refused_before_drawing(frames, tmp_path):
     side = render_mod.MAX_IMAGE_SIDE
     with pytest.raises(GrayScottError, match=f"at most {side} pixels a side"):
         render(np.zeros((2, 3, side // 2 + 1)), tmp_path / "big.gif", upscale=2, progress=False)
+    # an integer past 64 bits is still an integer (numpy's isfinite refuses it)
+    with pytest.raises(GrayScottError, match=f"at most {side} pixels a side"):
+        render(np.zeros((2, 3, 4)), tmp_path / "big.gif", upscale=2**64, progress=False)
     assert not list(tmp_path.iterdir())
 
 

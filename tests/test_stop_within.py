@@ -199,6 +199,7 @@ def test_sigterm_in_a_long_frame_ends_within_the_bound(tmp_path: Path) -> None:
         slot, frames, steps = (int(x) for x in f["checkpoint/index"][...])
         assert frames == 0 and 0 < steps < 100000
         u, v = f["checkpoint/u"][slot], f["checkpoint/v"][slot]
+    assert f"stopped by SIGTERM at step {steps};" in err, err  # the step the state is at
     sim = Simulation(make_problem((256, 256)), "numpy")
     sim.advance(steps)
     su, sv = sim.state
@@ -242,6 +243,7 @@ def test_mpi_sigterm_in_a_long_frame_ends_within_the_bound(tmp_path: Path) -> No
         slot, frames, steps = (int(x) for x in f["checkpoint/index"][...])
         assert frames == 0 and 0 < steps < 100000
         u, v = f["checkpoint/u"][slot], f["checkpoint/v"][slot]
+    assert f"stopped by SIGTERM at step {steps};" in err, err  # the step the state is at
     sim = Simulation(make_problem((256, 256)), "numpy")  # one process: the same bits
     sim.advance(steps)
     su, sv = sim.state

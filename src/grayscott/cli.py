@@ -229,7 +229,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         click.echo(f"grayscott: error: {exc}", err=True)
         return EXIT_USAGE
     except Interrupted as exc:
-        click.echo(f"grayscott: stopped by {exc}; the frames so far are kept", err=True)
+        at = "" if exc.step is None else f" at step {exc.step}"
+        click.echo(f"grayscott: stopped by {exc}{at}; the frames so far are kept", err=True)
         return 128 + exc.signum
     except (KeyboardInterrupt, click.exceptions.Abort):
         click.echo("grayscott: interrupted; the frames so far are kept", err=True)

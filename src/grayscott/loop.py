@@ -223,6 +223,8 @@ def drive(sim: Simulation, observers: Sequence[Observer], ctx: RunContext) -> Ou
     except BaseException as exc:  # re-raised below, after the observers finish
         ctx.outcome = Outcome(_status(exc), exc)
         error = exc
+        if isinstance(exc, Interrupted):  # the step the saved state is at (a cut: mid-frame)
+            exc.step = sim.steps_done
     ctx.t_end = time.perf_counter()
     finish_error: BaseException | None = None
     for o in reversed(started):

@@ -22,6 +22,8 @@ class Interrupted(Exception):
     def __init__(self, signum: int) -> None:
         super().__init__(signal.Signals(signum).name)
         self.signum = signum
+        #: The step the run stopped at, once the loop has ended (None before).
+        self.step: int | None = None
 
 
 class BlowUpCheck(Observer):

@@ -315,8 +315,9 @@ def _select(frames: Any, n: int, sl: slice, label: str,
 
 def _check_number(name: str, value: Any, minimum: float, integer: bool = False) -> None:
     kinds = (int, np.integer) if integer else (int, float, np.integer, np.floating)
-    if isinstance(value, bool) or not isinstance(value, kinds) or not np.isfinite(value) \
-            or value < minimum:
+    # an int is always finite, and np.isfinite refuses one past 64 bits
+    finite = isinstance(value, int | np.integer) or np.isfinite(value)
+    if isinstance(value, bool) or not isinstance(value, kinds) or not finite or value < minimum:
         need = "an integer" if integer else "a number"
         raise GrayScottError(f"{name} must be {need} >= {minimum:g}, got {value!r}")
 
