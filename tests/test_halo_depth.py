@@ -110,3 +110,22 @@ def test_random_configurations_equal_one_process(ranks: int, cases: int, seed: i
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert "MISMATCH" not in proc.stdout
     assert f"ok {cases} of {cases} on {ranks} ranks" in proc.stdout
+
+
+@needs_mpi
+def test_bench_says_its_halo_bytes_are_per_exchange_of_depth_lines(tmp_path: Path) -> None:
+    """numba takes 4 steps per exchange here: the bytes of one exchange are 4 rows, not one
+    step's."""
+    import json
+
+    from grayscott.parallel.bench import format_table
+
+    out = tmp_path / "b.json"
+    proc = mpiexec(2, *GRAYSCOTT, "bench", "-b", "numba", "-r", "48", "-c", "40", "-s", "8",
+                   "--repeat", "1", "--json", str(out))
+    assert proc.returncode == 0, proc.stderr
+    (row,) = json.loads(out.read_text())
+    assert row["dims"] == [2, 1] and row["halo_depth"] == DEPTH
+    assert row["halo_bytes"] == DEPTH * 2 * 4 * 40  # U and V, 4 rows of 40 float32
+    header = format_table([{**row, "mode": "strong"}]).splitlines()[0]
+    assert "halo KB/exchange" in header and "KB/step" not in header

@@ -14,7 +14,8 @@ rank keeps a ``rows x cols`` block), and prints one table. Each launch prints on
 * ``exchange_s``: seconds per exchange when the ranks do nothing else (no compute between,
   so no waiting for a slower neighbour): the cost of the messages themselves (the median call,
   the slowest rank's);
-* ``halo_bytes``: bytes a rank sends per step (the largest);
+* ``halo_bytes``: bytes a rank sends per exchange (the largest); an exchange carries
+  ``halo_depth`` lines from each neighbour and serves that many steps (4 on numba, 1 on numpy);
 * ``write_s``: seconds for every rank to write its block of a frame (float32) into its own part
   file and flush it, the slowest rank's (what ``run`` does per frame); ``root_write_s``: rank 0
   writing the whole frame into one file (the route that gathers first); ``block_bytes``: the
@@ -95,7 +96,8 @@ def measure(backend: str, shape: tuple[int, int], steps: int, repeat: int, dtype
     return {"ranks": comm.size, "dims": list(be.block.dims), "shape": list(shape),
             "backend": backend, "threads": be.threads, "dtype": dtype, "steps": steps,
             "step_s": wall / steps, "halo_s": halo / steps, "gather_s": float(np.median(gather)),
-            "halo_bytes": nbytes, "exchange_s": exchange, "compute_cpu_s": cpu_best / steps,
+            "halo_bytes": nbytes, "halo_depth": be.depth, "exchange_s": exchange,
+            "compute_cpu_s": cpu_best / steps,
             "write_s": write_s, "root_write_s": root_write_s,
             "block_bytes": int(np.prod(be.block.shape)) * 4,
             "mode": "weak" if weak else "strong",
@@ -200,7 +202,7 @@ def _fits_ranks(dims: tuple[int, int], ranks: int) -> bool:
 def format_table(rows: list[dict[str, Any]]) -> str:
     """Strong and weak scaling, efficiency against the 1-rank row of the same mode."""
     out = ["mode    ranks  dims  grid          ms/step  Mcell/s  eff.  halo ms/step (%)  "
-           "exchange alone ms  compute CPU ms  halo KB/step  gather ms/frame  "
+           "exchange alone ms  compute CPU ms  halo KB/exchange  gather ms/frame  "
            "write ms/frame (rank 0 alone)"]
     ref = {r["mode"]: r for r in rows if r["ranks"] == 1}
     for r in rows:
@@ -219,7 +221,7 @@ def format_table(rows: list[dict[str, Any]]) -> str:
                    f"{eff:>4.2f}  {r['halo_s'] * 1e3:>7.3f} ({share:>4.1f})"
                    f"  {r.get('exchange_s', float('nan')) * 1e3:>17.3f}"
                    f"  {r.get('compute_cpu_s', float('nan')) * 1e3:>14.3f}"
-                   f"  {r['halo_bytes'] / 1e3:>12.1f}  {r['gather_s'] * 1e3:>15.3f}"
+                   f"  {r['halo_bytes'] / 1e3:>16.1f}  {r['gather_s'] * 1e3:>15.3f}"
                    f"  {r.get('write_s', float('nan')) * 1e3:>14.3f}"
                    f" ({r.get('root_write_s', float('nan')) * 1e3:.3f})")
     return "\n".join(out)
