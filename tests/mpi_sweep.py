@@ -1,12 +1,13 @@
 """Random configurations of the deep-halo MPI steppers against one process, byte for byte.
 
 Run under ``mpiexec -n N``; every rank draws the same configurations from ``--seed``:
-grid shapes down to blocks of 3 lines, every layout of N ranks that fits, every depth from 1
-to the thinnest block, advance() calls of 1, depth-1, depth, depth+1 and prime step counts,
-every border, stencil and dtype, ``numba`` and ``numba-parallel`` (1 or 2 threads), with
-get_v, get_state, set_state of the gathered state and all_finite between the calls. Rank 0
-compares U and V with the one-process ``numba`` run after the same calls and prints one line
-per mismatch, then ``ok <count>``; exits 1 on a mismatch.
+grid shapes down to blocks of 3 lines, every layout of N ranks that fits (2-D ones more
+often: their corners come from diagonal neighbours), every depth from 1 to the thinnest
+block, advance() calls of 1, depth-1, depth, depth+1 and prime step counts, every border,
+stencil (and lopsided 3x3 ones) and dtype, ``numba`` and ``numba-parallel`` (1 or 2
+threads), with get_v, get_state, set_state of the gathered state and all_finite between the
+calls. Rank 0 compares U and V with the one-process ``numba`` run after the same calls and
+prints one line per mismatch, then ``ok <count>``; exits 1 on a mismatch.
 
     mpiexec -n 3 python tests/mpi_sweep.py --cases 200 --seed 1
 """
@@ -45,13 +46,19 @@ def draw(rng: random.Random, size: int) -> dict:
         dims = layouts(size, shape)
         if dims:
             break
-    dims = rng.choice(dims)
+    square = [d for d in dims if min(d) > 1]  # corners come from diagonal neighbours
+    dims = rng.choice(square if square and rng.random() < 0.6 else dims)
     border = rng.choice(BORDERS)
     top = thinnest(shape, dims, border == "periodic")
     depth = rng.choice([1, 2, top, rng.randint(1, top), None])
     d = depth or 4
     calls = [rng.choice([1, max(1, d - 1), d, d + 1, *PRIMES]) for _ in range(rng.randint(1, 4))]
-    return dict(shape=shape, dims=dims, border=border, stencil=rng.choice(STENCILS),
+    stencil = rng.choice([*STENCILS, "custom"])
+    if stencil == "custom":  # lopsided, some weights zero: each side's deficit differs
+        w = [rng.choice([0.0, 0.05, 0.1, 0.2, 0.3]) for _ in range(9)]
+        w[4] = -sum(w[:4] + w[5:])
+        stencil = [w[:3], w[3:6], w[6:]]
+    return dict(shape=shape, dims=dims, border=border, stencil=stencil,
                 dtype=rng.choice(DTYPES), backend=rng.choice(["numba", "numba-parallel"]),
                 threads=rng.choice([1, 2]), depth=depth, calls=calls,
                 between=[rng.choice(["get_v", "get_state", "reload", "finite", ""])
