@@ -5,9 +5,10 @@ grid shapes down to blocks of 3 lines, every layout of N ranks that fits (2-D on
 often: their corners come from diagonal neighbours), every depth from 1 to the thinnest
 block, advance() calls of 1, depth-1, depth, depth+1 and prime step counts, every border,
 stencil (and lopsided 3x3 ones) and dtype, ``numba`` and ``numba-parallel`` (1 or 2
-threads), with get_v, get_state, set_state of the gathered state and all_finite between the
-calls. Rank 0 compares U and V with the one-process ``numba`` run after the same calls and
-prints one line per mismatch, then ``ok <count>``; exits 1 on a mismatch.
+threads), with get_v, get_state, set_state of the gathered state, all_finite, a lone
+exchange and compile() between the calls. Rank 0 compares U and V with the one-process
+``numba`` run after the same calls and prints one line per mismatch, then ``ok <count>``;
+exits 1 on a mismatch.
 
     mpiexec -n 3 python tests/mpi_sweep.py --cases 200 --seed 1
 """
@@ -61,7 +62,8 @@ def draw(rng: random.Random, size: int) -> dict:
     return dict(shape=shape, dims=dims, border=border, stencil=stencil,
                 dtype=rng.choice(DTYPES), backend=rng.choice(["numba", "numba-parallel"]),
                 threads=rng.choice([1, 2]), depth=depth, calls=calls,
-                between=[rng.choice(["get_v", "get_state", "reload", "finite", ""])
+                between=[rng.choice(["get_v", "get_state", "reload", "finite", "exchange",
+                                     "compile", ""])
                          for _ in calls])
 
 
@@ -88,6 +90,10 @@ def check(cfg: dict, comm) -> list[str]:
             be.get_state()
         elif what == "reload":  # gather and scatter back: must change nothing
             be.set_state(*be.get_state())
+        elif what == "exchange":  # what bench times between steps: must change no cell
+            be.stepper.exchange()
+        elif what == "compile":
+            be.compile()
         elif what == "finite" and not be.all_finite():
             return ["all_finite is False"] if root else []
     got = be.get_state()
