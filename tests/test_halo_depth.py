@@ -8,6 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from grayscott.errors import GrayScottError
@@ -47,9 +48,10 @@ def test_the_deepest_halo_is_the_thinnest_cut_block(shape, dims, periodic, thinn
 
 def test_bad_depths_are_refused() -> None:
     b = _block((20, 21), (2, 1), (0, 0))
-    for bad in (0, -1):
-        with pytest.raises(GrayScottError, match="at least 1"):
+    for bad in (0, -1, 2.0, True, "2"):  # from Python: only integers (numpy's too)
+        with pytest.raises(GrayScottError, match="must be an integer >= 1"):
             choose_depth((20, 21), b, True, bad)
+    assert choose_depth((20, 21), b, True, np.int64(3)) == 3
     with pytest.raises(GrayScottError, match="needs the numba"):
         choose_depth((20, 21), b, False, 2)
     assert choose_depth((20, 21), b, False, 1) == 1  # one line is what numpy does anyway

@@ -25,6 +25,7 @@ from .. import backends
 from ..backends.base import Backend, Capabilities
 from ..errors import GrayScottError
 from ..physics import Problem, deficit
+from ..physics.problem import check_int
 from .decomposition import Block, blocks, decompose
 from .halo import HaloExchange
 
@@ -238,8 +239,8 @@ def choose_depth(shape: tuple[int, int], block: Block, numba: bool,
     thinnest = min(cut, default=shape[0])
     if asked is None:
         return min(DEPTH, thinnest) if numba else 1
-    if asked < 1:
-        raise GrayScottError(f"--halo-depth must be at least 1, got {asked}")
+    # From Python too: a float would reach the array shapes, a numpy integer the file's attrs.
+    asked = check_int("--halo-depth", asked)
     if asked > 1 and not numba:
         raise GrayScottError(f"--halo-depth {asked} needs the numba or numba-parallel backend "
                              f"(the numpy ones exchange one line a step)")
