@@ -35,6 +35,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from grayscott.bench.machine import busy_cpu_seconds
 from grayscott.parallel.bench import launch
 
@@ -46,14 +48,6 @@ def one(ranks: int, rows: int, cols: int, steps: int, dims: str | None = None) -
     args = ["--backend", "numba", "--rows", str(rows), "--cols", str(cols), "--steps",
             str(steps), "--repeat", "3"]
     return launch(ranks, args + (["--dims", dims] if dims else []))
-
-
-def fit_line(xs: list[float], ys: list[float]) -> tuple[float, float]:
-    """Least squares y = a + b x: (a, b)."""
-    mx, my = statistics.fmean(xs), statistics.fmean(ys)
-    b = sum((x - mx) * (y - my) for x, y in zip(xs, ys, strict=True)) / sum(
-        (x - mx) ** 2 for x in xs)
-    return my - b * mx, b
 
 
 def round_(steps: int) -> tuple[dict[str, float], list[dict[str, Any]]]:
@@ -76,7 +70,7 @@ def round_(steps: int) -> tuple[dict[str, float], list[dict[str, Any]]]:
         rows.append(row)
         xs.append(row["halo_bytes"])
         ys.append(row["exchange_s"])
-    a, b = fit_line(xs, ys)
+    b, a = np.polyfit(xs, ys, 1)  # least squares: exchange = a + b * bytes
     out["overhead"], out["bandwidth"] = a, 1 / b
     (busy1, mine1), wall = busy_cpu_seconds(), time.perf_counter() - t0
     out["others"] = max(0.0, (busy1 - busy0) - (mine1 - mine0)) / (wall * (os.cpu_count() or 1))

@@ -141,7 +141,77 @@ def test_the_model_s_constants_give_what_docs_scaling_says() -> None:
     for m, want in ((model.CLUSTER, (0.79, 0.50)), (slower, (0.69, 0.36))):
         got = [round(x, 2) for _, _, x in model.strong((1080, 1920), [256, 1024], m)]
         assert got == list(want)
+    # halos 4 lines deep: 0.87 and 0.71, 0.84 and 0.62; 0.43 at 4096 ranks
+    for m, want in ((model.CLUSTER, (0.87, 0.71, 0.43)), (slower, (0.84, 0.62, 0.32))):
+        got = [round(x, 2) for _, _, x in model.strong((1080, 1920), [256, 1024, 4096], m, 4)]
+        assert got == list(want)
     # a rank's rate between two measured block sizes, in log(cells); flat past the ends
     m = model.Machine(rate=0, overhead=0, bandwidth=1, root_bandwidth=1,
                       rates=((1e4, 2e9), (1e6, 1e9)))
     assert (m.rate_at(1e3), m.rate_at(1e5), m.rate_at(1e7)) == (2e9, 1.5e9, 1e9)
+
+
+# -- the halo's depth ------------------------------------------------------------------------
+
+def _block(shape: tuple[int, int], dims: tuple[int, int], periodic: bool = False):
+    from grayscott.parallel.decomposition import Block, split
+
+    return Block(dims=dims, coords=(0, 0), rows=split(shape[0], dims[0])[0],
+                 cols=split(shape[1], dims[1])[0], north=-1, south=-1, west=-1, east=-1,
+                 periodic=periodic)
+
+
+def test_the_halo_depth_is_the_default_or_the_thinnest_block_and_the_same_on_every_rank() -> None:
+    from grayscott.parallel.decomposition import DEPTH, choose_depth
+
+    assert choose_depth((1080, 1920), _block((1080, 1920), (2, 1)), True, None) == DEPTH
+    assert choose_depth((1080, 1920), _block((1080, 1920), (2, 1)), False, None) == 1  # numpy
+    # 13 rows on 4 ranks: blocks of 4, 3, 3, 3 rows; the depth is the thinnest, on every rank
+    assert choose_depth((13, 40), _block((13, 40), (4, 1)), True, None) == 3
+    # only the cut direction counts; a periodic direction is cut even with one rank along it
+    assert choose_depth((100, 3), _block((100, 3), (2, 1)), True, None) == DEPTH
+    assert choose_depth((100, 3), _block((100, 3), (2, 1), periodic=True), True, None) == 3
+    assert choose_depth((13, 40), _block((13, 40), (4, 1)), True, 2) == 2
+
+
+@pytest.mark.parametrize(("asked", "numba", "message"), [
+    (0, True, "at least 1"), (-3, True, "at least 1"), (4, True, r"thinnest block \(3 lines"),
+    (2, False, "needs the numba or numba-parallel backend")])
+def test_a_halo_depth_that_cannot_work_is_refused(asked: int, numba: bool, message: str) -> None:
+    from grayscott.parallel.decomposition import choose_depth
+
+    with pytest.raises(GrayScottError, match=message):
+        choose_depth((13, 40), _block((13, 40), (4, 1)), numba, asked)
+
+
+@pytest.mark.parametrize(("args", "message"), [
+    (["--halo-depth", "2"], "--halo-depth 2 is for MPI runs"),
+    (["--halo-depth", "0"], "Invalid value for '--halo-depth'"),
+    (["--halo-depth", "x"], "Invalid value for '--halo-depth'")])
+def test_a_halo_depth_in_one_process_or_not_a_count_is_one_line(tmp_path: Path, args: list[str],
+                                                                  message: str) -> None:
+    for command in (["run", "-o", str(tmp_path / "x.h5")], ["resume", str(tmp_path / "x.h5")]):
+        proc = subprocess.run([*GRAYSCOTT, *command, *args], capture_output=True, text=True,
+                              timeout=120)
+        assert proc.returncode == 2, proc.stderr
+        lines = proc.stderr.strip().splitlines()
+        assert len(lines) == 1 and message in lines[0], proc.stderr
+    assert not (tmp_path / "x.h5").exists()
+
+
+@needs_mpi
+def test_runs_and_resumes_at_any_halo_depth_equal_one_process(tmp_path: Path) -> None:
+    import h5py
+
+    args = ["-r", "23", "-c", "17", "-e", "7", "--backend", "numba", "--border", "school"]
+    _serial("run", "-q", *args, "-n", "4", "-o", str(tmp_path / "one.h5"))
+    many = tmp_path / "many.h5"
+    # 3 ranks as 3x1: blocks of 8, 8, 7 rows; 7 steps a frame cut into groups of 5 + 2
+    proc = mpiexec(3, *GRAYSCOTT, "run", "-q", *args, "-n", "2", "--halo-depth", "5",
+                   "-o", str(many))
+    assert proc.returncode == 0, proc.stderr
+    with h5py.File(many) as f:
+        assert (f.attrs["mpi_dims"], int(f.attrs["mpi_halo_depth"])) == ("3x1", 5)
+    proc = mpiexec(2, *GRAYSCOTT, "resume", "-q", "-n", "4", "--halo-depth", "3", str(many))
+    assert proc.returncode == 0, proc.stderr
+    _same(tmp_path / "one.h5", many)

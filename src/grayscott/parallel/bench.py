@@ -7,15 +7,16 @@ rank keeps a ``rows x cols`` block), and prints one table. Each launch prints on
 
 * ``step_s``: wall seconds per step, the slowest rank's (what the run waits for);
 * ``halo_s``: seconds per step in the halo exchange (border rule, packing, messages and the
-  wait for the neighbours), the slowest rank's;
+  wait for the neighbours; an exchange's time shared by the steps it serves), the slowest
+  rank's;
 * ``gather_s``: seconds to gather one frame of V to rank 0 (what ``run`` does per frame);
 * ``compute_cpu_s``: CPU seconds per step outside the exchange, the busiest rank's: the
   compute, which does not grow when the machine is shared with other work (wall time does);
 * ``exchange_s``: seconds per exchange when the ranks do nothing else (no compute between,
   so no waiting for a slower neighbour): the cost of the messages themselves (the median call,
   the slowest rank's);
-* ``halo_bytes``: bytes a rank sends per exchange (the largest); an exchange carries
-  ``halo_depth`` lines from each neighbour and serves that many steps (4 on numba, 1 on numpy);
+* ``halo_bytes``: bytes a rank sends per exchange (the largest); ``halo_depth``: the lines
+  each exchange carries, one exchange per that many steps (numba backends);
 * ``write_s``: seconds for every rank to write its block of a frame (float32) into its own part
   file and flush it, the slowest rank's (what ``run`` does per frame); ``root_write_s``: rank 0
   writing the whole frame into one file (the route that gathers first); ``block_bytes``: the
@@ -221,7 +222,7 @@ def format_table(rows: list[dict[str, Any]]) -> str:
                    f"{eff:>4.2f}  {r['halo_s'] * 1e3:>7.3f} ({share:>4.1f})"
                    f"  {r.get('exchange_s', float('nan')) * 1e3:>17.3f}"
                    f"  {r.get('compute_cpu_s', float('nan')) * 1e3:>14.3f}"
-                   f"  {r['halo_bytes'] / 1e3:>16.1f}  {r['gather_s'] * 1e3:>15.3f}"
+                   f"  {r['halo_bytes'] / 1e3:>12.1f}  {r['gather_s'] * 1e3:>15.3f}"
                    f"  {r.get('write_s', float('nan')) * 1e3:>14.3f}"
                    f" ({r.get('root_write_s', float('nan')) * 1e3:.3f})")
     return "\n".join(out)

@@ -8,6 +8,7 @@ one row (or column) and every rank does nearly the same work.
 
 from __future__ import annotations
 
+import numbers
 from dataclasses import dataclass
 from typing import Any
 
@@ -126,6 +127,36 @@ def choose_dims(size: int, shape: tuple[int, int], dims: tuple[int, int] | None 
             f"{MIN_SIZE}x{MIN_SIZE}; use fewer ranks" + ("" if which == "in any layout" else
                                                           " or another --layout"))
     return min(fitting, key=lambda d: (*rank_halo_bytes(shape, d, periodic), -d[0]))
+
+
+#: Steps per exchange on the numba backends when not asked: one exchange's fixed cost and its
+#: wait for the slower neighbour are then paid once per this many steps, for a few extra cells
+#: a step (about DEPTH / 2 lines per side with a neighbour).
+DEPTH = 4
+
+
+def choose_depth(shape: tuple[int, int], block: Block, numba: bool,
+                 asked: int | None) -> int:
+    """The halo depth: ``asked``, or :data:`DEPTH` on numba backends and 1 on numpy ones;
+    never more than the thinnest block along a cut direction (a neighbour sends its own
+    lines only). The same on every rank: it depends on the grid and the layout only."""
+    p, q = block.dims
+    cut = [min(b - a for a, b in split(n, k)) for n, k in zip(shape, (p, q), strict=True)
+           if k > 1 or block.periodic]
+    thinnest = min(cut, default=shape[0])
+    if asked is None:
+        return min(DEPTH, thinnest) if numba else 1
+    # From Python too: a float would reach the array shapes (numpy's integers are fine).
+    if isinstance(asked, bool) or not isinstance(asked, numbers.Integral) or asked < 1:
+        raise GrayScottError(f"--halo-depth must be an integer, at least 1, got {asked!r}")
+    asked = int(asked)
+    if asked > 1 and not numba:
+        raise GrayScottError(f"--halo-depth {asked} needs the numba or numba-parallel backend "
+                             f"(the numpy ones exchange one line a step)")
+    if asked > thinnest:
+        raise GrayScottError(f"--halo-depth {asked} is deeper than the thinnest block "
+                             f"({thinnest} lines across) of this layout; use at most {thinnest}")
+    return asked
 
 
 def format_dims(dims: tuple[int, int]) -> str:

@@ -25,8 +25,7 @@ from .. import backends
 from ..backends.base import Backend, Capabilities
 from ..errors import GrayScottError
 from ..physics import Problem, deficit
-from ..physics.problem import check_int
-from .decomposition import Block, blocks, decompose
+from .decomposition import Block, blocks, choose_depth, decompose
 from .halo import HaloExchange
 
 #: Backends that can advance one block: padded NumPy state whose ghost ring the step only reads.
@@ -218,36 +217,6 @@ def _block_deficit(inner: Backend, block: Block) -> Any:
     p = inner.problem
     d = deficit(p.stencil, p.border, block.shape, block.sides)
     return None if d is None else d.astype(p.dtype)
-
-
-#: Steps per exchange on the numba backends when not asked: one exchange's fixed cost and its
-#: wait for the slower neighbour are then paid once per this many steps, for a few extra cells
-#: a step (about DEPTH / 2 lines per side with a neighbour).
-DEPTH = 4
-
-
-def choose_depth(shape: tuple[int, int], block: Block, numba: bool,
-                 asked: int | None) -> int:
-    """The halo depth: ``asked``, or :data:`DEPTH` on numba backends and 1 on numpy ones;
-    never more than the thinnest block along a cut direction (a neighbour sends its own
-    lines only). The same on every rank: it depends on the grid and the layout only."""
-    from .decomposition import split
-
-    p, q = block.dims
-    cut = [min(b - a for a, b in split(n, k)) for n, k in zip(shape, (p, q), strict=True)
-           if k > 1 or block.periodic]
-    thinnest = min(cut, default=shape[0])
-    if asked is None:
-        return min(DEPTH, thinnest) if numba else 1
-    # From Python too: a float would reach the array shapes, a numpy integer the file's attrs.
-    asked = check_int("--halo-depth", asked)
-    if asked > 1 and not numba:
-        raise GrayScottError(f"--halo-depth {asked} needs the numba or numba-parallel backend "
-                             f"(the numpy ones exchange one line a step)")
-    if asked > thinnest:
-        raise GrayScottError(f"--halo-depth {asked} is deeper than the thinnest block "
-                             f"({thinnest} lines across) of this layout; use at most {thinnest}")
-    return asked
 
 
 class _NumpyStepper:

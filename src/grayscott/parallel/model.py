@@ -27,7 +27,7 @@ import math
 from dataclasses import dataclass, field
 
 from ..errors import GrayScottError
-from .decomposition import choose_dims, sent_cells, split
+from .decomposition import DEPTH, choose_dims, sent_cells, split
 
 
 @dataclass(frozen=True)
@@ -174,8 +174,9 @@ def main() -> None:  # the tables of docs/scaling.md
         print(f"\n{name}: {m}")
         print(f"fixed cost = compute at a square block of {balance_side(m):.0f} cells a side")
         for shape in ((1080, 1920), (16384, 16384), (65536, 65536)):
-            print(f"\n{shape[0]}x{shape[1]} on {name} (projection)\n")
-            print(table(shape, counts, m))
+            for depth in (1, DEPTH):
+                print(f"\n{shape[0]}x{shape[1]} on {name}, halo depth {depth} (projection)\n")
+                print(table(shape, counts, m, depth=depth))
 
 
 if __name__ == "__main__":
