@@ -60,7 +60,8 @@ def draw(rng: random.Random, size: int) -> dict:
         w[4] = -sum(w[:4] + w[5:])
         stencil = [w[:3], w[3:6], w[6:]]
     return dict(shape=shape, dims=dims, border=border, stencil=stencil,
-                dtype=rng.choice(DTYPES), backend=rng.choice(["numba", "numba-parallel"]),
+                dtype=rng.choice(DTYPES), initial=rng.choice(["noise", "school"]),
+                backend=rng.choice(["numba", "numba-parallel"]),
                 threads=rng.choice([1, 2]), depth=depth, calls=calls,
                 between=[rng.choice(["get_v", "get_state", "reload", "finite", "exchange",
                                      "compile", ""])
@@ -71,7 +72,7 @@ def check(cfg: dict, comm) -> list[str]:
     root = comm.rank == 0
     problem = make_problem(cfg["shape"], stencil=cfg["stencil"], border=cfg["border"],
                            dtype=cfg["dtype"], allow_unstable=True)
-    u, v = make_initial("noise", cfg["shape"], seed=len(cfg["calls"]))
+    u, v = make_initial(cfg["initial"], cfg["shape"], seed=len(cfg["calls"]))
     if root:
         one = backends.create("numba", problem)
         one.set_state(u, v)
