@@ -4,7 +4,7 @@ Run under ``mpiexec -n N``; every rank draws the same configurations from ``--se
 grid shapes down to blocks of 3 lines, every layout of N ranks that fits (2-D ones more
 often: their corners come from diagonal neighbours), every depth from 1 to the thinnest
 block, advance() calls of 1, depth-1, depth, depth+1 and prime step counts, every border,
-stencil (and lopsided 3x3 ones) and dtype, ``numba`` and ``numba-parallel`` (1 or 2
+stencil (and lopsided 3x3 ones), dtype and initial state, ``numba`` and ``numba-parallel`` (1 or 2
 threads), with get_v, get_state, set_state of the gathered state, all_finite, a lone
 exchange and compile() between the calls. Rank 0 compares U and V with the one-process
 ``numba`` run after the same calls and prints one line per mismatch, then ``ok <count>``;
