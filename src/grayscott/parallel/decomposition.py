@@ -8,6 +8,7 @@ one row (or column) and every rank does nearly the same work.
 
 from __future__ import annotations
 
+import numbers
 from dataclasses import dataclass
 from typing import Any
 
@@ -145,8 +146,10 @@ def choose_depth(shape: tuple[int, int], block: Block, numba: bool,
     thinnest = min(cut, default=shape[0])
     if asked is None:
         return min(DEPTH, thinnest) if numba else 1
-    if asked < 1:
-        raise GrayScottError(f"--halo-depth must be at least 1, got {asked}")
+    # From Python too: a float would reach the array shapes (numpy's integers are fine).
+    if isinstance(asked, bool) or not isinstance(asked, numbers.Integral) or asked < 1:
+        raise GrayScottError(f"--halo-depth must be an integer, at least 1, got {asked!r}")
+    asked = int(asked)
     if asked > 1 and not numba:
         raise GrayScottError(f"--halo-depth {asked} needs the numba or numba-parallel backend "
                              f"(the numpy ones exchange one line a step)")

@@ -57,6 +57,9 @@ class DistributedBackend(Backend):
         from . import world
 
         check_decomposable(backend)
+        # Even on one rank: the numba stepper computes uniform rates and would ignore the map.
+        if problem.rate_map is not None:
+            raise GrayScottError("a rate map (--map) runs in one process, not over MPI ranks")
         if (options or {}).get("subnormals", "keep") != "keep":  # the steppers call IEEE kernels
             raise GrayScottError("flushing subnormals is not supported under MPI; run without "
                                  "--flush-subnormals (or on one process)")
