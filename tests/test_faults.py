@@ -42,7 +42,7 @@ PATHS = {
     "resume-longer": 1, "resume-longer-enospc": REFUSE, "resume-longer-eio": REFUSE,
     "resume-longer-stop": 1,
     **({"sweep": 1, "sweep-enospc": REFUSE, "sweep-eio": REFUSE} if HAS_NUMBA else {}),
-    **({"mpi": 1 if FULL else 4, "mpi-stop": 1 if FULL else 2,
+    **({"mpi": 1 if FULL else 4, "mpi-stop": 1 if FULL else 2, "mpi-numba": 1 if FULL else 6,
         **({"mpi-enospc": 1} if FULL else {})} if HAS_MPI else {}),
 }
 CATEGORIES = ("unopenable", "wrong", "resume", "segfault", "traceback", "message", "leftover")
