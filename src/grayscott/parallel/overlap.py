@@ -151,8 +151,8 @@ class OverlapStepper:
     ``set_state`` and ``get_state`` work unchanged; its own ``advance``, which fills the ring
     itself, is not used). With a halo ``depth`` deep, step ``j`` of ``g`` (g <= depth) after
     an exchange computes the block grown by ``g - 1 - j`` cells into each neighbour's side:
-    the cells the next steps read, from ghosts that are still exact. Extra cells computed per
-    exchange: about ``depth**2`` times a side's length; exchanges: one per ``depth`` steps.
+    the cells the next steps read, from ghosts that are still exact (into the left side,
+    always ``depth - 1``: see :meth:`advance`). Exchanges: one per ``depth`` steps.
     """
 
     def __init__(self, inner: Any, halo: HaloExchange, border: str,
@@ -212,7 +212,13 @@ class OverlapStepper:
             g = min(self.depth, nsteps)
             for j in range(g):
                 grow = g - 1 - j
-                box = _shrink(self.block, tuple(-min(grow, r) for r in self.reach))
+                top, bottom, left, right = (min(grow, r) for r in self.reach)
+                # The left side keeps its whole reach: row pieces that start one cell later
+                # each step (their vector loads aligned differently each step) made the rank
+                # whose neighbour is on its left measurably slower than the other, which
+                # then waited for it. The extra cells read stale ghosts; the steps left in
+                # the group never read them back.
+                box = _shrink(self.block, (-top, -bottom, -self.reach[2], -right))
                 if j > 0:
                     kernel(*self.fields, w, c, *strips, box, none)
                 elif self.depth > 1:  # one exchange for `depth` steps: no overlap (measured)
