@@ -14,7 +14,8 @@ docs/scaling.md prints its tables (``python -m grayscott.parallel.model``). Its 
 * ``root_bandwidth``: bytes per second rank 0 gathers a checkpoint (U and V) at.
 
 ``depth``: halo lines exchanged at once (``--halo-depth``), so one exchange per ``depth``
-steps; each step then also computes about ``(depth - 1) / 2`` lines of each neighbour's side.
+steps; each step then also computes about ``(depth - 1) / 2`` lines of each neighbour's side
+(``depth - 1`` of the left one).
 
 ``exposed`` is the share of the halo time that the step waits for (1: nothing hidden; the
 exchange now overlaps the interior's compute, so on a machine with a core per rank only what
@@ -95,9 +96,7 @@ def step(shape: tuple[int, int], ranks: int, m: Machine, itemsize: int = 4,
             nbytes = 2 * itemsize * sent_cells(block, (p, q), (i, j), periodic, depth)
             most = max(most, nbytes)
             cells = block[0] * block[1]
-            # the lines grown into each neighbour's side, (depth - 1) / 2 a step on average
-            grown = (depth - 1) / 2 * sent_cells(block, (p, q), (i, j), periodic)
-            compute = (cells + grown) / m.rate_at(cells)
+            compute = (cells + _grown(block, (p, q), (i, j), periodic, depth)) / m.rate_at(cells)
             halo = (m.overhead + nbytes / m.bandwidth) / depth if nbytes else 0.0
             if worst is None or compute + halo > worst[0] + worst[1]:
                 worst = (compute, halo, block)
@@ -106,6 +105,19 @@ def step(shape: tuple[int, int], ranks: int, m: Machine, itemsize: int = 4,
     write = max(block[0] * block[1] * 4 / m.write, n * 4 / m.fs_bandwidth)
     checkpoint = 2 * n * itemsize / m.root_bandwidth
     return Step(ranks, (p, q), block, compute, halo, most, write, checkpoint)
+
+
+def _grown(block: tuple[int, int], dims: tuple[int, int], coords: tuple[int, int],
+           periodic: bool, depth: int) -> float:
+    """Cells a step computes beyond its block with halos ``depth`` deep: (depth - 1) / 2 lines
+    on average into each neighbour's side, depth - 1 into the left one (its reach stays
+    whole; :class:`~.overlap.OverlapStepper`)."""
+    (p, q), (i, j) = dims, coords
+    has = [periodic or 0 <= x < n for x, n in ((i - 1, p), (i + 1, p), (j - 1, q), (j + 1, q))]
+    lines = [(depth - 1) / 2] * 4
+    lines[2] = depth - 1
+    sizes = (block[1], block[1], block[0], block[0])
+    return sum(n * s for n, s, h in zip(lines, sizes, has, strict=True) if h)
 
 
 def strong(shape: tuple[int, int], ranks: list[int], m: Machine,
