@@ -1,16 +1,23 @@
-"""One step of a block with its halo exchange hidden behind the interior's compute.
+"""The steps of one block between two halo exchanges: ``depth`` steps per exchange.
 
-A block's cells split in two: the *interior* (rows 2 .. nr-1, columns 2 .. nc-1 in padded
-indices), whose stencil reads no ghost cell, and the *frame* around it (the first and last
-rows and columns), which does. A step starts the exchange, computes the interior while the
-messages travel, waits for them, then computes the frame:
+With halos ``depth`` lines deep (``--halo-depth``), an exchange fills ``depth`` ghost lines on
+every side with a neighbour; step ``j`` of the ``g`` that follow computes the block grown by
+``g - 1 - j`` cells into those sides, the cells that the next steps read, so that after ``g``
+steps the block is exact again with no other message:
+
+    exchange -> step (block + g-1) -> step (block + g-2) -> ... -> step (block)
+
+With a depth of 1 a step instead hides its exchange behind the block's *interior* (the cells
+whose stencil reads no ghost): it starts the exchange, computes the interior while the
+messages travel, waits for them, then computes the frame of one cell around it:
 
     exchange.start -> interior -> exchange.finish -> frame
 
-Each cell is computed by the kernels of ``numba`` (:mod:`grayscott.backends.numba_kernels`):
-the same generic row loop on a shorter piece of the same row, and the school-border
-correction on the same cells, so the result is bit for bit that of :func:`step_rows` (no
-fastmath: the vector width does not change a sum).
+Both are :func:`region`: a box of cells less a hole. Each cell is computed by the kernels of
+``numba`` (:mod:`grayscott.backends.numba_kernels`): the same generic row loop on a piece of
+the same row, or, for pieces of at most :data:`NARROW` cells, cell by cell with the same terms
+in the same order, and the school-border correction on the same cells, so the result is bit
+for bit that of :func:`step_rows` (no fastmath: the vector width does not change a sum).
 """
 
 from __future__ import annotations
