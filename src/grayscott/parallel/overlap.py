@@ -33,16 +33,13 @@ from ..physics.borders import FIXED_GHOST
 from .halo import HaloExchange
 
 
-@njit(**_OPTS)
-def _box_row(U, V, U2, V2, w, c, top, bottom, left, right, i, c0,
-             c1):  # pragma: no cover  (compiled)
-    """Row ``i``, columns ``[c0, c1)`` (padded indices): the row loop on that piece of the
-    row, then the school-border corrections that :func:`_edges` makes on those columns."""
+@njit(**_INLINE)
+def _fix(U, V, U2, V2, w, c, top, bottom, left, right, i, c0,
+         c1):  # pragma: no cover  (compiled)
+    """The school-border corrections of row ``i``, columns ``[c0, c1)``: the cells that
+    :func:`_edges` redoes there."""
     nr = U.shape[0] - 2
     nc = U.shape[1] - 2
-    a, b = c0 - 1, c1 + 1
-    _lines_generic(U[i - 1, a:b], U[i, a:b], U[i + 1, a:b], V[i - 1, a:b], V[i, a:b],
-                   V[i + 1, a:b], U2[i, a:b], V2[i, a:b], w, c, False)
     if i == 1 and top.size:
         for j in range(c0, c1):
             _cell(U, V, U2, V2, i, j, w, c, top[j - 1])
@@ -54,6 +51,17 @@ def _box_row(U, V, U2, V2, w, c, top, bottom, left, right, i, c0,
             _cell(U, V, U2, V2, i, 1, w, c, left[i - 2])
         if right.size and c0 <= nc < c1:
             _cell(U, V, U2, V2, i, nc, w, c, right[i - 2])
+
+
+@njit(**_OPTS)
+def _box_row(U, V, U2, V2, w, c, top, bottom, left, right, i, c0,
+             c1):  # pragma: no cover  (compiled)
+    """Row ``i``, columns ``[c0, c1)`` (padded indices): the row loop on that piece of the
+    row, then the school-border corrections that :func:`_edges` makes on those columns."""
+    a, b = c0 - 1, c1 + 1
+    _lines_generic(U[i - 1, a:b], U[i, a:b], U[i + 1, a:b], V[i - 1, a:b], V[i, a:b],
+                   V[i + 1, a:b], U2[i, a:b], V2[i, a:b], w, c, False)
+    _fix(U, V, U2, V2, w, c, top, bottom, left, right, i, c0, c1)
 
 
 @njit(**_INLINE)
@@ -73,26 +81,6 @@ def _side_cell(U, V, U2, V2, w, c, i, j):  # pragma: no cover  (compiled)
 #: Pieces of rows at most this wide are computed cell by cell (:func:`_side_cell`): slicing a
 #: row costs more than the cells of a narrow piece.
 NARROW = 8
-
-
-@njit(**_INLINE)
-def _fix(U, V, U2, V2, w, c, top, bottom, left, right, i, c0,
-         c1):  # pragma: no cover  (compiled)
-    """The school-border corrections :func:`_box_row` makes on row ``i``, columns
-    ``[c0, c1)``."""
-    nr = U.shape[0] - 2
-    nc = U.shape[1] - 2
-    if i == 1 and top.size:
-        for j in range(c0, c1):
-            _cell(U, V, U2, V2, i, j, w, c, top[j - 1])
-    elif i == nr and bottom.size:
-        for j in range(c0, c1):
-            _cell(U, V, U2, V2, i, j, w, c, bottom[j - 1])
-    elif 1 < i < nr:
-        if left.size and c0 <= 1 < c1:
-            _cell(U, V, U2, V2, i, 1, w, c, left[i - 2])
-        if right.size and c0 <= nc < c1:
-            _cell(U, V, U2, V2, i, nc, w, c, right[i - 2])
 
 
 @njit(**_OPTS)
