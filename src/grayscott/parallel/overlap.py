@@ -207,7 +207,7 @@ class OverlapStepper:
             g = min(self.depth, nsteps)
             for j in range(g):
                 grow = g - 1 - j
-                top, bottom, left, right = (min(grow, r) for r in self.reach)
+                top, bottom, _, right = (min(grow, r) for r in self.reach)
                 # The left side keeps its whole reach: row pieces that start one cell later
                 # each step (their vector loads aligned differently each step) made the rank
                 # whose neighbour is on its left measurably slower than the other, which
