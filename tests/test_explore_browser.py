@@ -3,7 +3,7 @@
 One server (a ``grayscott explore`` process on a small grid) and one browser for the module. The
 tests click, drag the brush, move a slider, record, stop and replay (bit for bit); send
 malformed and hostile messages from the page and from outside it, and check each is refused
-while the simulation goes on; and look at the pixels of a screenshot. Nothing downloads a
+while the simulation goes on; and look at the pixels the page drew. Nothing downloads a
 browser: without chromium (scripts/ensure-chromium.sh installs Debian's) the module skips.
 """
 
@@ -114,10 +114,16 @@ def wait_frames(page, n=3):
 
 
 def canvas_pixels(page) -> np.ndarray:
+    """The canvas's pixels as the page drew them. Not a screenshot of the element: on a
+    loaded machine the layout could move between the element's box being measured and the
+    capture, and the page's background (#111) came into the shot."""
+    import base64
+
     from PIL import Image
 
-    shot = page.locator("canvas").screenshot()
-    return np.asarray(Image.open(io.BytesIO(shot)).convert("RGB"))
+    url = page.evaluate("document.getElementById('canvas').toDataURL('image/png')")
+    png = base64.b64decode(url.split(",", 1)[1])
+    return np.asarray(Image.open(io.BytesIO(png)).convert("RGB"))
 
 
 def rgb_codes(rgb: np.ndarray) -> np.ndarray:
