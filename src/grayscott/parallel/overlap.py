@@ -163,8 +163,9 @@ class OverlapStepper:
         #: How far a step may reach into each side's ghosts (0 on a global side).
         self.reach = (pt - 1, pb - 1, pl - 1, pr - 1)
         self.block = (pt, pt + nr, pl, pl + nc)  # the block in padded indices
-        #: Cells next to a neighbour's ghosts: computed once the messages are in.
-        self.near = tuple(int(not s) for s in sides)
+        #: At depth 1, the cells whose stencil reads no neighbour's ghost: computed while the
+        #: messages travel.
+        self.hole = _shrink(self.block, tuple(int(not s) for s in sides))
         grown = (nr + pt + pb - 2, nc + pl + pr - 2)
         d = deficit(p.stencil, border, grown, sides)
         d = None if d is None else d.astype(p.dtype)
@@ -221,10 +222,9 @@ class OverlapStepper:
                     kernel(*self.fields, w, c, *strips, box, none)
                 else:  # the block's inside while the messages travel, then its frame
                     halo.start(self.fields[0], self.fields[1])
-                    hole = _shrink(self.block, self.near)
-                    kernel(*self.fields, w, c, *strips, hole, none)
+                    kernel(*self.fields, w, c, *strips, self.hole, none)
                     halo.finish()
-                    kernel(*self.fields, w, c, *strips, box, hole)
+                    kernel(*self.fields, w, c, *strips, box, self.hole)
                 f = self.fields
                 self.fields = [f[2], f[3], f[0], f[1]]
             nsteps -= g
