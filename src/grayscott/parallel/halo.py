@@ -55,12 +55,12 @@ def _span(step: int, n: int, ghost: bool, pad: int, depth: int) -> tuple[int, in
     return (pad + n if ghost else pad + n - depth), depth
 
 
-def pads(cart: Any, block: Block, depth: int) -> tuple[int, int, int, int]:
+def pads(block: Block, depth: int) -> tuple[int, int, int, int]:
     """Ghost lines on each side (top, bottom, left, right) of a block whose halo is ``depth``
     deep: ``depth`` where a neighbour sends them, 1 on a global side (the border rule's)."""
     from mpi4py import MPI
 
-    around = [neighbour(cart, block, di, dj) for di, dj in ((-1, 0), (1, 0), (0, -1), (0, 1))]
+    around = (block.north, block.south, block.west, block.east)
     return tuple(1 if r == MPI.PROC_NULL else depth for r in around)  # type: ignore[return-value]
 
 
@@ -86,7 +86,7 @@ class HaloExchange:
         self.base = from_numpy_dtype(np.dtype(dtype))
         self.depth = depth
         #: Ghost lines (top, bottom, left, right) of the fields this exchange fills.
-        self.pads = pads(cart, block, depth)
+        self.pads = pads(block, depth)
         nr, nc = block.shape
         #: The shape of those fields.
         self.shape = (nr + self.pads[0] + self.pads[1], nc + self.pads[2] + self.pads[3])
