@@ -274,6 +274,27 @@ def test_a_batch_of_operations_gives_the_bits_of_one_at_a_time():
     assert_bits_equal(batch.advance(), single.advance())
 
 
+def _wait_serving(port: int) -> None:
+    """Until the server answers (a 403: no token). The address is printed before the web
+    server starts and takes over Ctrl-C; a signal sent between the two was not what this
+    test is about."""
+    import time
+    import urllib.error
+    import urllib.request
+
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=5)
+            return
+        except urllib.error.HTTPError:
+            return
+        except OSError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.1)
+
+
 def test_another_host_is_warned_about_and_ctrl_c_stops_the_server(tmp_path):
     import signal
     import subprocess
@@ -289,6 +310,7 @@ def test_another_host_is_warned_about_and_ctrl_c_stops_the_server(tmp_path):
             lines = [p.stdout.readline(), p.stdout.readline()]
             assert lines[1].startswith("grayscott explore: http://0.0.0.0:")
             assert "token=" in lines[1]
+            _wait_serving(int(lines[1].split(":")[3].split("/")[0]))
             p.send_signal(signal.SIGINT)
             assert p.wait(timeout=60) == 128 + signal.SIGINT
         finally:
