@@ -100,7 +100,9 @@ class HaloExchange:
         self.bytes_per_call = 2 * np.dtype(dtype).itemsize * sent_cells(
             block.shape, block.dims, block.coords, block.periodic, depth)
         self._types: dict[tuple[int, int, int], Any] = {}
-        self._requests: dict[tuple[int, int], list[Any]] = {}
+        #: (U, V, [(request, struct type), ...]) for each pair of arrays seen, found by
+        #: identity: holding the arrays keeps their addresses valid.
+        self._requests: list[tuple[np.ndarray, np.ndarray, list[Any]]] = []
         self._pending: list[Any] = []
         self._t0 = 0.0
         self._c0 = 0.0
@@ -133,27 +135,30 @@ class HaloExchange:
         return t.Commit()
 
     def _requests_for(self, U: np.ndarray, V: np.ndarray) -> list[Any]:
+        # Found by identity, not by address: reading an array's address (``.ctypes.data``)
+        # took 17 to 36 µs right after a step's kernel, more than starting the messages.
+        for u, v, pairs in self._requests:
+            if u is U and v is V:
+                return [r for r, _ in pairs]
         from mpi4py import MPI
 
-        key = (U.ctypes.data, V.ctypes.data)
-        if key not in self._requests:
-            if len(self._requests) >= 4:  # the fields were reallocated: drop the old ones
-                self.free()
-            recvs, sends = [], []
-            for tag, dest, source in self.routes:
-                di, dj = DIRECTIONS[tag]
-                if source != self.null:
-                    t = self._pair(U, V, self._region(di, dj, ghost=True))
-                    recvs.append((self.cart.Recv_init([MPI.BOTTOM, 1, t], source, tag), t))
-                if dest != self.null:
-                    t = self._pair(U, V, self._region(di, dj, ghost=False))
-                    sends.append((self.cart.Send_init([MPI.BOTTOM, 1, t], dest, tag), t))
-            self._requests[key] = recvs + sends  # receives posted first
-        return [r for r, _ in self._requests[key]]
+        if len(self._requests) >= 4:  # the fields were reallocated: drop the old ones
+            self.free()
+        recvs, sends = [], []
+        for tag, dest, source in self.routes:
+            di, dj = DIRECTIONS[tag]
+            if source != self.null:
+                t = self._pair(U, V, self._region(di, dj, ghost=True))
+                recvs.append((self.cart.Recv_init([MPI.BOTTOM, 1, t], source, tag), t))
+            if dest != self.null:
+                t = self._pair(U, V, self._region(di, dj, ghost=False))
+                sends.append((self.cart.Send_init([MPI.BOTTOM, 1, t], dest, tag), t))
+        self._requests.append((U, V, recvs + sends))  # receives posted first
+        return [r for r, _ in recvs + sends]
 
     def free(self) -> None:
         """Free the persistent requests and their struct types (not the region types)."""
-        for pairs in self._requests.values():
+        for _, _, pairs in self._requests:
             for request, t in pairs:
                 request.Free()
                 t.Free()
