@@ -215,3 +215,7 @@ def test_runs_and_resumes_at_any_halo_depth_equal_one_process(tmp_path: Path) ->
     proc = mpiexec(2, *GRAYSCOTT, "resume", "-q", "-n", "4", "--halo-depth", "3", str(many))
     assert proc.returncode == 0, proc.stderr
     _same(tmp_path / "one.h5", many)
+    # the file's attributes tell the first run; the resume log, where each later one ran
+    with h5py.File(many) as f:
+        log = [x.decode() for x in f["resume_log"][...] if x]
+    assert len(log) == 1 and "2 MPI ranks as 2x1, halos 3 lines deep, numba on each" in log[0]

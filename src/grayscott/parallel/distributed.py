@@ -105,7 +105,8 @@ class DistributedBackend(Backend):
 
     def describe(self) -> str:
         p, q = self.block.dims
-        return f"{self.size} MPI ranks as {p}x{q}, {self.inner_name} on each"
+        deep = f", halos {self.depth} lines deep" if self.depth > 1 else ""
+        return f"{self.size} MPI ranks as {p}x{q}{deep}, {self.inner_name} on each"
 
     def compile(self) -> None:
         self.stepper.compile()
