@@ -28,6 +28,11 @@ starting the messages), and three parts of the wait:
   rendezvous, or one longer than the MPI's shared-memory cell, sent cell by cell) waits here;
 * **transfer**: the rest, both sides inside MPI.
 
+It also gives the **compute spread**: how much longer the slowest rank takes than the fastest
+for the steps between two exchanges, per step. The ranks do the same work, so this is the
+machine's doing (cores that run the same loop at different speeds); a faster rank waits that
+long for its neighbour at some exchange, whatever the exchange does.
+
 The older tree has one call (four blocking ``Sendrecv``): there a rank starts and waits at the
 moment it enters ``fill``, so its wait is "neighbour late" or "transfer". The wrappers cost a
 Python call, a clock read and an append per call, which the split's times include (the halo
@@ -85,6 +90,14 @@ def split(me: np.ndarray, neighbours: list[np.ndarray]) -> dict[str, np.ndarray]
         idle = np.clip(np.minimum(waiting, f1) - np.maximum(f0, sent), 0.0, None)
     return {"exposed": (s1 - s0) + wait, "start": s1 - s0, "late": late, "idle": idle,
             "transfer": wait - late - idle}
+
+
+def spread(clocks: list[np.ndarray]) -> float:
+    """Seconds an exchange's worth of compute takes on the slowest rank beyond the fastest
+    (means over the exchanges of the time from leaving one exchange to entering the next):
+    the wait for a neighbour that no exchange can hide, as the ranks do the same work."""
+    compute = [float(np.mean(c[1:, 0] - c[:-1, 3])) for c in clocks if len(c) > 1]
+    return max(compute) - min(compute) if compute else 0.0
 
 
 def _clock(halo: object) -> list[tuple[float, ...]]:
@@ -199,6 +212,7 @@ def child(args: argparse.Namespace) -> None:
             out[f"{key}_s"] = float(np.mean([x[key].sum() for x in parts])) / args.steps
         for key in ("exposed", "transfer"):  # the typical exchange, robust to a rare long one
             out[f"{key}_median_s"] = float(np.median([x[key] for x in parts])) / per
+        out["spread_s"] = spread(clocks) / per
         out["depth"] = getattr(be, "depth", 1)
         print(json.dumps(out), flush=True)
 
@@ -210,6 +224,7 @@ SHOWN = (("halo_s", "exposed, slowest rank (halo clock)", 1e3),
          ("late_s", "neighbour late", 1e3), ("idle_s", "neighbour not waiting", 1e3),
          ("transfer_s", "transfer", 1e3), ("transfer_median_s", "transfer per step, median µs",
                                            1e6),
+         ("spread_s", "compute, slowest rank beyond the fastest", 1e3),
          ("halo_cpu_s", "its CPU", 1e3), ("step_s", "step", 1e3),
          ("compute_cpu_s", "compute CPU", 1e3), ("load", "load average", 1),
          ("others", "others' CPU share", 1))
@@ -275,7 +290,9 @@ def summary(rows: list[dict], max_others: float = 1.0) -> None:
         envs = {json.dumps(r["env"], sort_keys=True) for r in rs}
         parts = []
         for key, label, unit in SHOWN:
-            xs = [x[key] * unit for x in rs]
+            xs = [x[key] * unit for x in rs if key in x]  # rows of older runs may lack one
+            if not xs:
+                continue
             parts.append(f"{label} {statistics.median(xs):.3f} [{min(xs):.3f}, {max(xs):.3f}]")
         print(f"{name:<6} {layout}, {len(rs)} launches, settings {', '.join(sorted(envs))}: "
               + ", ".join(parts))

@@ -85,6 +85,16 @@ def test_the_parts_add_up_on_random_clocks(bench) -> None:
     assert min(parts[k].min() for k in ("late", "idle", "transfer")) >= 0
 
 
+def test_the_spread_is_the_slowest_ranks_compute_beyond_the_fastest(bench) -> None:
+    # compute runs from leaving one exchange (f1) to entering the next (s0)
+    fast = _clocks((0, 1, 2, 3), (7, 8, 9, 10), (14, 15, 16, 17))  # 4 and 4
+    slow = _clocks((0, 1, 2, 3), (9, 9, 9, 10), (16, 16, 16, 17))  # 6 and 6
+    middle = _clocks((0, 1, 2, 3), (8, 8, 9, 10), (15, 15, 16, 17))  # 5 and 5
+    assert bench.spread([fast, slow, middle]) == 2
+    assert bench.spread([fast, fast]) == 0
+    assert bench.spread([_clocks((0, 1, 2, 3))]) == 0  # one exchange: no compute between
+
+
 @needs_mpi
 def test_one_launch_of_each_tree_and_its_summary(tmp_path: Path) -> None:
     """Both "trees" are this one (the older tree's ``fill`` path is the split's own test
@@ -101,7 +111,7 @@ def test_one_launch_of_each_tree_and_its_summary(tmp_path: Path) -> None:
     for r in rows:
         parts = r["start_s"] + r["late_s"] + r["idle_s"] + r["transfer_s"]
         assert parts == pytest.approx(r["exposed_s"], rel=1e-9, abs=1e-12)
-        assert 0 <= r["others"] <= 1
+        assert 0 <= r["others"] <= 1 and r["spread_s"] >= 0
     proc = subprocess.run([sys.executable, str(SCRIPT), "--summarize", str(out)],
                           capture_output=True, text=True, timeout=60)
     assert proc.returncode == 0, proc.stderr
