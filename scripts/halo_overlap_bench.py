@@ -152,7 +152,8 @@ def launch(src: str, layout: str, args: argparse.Namespace, env: dict[str, str],
     from grayscott.bench.machine import busy_cpu_seconds
 
     mpiexec = Path(sys.executable).parent / "mpiexec"
-    cmd = [str(mpiexec), "-n", str(args.ranks), sys.executable, __file__, "--child",
+    bind = ["-bind-to", args.bind_to] if args.bind_to else []
+    cmd = [str(mpiexec), *bind, "-n", str(args.ranks), sys.executable, __file__, "--child",
            "--rows", str(args.rows), "--cols", str(args.cols), "--steps", str(args.steps),
            "--repeat", str(args.repeat), "--backend", args.backend, "--layouts", layout,
            "--before", args.before] + (["--depth", str(depth)] if depth else [])
@@ -323,6 +324,8 @@ def main() -> int:
                     help="this tree's halo depth (default: its own choice)")
     ap.add_argument("--depth-before", type=int, default=None,
                     help="the older tree's halo depth, when it has one (with --before src)")
+    ap.add_argument("--bind-to", default=None, metavar="UNIT",
+                    help="mpiexec's -bind-to (core: each rank kept on one core)")
     ap.add_argument("--json", default=None, help="write every launch's row here")
     ap.add_argument("--summarize", nargs="+", metavar="JSON", default=None,
                     help="measure nothing: the summary of rows that --json wrote (several "
