@@ -3,7 +3,7 @@ apart do two cores of this machine run the same loop?
 
 Each copy is a process that steps one rank's block of a 2-rank MPI run (``--rows`` x
 ``--cols``, numba, float32; default: half of 1080 x 1920 plus the rows a 4-line halo adds)
-for ``--chunks`` chunks of ``--steps`` steps, and prints its ms a step per chunk. Without
+for ``--chunks`` chunks of ``--steps`` steps, and prints its µs a step per chunk. Without
 MPI there is no exchange and no wait: a difference between the copies is the machine's (other
 work on a core, the memory they share), and in an MPI run the faster rank would wait for it.
 
@@ -77,8 +77,8 @@ def main() -> int:
     for i, p in enumerate(copies):
         chunks.append(json.loads(p.stdout.readline()))
         p.wait()
-        print(f"copy {i}: " + " ".join(f"{x:.3f}" for x in chunks[-1])
-              + f"  median {statistics.median(chunks[-1]):.3f} ms a step")
+        print(f"copy {i}: " + " ".join(f"{x * 1e3:.2f}" for x in chunks[-1])
+              + f"  median {statistics.median(chunks[-1]) * 1e3:.2f} µs a step")
     medians = [statistics.median(ms) for ms in chunks]
     # the copies run their chunks side by side (same steps, started together)
     gaps = [max(a, b) / min(a, b) for a, b in zip(*chunks, strict=True)]

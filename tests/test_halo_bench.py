@@ -116,3 +116,25 @@ def test_one_launch_of_each_tree_and_its_summary(tmp_path: Path) -> None:
                           capture_output=True, text=True, timeout=60)
     assert proc.returncode == 0, proc.stderr
     assert "2x1: exposed after/before, launch by launch" in proc.stdout
+
+
+def test_twin_blocks_runs_two_copies_side_by_side() -> None:
+    """scripts/twin_blocks.py: both copies report every chunk, and the ratios it prints are
+    those of the chunks it printed (their size is a timing: not checked)."""
+    pytest.importorskip("numba")
+    script = ROOT / "scripts" / "twin_blocks.py"
+    proc = subprocess.run([sys.executable, str(script), "--rows", "100", "--cols", "101",
+                           "--steps", "5", "--chunks", "4", "--bind"],
+                          capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    lines = proc.stdout.splitlines()
+    chunks = [[float(x) for x in ln.split(":")[1].split("median")[0].split()] for ln in lines[:2]]
+    assert [len(c) for c in chunks] == [4, 4] and min(min(c) for c in chunks) > 0
+    medians = [float(np.median(c)) for c in chunks]
+    gaps = [max(a, b) / min(a, b) for a, b in zip(*chunks, strict=True)]
+    said = lines[2].replace(";", ",").split()
+    assert said[:4] == ["slower", "over", "faster:", "medians"]
+    # the chunks are printed rounded to 0.01 µs: the ratios agree to that
+    assert [float(said[4].rstrip(",")), float(said[9].rstrip(",")), float(said[11])] == \
+        pytest.approx([max(medians) / min(medians), np.median(gaps), max(gaps)], rel=5e-3,
+                      abs=1e-3)
