@@ -59,12 +59,12 @@ def main() -> int:
     if args.child:
         child(args)
         return 0
-    copies = []
+    copies, cores = [], sorted(os.sched_getaffinity(0))
     for i in range(2):
         cmd = [sys.executable, __file__, "--child", "--rows", str(args.rows), "--cols",
                str(args.cols), "--steps", str(args.steps), "--chunks", str(args.chunks)]
         if args.bind:
-            cmd += ["--core", str(sorted(os.sched_getaffinity(0))[i % os.cpu_count()])]
+            cmd += ["--core", str(cores[i % len(cores)])]
         copies.append(subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                                        text=True))
     for p in copies:  # both compiled and warm before either starts timing
