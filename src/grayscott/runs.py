@@ -99,6 +99,7 @@ def _loop(pl: Placement, sim: Simulation, ctx: RunContext, path: Path, writer: H
         stop.restore()
     wall = pl.allreduce_max(ctx.wall_seconds)
     frames = pl.bcast(writer.frames_written)
+    pl.release(sim.backend)  # every process got here: the run is over on all of them
     cells = sim.problem.nbrow * sim.problem.nbcol * (sim.steps_done - steps0)
     return RunResult(path, frames, sim.steps_done, outcome.completed, outcome.status, wall,
                      cells / wall if wall > 0 else float("nan"), compile_seconds,

@@ -111,6 +111,28 @@ class DistributedBackend(Backend):
     def compile(self) -> None:
         self.stepper.compile()
 
+    def free(self) -> None:
+        """Release this backend's MPI objects: its Cartesian communicator and the exchange's
+        requests and datatypes. Every rank calls it; the backend is not used after.
+
+        A process can hold a few thousand communicators at most (MPICH: 2046 here), so a loop
+        that makes a backend per pass frees each one (``run``/``resume`` free theirs at the
+        end of a run); ``with DistributedBackend(...) as be:`` does it on leaving without an
+        error."""
+        from mpi4py import MPI
+
+        if self.cart == MPI.COMM_NULL:
+            return
+        self.halo.free(types=True)
+        self.cart.Free()
+
+    def __enter__(self) -> DistributedBackend:
+        return self
+
+    def __exit__(self, kind: object, *exc: object) -> None:
+        if kind is None:  # after an error, some rank may never get here: nothing collective
+            self.free()
+
     # -- the interface, collective -----------------------------------------------------------
 
     def set_state(self, u: np.ndarray | None, v: np.ndarray | None) -> None:

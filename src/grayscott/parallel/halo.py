@@ -156,13 +156,18 @@ class HaloExchange:
         self._requests.append((U, V, recvs + sends))  # receives posted first
         return [r for r, _ in recvs + sends]
 
-    def free(self) -> None:
-        """Free the persistent requests and their struct types (not the region types)."""
+    def free(self, types: bool = False) -> None:
+        """Free the persistent requests and their struct types; with ``types``, the region
+        types too (the exchange is then done with: :meth:`DistributedBackend.free`)."""
         for _, _, pairs in self._requests:
             for request, t in pairs:
                 request.Free()
                 t.Free()
         self._requests.clear()
+        if types:
+            for t in self._types.values():
+                t.Free()
+            self._types.clear()
 
     # -- the exchange ------------------------------------------------------------------------
 

@@ -97,6 +97,10 @@ class Placement:
         """The stop signal (``within``: ``--stop-within``, :mod:`grayscott.observers.pacing`)."""
         return StopSignal(within=within)
 
+    def release(self, backend: Backend) -> None:
+        """Called by every process once a run has ended without an error: nothing to release
+        in one process (the backend's arrays go with it)."""
+
 
 #: The default: one process.
 ONE_PROCESS = Placement()

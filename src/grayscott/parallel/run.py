@@ -126,6 +126,11 @@ class MPIPlacement(Placement):
                 "mpi_halo_depth": backend.depth,
                 **super().backend_attrs(backend.inner)}
 
+    def release(self, backend: Backend) -> None:
+        # its communicator: a process holds a few thousand at most, and a script may run many
+        assert isinstance(backend, DistributedBackend)
+        backend.free()
+
     def resume_note(self, backend: Backend) -> str:
         assert isinstance(backend, DistributedBackend)
         return f", {backend.describe()}"

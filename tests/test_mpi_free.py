@@ -1,0 +1,47 @@
+"""A process holds a few thousand MPI communicators at most (MPICH: 2046): a script that makes
+a DistributedBackend, or runs a simulation over the ranks, many times in one process frees each
+backend's communicator, or fails once they run out."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+from test_mpi import mpiexec, needs_mpi
+
+SCRIPT = '''
+import sys
+from pathlib import Path
+from mpi4py import MPI
+from grayscott.parallel.distributed import DistributedBackend
+from grayscott.parallel.run import run
+from grayscott.physics import make_initial, make_problem
+
+shape = (12, 10)
+# more backends than MPICH has communicators, each freed on leaving its block
+for i in range(2100):
+    with DistributedBackend(make_problem(shape), "numpy", comm=MPI.COMM_WORLD) as be:
+        be.set_state(*make_initial("school", shape))
+        be.advance(1)
+be.free()  # a second time: nothing
+assert be.cart == MPI.COMM_NULL
+
+# a run frees its backend once every rank has ended it
+sims = []
+out = Path(sys.argv[1])
+for i in range(2):
+    run(make_problem(shape), out / f"r{i}.h5", nbimage=2, nbextrastep=3, backend="numpy",
+        progress=False, on_start=sims.append)
+if MPI.COMM_WORLD.rank == 0:
+    assert len(sims) == 2 and all(s.backend.cart == MPI.COMM_NULL for s in sims)
+    print("freed")
+'''
+
+
+@needs_mpi
+def test_backends_and_runs_free_their_communicators(tmp_path: Path) -> None:
+    script = tmp_path / "many.py"
+    script.write_text(SCRIPT)
+    proc = mpiexec(2, sys.executable, str(script), str(tmp_path), timeout=300)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert proc.stdout.strip() == "freed"
