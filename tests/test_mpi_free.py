@@ -13,6 +13,7 @@ SCRIPT = '''
 import sys
 from pathlib import Path
 from mpi4py import MPI
+from grayscott.errors import GrayScottError
 from grayscott.parallel.distributed import DistributedBackend
 from grayscott.parallel.run import run
 from grayscott.physics import make_initial, make_problem
@@ -25,6 +26,14 @@ for i in range(2100):
         be.advance(1)
 be.free()  # a second time: nothing
 assert be.cart == MPI.COMM_NULL
+for call in (lambda: be.advance(1), be.get_state, be.get_v, be.local_v, be.all_finite,
+             lambda: be.set_state(*make_initial("school", shape))):
+    try:
+        call()
+    except GrayScottError as exc:
+        assert "was freed" in str(exc), exc
+    else:
+        raise AssertionError("a freed backend was used")
 
 # a run frees its backend once every rank has ended it
 sims = []

@@ -126,6 +126,17 @@ class DistributedBackend(Backend):
         self.halo.free(types=True)
         self.cart.Free()
 
+    def _require_live(self, what: str) -> None:
+        from mpi4py import MPI
+
+        if self.cart == MPI.COMM_NULL:
+            raise GrayScottError(f"this DistributedBackend was freed (by free(), or at the end "
+                                 f"of its run): make a new one to call {what}()")
+
+    def require_state(self, what: str) -> None:
+        self._require_live(what)
+        super().require_state(what)
+
     def __enter__(self) -> DistributedBackend:
         return self
 
@@ -137,6 +148,7 @@ class DistributedBackend(Backend):
 
     def set_state(self, u: np.ndarray | None, v: np.ndarray | None) -> None:
         """Scatter the global U, V of rank 0 (the other ranks' arguments are ignored)."""
+        self._require_live("set_state")
         error = None
         if self.is_root:
             u, v = np.asarray(u), np.asarray(v)
@@ -181,6 +193,7 @@ class DistributedBackend(Backend):
         """Whether V is finite on every rank (one allreduce, no gather)."""
         from mpi4py import MPI
 
+        self.require_state("all_finite")
         ok = bool(np.isfinite(self.inner.V[1:-1, 1:-1]).all())
         return bool(self.cart.allreduce(ok, op=MPI.LAND))
 
