@@ -54,3 +54,75 @@ def test_backends_and_runs_free_their_communicators(tmp_path: Path) -> None:
     proc = mpiexec(2, sys.executable, str(script), str(tmp_path), timeout=300)
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert proc.stdout.strip() == "freed"
+
+
+STOPPED = '''
+import os
+import signal
+import sys
+from pathlib import Path
+from mpi4py import MPI
+from grayscott.errors import BlowUpError
+from grayscott.observers import Interrupted
+from grayscott.parallel.run import run
+from grayscott.physics import Parameters, make_problem
+
+comm = MPI.COMM_WORLD
+out = Path(sys.argv[1])
+
+
+def room():
+    """How many more communicators this process can make."""
+    made = []
+    try:
+        while True:
+            made.append(comm.Dup())
+    except MPI.Exception:
+        pass
+    for c in made:
+        c.Free()
+    return len(made)
+
+
+def stop(i, v):  # on rank 0 only: every rank stops after the same frame
+    os.kill(os.getpid(), signal.SIGTERM)
+
+
+shape = (20, 16)
+run(make_problem(shape), out / "first.h5", nbimage=1, nbextrastep=2, backend="numpy",
+    progress=False)
+before = room()
+sims = []
+bad = make_problem(shape, params=Parameters(dt=50.0), allow_unstable=True)
+for i in range(3):
+    try:
+        run(bad, out / f"blown{i}.h5", nbimage=3, nbextrastep=30, backend="numpy",
+            initial="noise", progress=False, on_start=sims.append)
+    except BlowUpError:
+        pass
+    else:
+        raise AssertionError("the run did not blow up")
+    try:
+        run(make_problem(shape), out / f"stopped{i}.h5", nbimage=4, nbextrastep=3,
+            backend="numba", progress=False, on_start=sims.append, on_frame=stop)
+    except Interrupted:
+        pass
+    else:
+        raise AssertionError("the run was not stopped")
+after = room()
+assert after == before, (before, after)
+if comm.rank == 0:
+    assert len(sims) == 6 and all(s.backend.cart == MPI.COMM_NULL for s in sims)
+    print("freed")
+'''
+
+
+@needs_mpi
+def test_runs_that_blow_up_or_are_stopped_free_their_communicators(tmp_path: Path) -> None:
+    # every rank ends them at the same frame: a loop that tries rates which may blow up, or
+    # stops its runs, must not run out of communicators either
+    script = tmp_path / "stopped.py"
+    script.write_text(STOPPED)
+    proc = mpiexec(2, sys.executable, str(script), str(tmp_path), timeout=300)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert proc.stdout.strip() == "freed"

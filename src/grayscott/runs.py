@@ -23,7 +23,7 @@ from typing import Any
 import numpy as np
 
 from . import backends
-from .errors import GrayScottError
+from .errors import BlowUpError, GrayScottError
 from .io.layout import check_output_path, estimated_bytes, file_error, fsync_folder
 from .io.paths import OutputLock, temporary_path
 from .io.remake import needs_room, remade
@@ -33,6 +33,7 @@ from .observers import (
     Callback,
     Checkpointer,
     HDF5Writer,
+    Interrupted,
     Observer,
     Progress,
     RunContext,
@@ -95,6 +96,9 @@ def _loop(pl: Placement, sim: Simulation, ctx: RunContext, path: Path, writer: H
     ctx.pacer = Pacer(stop.within, stop) if stop.within is not None else None
     try:
         outcome = drive(sim, chain, ctx)
+    except (BlowUpError, Interrupted):  # every process stops at the same frame on these
+        pl.release(sim.backend)
+        raise
     finally:  # only now: a signal during the file's last writes must not cut them short
         stop.restore()
     wall = pl.allreduce_max(ctx.wall_seconds)

@@ -98,8 +98,9 @@ class Placement:
         return StopSignal(within=within)
 
     def release(self, backend: Backend) -> None:
-        """Called by every process once a run has ended without an error: nothing to release
-        in one process (the backend's arrays go with it)."""
+        """Called by every process once a run has ended on all of them at the same frame
+        (completed, blown up or stopped by a signal): nothing to release in one process (the
+        backend's arrays go with it)."""
 
 
 #: The default: one process.
