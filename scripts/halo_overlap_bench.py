@@ -94,9 +94,12 @@ def split(me: np.ndarray, neighbours: list[np.ndarray]) -> dict[str, np.ndarray]
 
 def spread(clocks: list[np.ndarray]) -> float:
     """Seconds an exchange's worth of compute takes on the slowest rank beyond the fastest
-    (means over the exchanges of the time from leaving one exchange to entering the next):
-    the wait for a neighbour that no exchange can hide, as the ranks do the same work."""
-    compute = [float(np.mean(c[1:, 0] - c[:-1, 3])) for c in clocks if len(c) > 1]
+    (means over the exchanges of the time outside the exchange's calls: from leaving one
+    exchange to entering the next, plus from starting its messages to waiting for them, where
+    a step one line deep computes its interior): the wait for a neighbour that no exchange
+    can hide, as the ranks do the same work."""
+    compute = [float(np.mean((c[1:, 0] - c[:-1, 3]) + (c[1:, 2] - c[1:, 1])))
+               for c in clocks if len(c) > 1]
     return max(compute) - min(compute) if compute else 0.0
 
 

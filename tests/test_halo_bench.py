@@ -86,13 +86,22 @@ def test_the_parts_add_up_on_random_clocks(bench) -> None:
 
 
 def test_the_spread_is_the_slowest_ranks_compute_beyond_the_fastest(bench) -> None:
-    # compute runs from leaving one exchange (f1) to entering the next (s0)
-    fast = _clocks((0, 1, 2, 3), (7, 8, 9, 10), (14, 15, 16, 17))  # 4 and 4
+    # a blocking exchange (the older tree's, or halos several lines deep: start, then wait at
+    # once): compute runs from leaving one exchange (f1) to entering the next (s0)
+    fast = _clocks((0, 1, 2, 3), (7, 8, 8, 10), (14, 15, 15, 17))  # 4 and 4
     slow = _clocks((0, 1, 2, 3), (9, 9, 9, 10), (16, 16, 16, 17))  # 6 and 6
-    middle = _clocks((0, 1, 2, 3), (8, 8, 9, 10), (15, 15, 16, 17))  # 5 and 5
+    middle = _clocks((0, 1, 2, 3), (8, 8, 8, 10), (15, 15, 15, 17))  # 5 and 5
     assert bench.spread([fast, slow, middle]) == 2
     assert bench.spread([fast, fast]) == 0
     assert bench.spread([_clocks((0, 1, 2, 3))]) == 0  # one exchange: no compute between
+
+
+def test_the_spread_counts_the_interior_computed_while_the_messages_travel(bench) -> None:
+    # one line deep, a step starts the messages, computes its interior, then waits: the
+    # interior (s1 to f0) is compute too, 4 and 6 here, and the frame (f1 to s0) 1 and 1
+    fast = _clocks((0, 1, 5, 6), (7, 8, 12, 13))
+    slow = _clocks((0, 1, 7, 8), (9, 10, 16, 17))
+    assert bench.spread([fast, slow]) == 2
 
 
 @needs_mpi
