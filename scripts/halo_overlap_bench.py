@@ -162,11 +162,38 @@ def launch(src: str, layout: str, args: argparse.Namespace, env: dict[str, str],
            "--before", args.before] + (["--depth", str(depth)] if depth else [])
     env = {**os.environ, **env, "PYTHONPATH": src, "GRAYSCOTT_MPI": "1"}
     (busy0, mine0), t0 = busy_cpu_seconds(), time.perf_counter()
-    out = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=600, check=True)
+    out = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=600)
+    if out.returncode != 0:
+        raise SystemExit(f"halo_overlap_bench: the launch failed (exit {out.returncode}): "
+                         f"{_cause(out.stderr)}")
     (busy1, mine1), wall = busy_cpu_seconds(), time.perf_counter() - t0
     others = max(0.0, (busy1 - busy0) - (mine1 - mine0)) / (wall * (os.cpu_count() or 1))
     row = json.loads([ln for ln in out.stdout.splitlines() if ln.startswith("{")][-1])
     return {**row, "others": others}
+
+
+def _cause(stderr: str) -> str:
+    """The telling line of a failed launch: the children's last (a Python error's message),
+    else mpiexec's first (its own errors come as a trace, the cause first)."""
+    lines = [ln for ln in stderr.strip().splitlines() if ln.strip()]
+    own = [ln for ln in lines if not ln.startswith(("[mpiexec@", "[proxy:"))]
+    return own[-1] if own else lines[0] if lines else "no message"
+
+
+def _problem(args: argparse.Namespace) -> str | None:
+    """What is wrong with the arguments of a measurement, in one line (None: nothing): found
+    here rather than by a launch's traceback."""
+    least = {"rounds": 1, "ranks": 1, "rows": 3, "cols": 3, "steps": 1, "repeat": 1,
+             "depth": 1, "depth_before": 1}
+    for name, low in least.items():
+        value = getattr(args, name)
+        if value is not None and value < low:
+            return f"--{name.replace('_', '-')} must be at least {low}, got {value}"
+    for layout in args.layouts.split(","):
+        p, x, q = layout.partition("x")
+        if not (x and p.isdigit() and q.isdigit() and int(p) * int(q) == args.ranks):
+            return f"--layouts: {layout!r} is not RxC with R*C = --ranks ({args.ranks})"
+    return None
 
 
 def child(args: argparse.Namespace) -> None:
@@ -345,6 +372,9 @@ def main() -> int:
         rows = [row for f in args.summarize for row in json.loads(Path(f).read_text())]
     elif not args.before:
         ap.error("--before is required to measure")
+    elif (problem := _problem(args)) is not None:
+        print(f"halo_overlap_bench: error: {problem}", file=sys.stderr)
+        return 2
     else:
         rows = measure(args)
     if args.json and not args.summarize:

@@ -59,6 +59,11 @@ def main() -> int:
     if args.child:
         child(args)
         return 0
+    for name, low in (("rows", 3), ("cols", 3), ("steps", 1), ("chunks", 1)):
+        if getattr(args, name) < low:
+            print(f"twin_blocks: error: --{name} must be at least {low}, got "
+                  f"{getattr(args, name)}", file=sys.stderr)
+            return 2
     copies, cores = [], sorted(os.sched_getaffinity(0))
     for i in range(2):
         cmd = [sys.executable, __file__, "--child", "--rows", str(args.rows), "--cols",
@@ -69,6 +74,8 @@ def main() -> int:
                                        text=True))
     for p in copies:  # both compiled and warm before either starts timing
         if p.stdout.readline().strip() != "ready":
+            for q in copies:  # the other one would time its chunks for nobody
+                q.kill()
             raise SystemExit("twin_blocks: a copy failed to start")
     for p in copies:
         p.stdin.write("go\n")

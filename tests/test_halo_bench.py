@@ -147,3 +147,33 @@ def test_twin_blocks_runs_two_copies_side_by_side() -> None:
     assert [float(said[4].rstrip(",")), float(said[9].rstrip(",")), float(said[11])] == \
         pytest.approx([max(medians) / min(medians), np.median(gaps), max(gaps)], rel=5e-3,
                       abs=1e-3)
+
+
+@pytest.mark.parametrize("args", [["--steps", "0"], ["--repeat", "0"], ["--ranks", "0"],
+                                  ["--rows", "2"], ["--depth", "0"], ["--layouts", "3x1"],
+                                  ["--layouts", "2"], ["--layouts", "2x1,x2"]])
+def test_bench_arguments_that_cannot_run_are_one_line(args: list[str]) -> None:
+    proc = subprocess.run([sys.executable, str(SCRIPT), "--before", str(ROOT / "src"),
+                           "--rounds", "1", *args], capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 2, proc.stderr
+    assert proc.stderr.count("\n") == 1 and proc.stderr.startswith("halo_overlap_bench: error:")
+    assert args[0] in proc.stderr and not proc.stdout
+
+
+@needs_mpi
+def test_a_launch_that_fails_says_why_in_one_line() -> None:
+    proc = subprocess.run([sys.executable, str(SCRIPT), "--before", str(ROOT / "src"),
+                           "--rounds", "1", "--bind-to", "nowhere"],
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 1 and "Traceback" not in proc.stderr, proc.stderr
+    assert proc.stderr.count("\n") == 1 and "nowhere" in proc.stderr
+
+
+@pytest.mark.parametrize("args", [["--steps", "0"], ["--chunks", "0"], ["--rows", "2"],
+                                  ["--cols", "-1"]])
+def test_twin_blocks_arguments_that_cannot_run_are_one_line(args: list[str]) -> None:
+    proc = subprocess.run([sys.executable, str(ROOT / "scripts" / "twin_blocks.py"), *args],
+                          capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 2, proc.stderr
+    assert proc.stderr.count("\n") == 1 and proc.stderr.startswith("twin_blocks: error:")
+    assert args[0] in proc.stderr and not proc.stdout
