@@ -85,11 +85,11 @@ def _loop(pl: Placement, sim: Simulation, ctx: RunContext, path: Path, writer: H
           on_frame: Callable[[int, np.ndarray], None] | None, observers: Sequence[Observer],
           video: Video | None, compile_seconds: float, stop: StopSignal,
           lead: int = 0) -> RunResult:
-    chain: list[Observer] = [o for o in (video,) if o is not None and pl.is_root]
+    chain: list[Observer] = [pl.root_only(video)] if video is not None else []
     chain += [pl.blow_up_check(), pl.writer(writer), checkpointer,
               Progress(progress and pl.is_root), *observers]
     if on_frame is not None:
-        chain.append(Callback(on_frame))
+        chain.append(pl.root_only(Callback(on_frame)))
     chain.append(stop)
     steps0 = sim.steps_done
     ctx.lead = lead
@@ -197,8 +197,8 @@ def run(problem: Problem, output: str | Path = "output.h5", nbimage: int = 1000,
     with _lock(pl, path) as lock:
         sim = pl.simulation(problem, name, initial=initial, seed=seed, state=state,
                             threads=threads, steps_done=steps_done, options=backend_options)
-        if on_start is not None and pl.is_root:
-            on_start(sim)
+        if on_start is not None:  # its error raised on every process
+            pl.on_root(lambda: on_start(sim))
         compile_seconds = pl.allreduce_max(_compile(sim))
         u0, v0 = sim.state  # the starting state is the first checkpoint (collective over MPI)
         p = problem.params
@@ -324,8 +324,8 @@ def resume(path: str | Path, nbimage: int | None = None, backend: str | None = N
                                 state=(u, v) if pl.is_root else None, threads=plan.threads,
                                 steps_done=steps, options=plan.options or None)
             del u, v
-            if on_start is not None and pl.is_root:
-                on_start(sim)
+            if on_start is not None:
+                pl.on_root(lambda: on_start(sim))
             compile_seconds = pl.allreduce_max(_compile(sim))
 
             # Over MPI, a file of part files goes on in new ones, from the checkpoint on.

@@ -97,6 +97,11 @@ class Placement:
         """The stop signal (``within``: ``--stop-within``, :mod:`grayscott.observers.pacing`)."""
         return StopSignal(within=within)
 
+    def root_only(self, observer: Observer) -> Observer:
+        """The observer that stands in the loop of every process for ``observer``, which acts
+        on the root alone (``on_frame``, the video)."""
+        return observer
+
     def release(self, backend: Backend) -> None:
         """Called by every process once a run has ended on all of them at the same frame
         (completed, blown up or stopped by a signal): nothing to release in one process (the

@@ -126,6 +126,9 @@ class MPIPlacement(Placement):
                 "mpi_halo_depth": backend.depth,
                 **super().backend_attrs(backend.inner)}
 
+    def root_only(self, observer: Observer) -> Observer:
+        return _OnRoot(self.comm, observer)
+
     def release(self, backend: Backend) -> None:
         # its communicator: a process holds a few thousand at most, and a script may run many
         assert isinstance(backend, DistributedBackend)
@@ -235,6 +238,30 @@ class AgreedStopSignal(StopSignal):
         signum = agree(self.comm, self.signum)
         if signum is not None:
             raise Interrupted(signum)
+
+
+class _OnRoot(Observer):
+    """``observer`` (``on_frame``, the video) on rank 0, its error raised on every rank at the
+    same hook: the others would otherwise wait for rank 0 in the next collective for ever."""
+
+    def __init__(self, comm: Any, observer: Observer) -> None:
+        self.comm = comm
+        self.observer = observer
+        self.needs_v = observer.needs_v
+        self.frame_uses_backend = observer.frame_uses_backend
+
+    def wants_state(self, ctx: RunContext) -> bool:
+        return self.observer.wants_state(ctx)
+
+    def start(self, ctx: RunContext) -> None:
+        on_root(self.comm, lambda: self.observer.start(ctx))
+
+    def frame(self, ctx: RunContext) -> None:
+        if type(self.observer).frame is not Observer.frame:  # no message for a hook it lacks
+            on_root(self.comm, lambda: self.observer.frame(ctx))
+
+    def finish(self, ctx: RunContext) -> None:
+        on_root(self.comm, lambda: self.observer.finish(ctx))
 
 
 class _FollowWriter(Observer):

@@ -1,0 +1,69 @@
+"""Over MPI ranks, what only rank 0 does in a run (``on_start``, ``on_frame``, the video rendered
+at the end) fails on every rank at once: the others would otherwise wait for rank 0 in the next
+collective for ever. Each script runs under a timeout; a hang fails the test."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from test_mpi import mpiexec, needs_mpi
+
+SCRIPT = '''
+import sys
+from pathlib import Path
+from mpi4py import MPI
+from grayscott.parallel.run import run
+from grayscott.physics import make_problem
+
+comm = MPI.COMM_WORLD
+out, where = Path(sys.argv[1]), sys.argv[2]
+
+
+class Refused(Exception):
+    pass
+
+
+def fail(*args):
+    raise Refused(where)
+
+
+def take_the_video(i, v):  # someone else makes the video's file meanwhile
+    (out / "v.gif").write_bytes(b"taken")
+
+
+hooks = {"start": {"on_start": fail}, "frame": {"on_frame": fail},
+         "video": {"on_frame": take_the_video, "video": str(out / "v.gif")}}[where]
+sims = []
+try:
+    run(make_problem((20, 16)), out / "r.h5", nbimage=3, nbextrastep=3, backend="numpy",
+        progress=False, **hooks)
+except Exception as exc:
+    print(f"rank {comm.rank}: {type(exc).__name__}", flush=True)
+# the ranks go on together: a second run in the same processes
+run(make_problem((20, 16)), out / "again.h5", nbimage=2, nbextrastep=3, backend="numpy",
+    progress=False, on_start=sims.append)
+if comm.rank == 0:
+    assert sims[0].backend.cart == MPI.COMM_NULL
+    print("again", flush=True)
+'''
+
+
+@needs_mpi
+@pytest.mark.parametrize("where", ["start", "frame", "video"])
+def test_an_error_of_rank_0_alone_is_raised_on_every_rank(tmp_path: Path, where: str) -> None:
+    if where == "video":
+        pytest.importorskip("matplotlib")
+    script = tmp_path / "hooks.py"
+    script.write_text(SCRIPT)
+    try:
+        proc = mpiexec(2, sys.executable, str(script), str(tmp_path), where, timeout=60)
+    except subprocess.TimeoutExpired:
+        pytest.fail(f"an error in {where} on rank 0 left the other rank waiting")
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    error = "GrayScottError" if where == "video" else "Refused"
+    assert sorted(proc.stdout.splitlines()) == sorted(
+        [f"rank 0: {error}", f"rank 1: {error}", "again"]), proc.stdout
