@@ -126,3 +126,43 @@ def test_runs_that_blow_up_or_are_stopped_free_their_communicators(tmp_path: Pat
     proc = mpiexec(2, sys.executable, str(script), str(tmp_path), timeout=300)
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert proc.stdout.strip() == "freed"
+
+
+REFUSED = '''
+from mpi4py import MPI
+from grayscott.errors import GrayScottError
+from grayscott.parallel.distributed import DistributedBackend
+from grayscott.physics import make_problem
+
+comm = MPI.COMM_WORLD
+before = []
+for i in range(2):  # the second pass finds what the first one left
+    made = []
+    try:
+        while True:
+            made.append(comm.Dup())
+    except MPI.Exception:
+        pass
+    for c in made:
+        c.Free()
+    before.append(len(made))
+    for depth in (99, 2):  # deeper than the blocks; deep halos on a numpy backend
+        try:
+            DistributedBackend(make_problem((12, 10)), "numpy", comm=comm, depth=depth)
+        except GrayScottError:
+            pass
+        else:
+            raise AssertionError("refused depth accepted")
+assert before[0] == before[1], before
+if comm.rank == 0:
+    print("freed")
+'''
+
+
+@needs_mpi
+def test_a_backend_refused_while_it_is_made_keeps_no_communicator(tmp_path: Path) -> None:
+    script = tmp_path / "refused.py"
+    script.write_text(REFUSED)
+    proc = mpiexec(2, sys.executable, str(script), timeout=120)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert proc.stdout.strip() == "freed"

@@ -67,23 +67,27 @@ class DistributedBackend(Backend):
         self.comm = comm if comm is not None else world()
         self.cart, self.block = decompose(self.comm, problem.shape,
                                           problem.border == "periodic", dims)
-        self.rank = self.cart.Get_rank()
-        self.size = self.cart.Get_size()
-        self.local_problem = dataclasses.replace(problem, shape=self.block.shape)
-        if backend == "numba-parallel" and threads is None:
-            threads = _threads_per_rank(self.cart)
-        self.inner = backends.create(backend, self.local_problem, threads=threads,
-                                     **(options or {}))
-        numba = backend.startswith("numba")
-        #: Halo lines exchanged at once: steps per exchange (1 on the numpy backends).
-        self.depth = choose_depth(problem.shape, self.block, numba, depth)
-        self.halo = HaloExchange(self.cart, self.block, problem.border, problem.dtype,
-                                 self.depth, rule=not numba)
-        self.stepper = (_numba_stepper if numba else _NumpyStepper)(
-            self.inner, self.block, self.halo)
-        self._slices = blocks(problem.shape, self.block.dims)
-        self._counts = [(r.stop - r.start) * (c.stop - c.start) for r, c in self._slices]
-        self._displs = list(np.cumsum([0] + self._counts[:-1]))
+        try:
+            self.rank = self.cart.Get_rank()
+            self.size = self.cart.Get_size()
+            self.local_problem = dataclasses.replace(problem, shape=self.block.shape)
+            if backend == "numba-parallel" and threads is None:
+                threads = _threads_per_rank(self.cart)
+            self.inner = backends.create(backend, self.local_problem, threads=threads,
+                                         **(options or {}))
+            numba = backend.startswith("numba")
+            #: Halo lines exchanged at once: steps per exchange (1 on the numpy backends).
+            self.depth = choose_depth(problem.shape, self.block, numba, depth)
+            self.halo = HaloExchange(self.cart, self.block, problem.border, problem.dtype,
+                                     self.depth, rule=not numba)
+            self.stepper = (_numba_stepper if numba else _NumpyStepper)(
+                self.inner, self.block, self.halo)
+            self._slices = blocks(problem.shape, self.block.dims)
+            self._counts = [(r.stop - r.start) * (c.stop - c.start) for r, c in self._slices]
+            self._displs = list(np.cumsum([0] + self._counts[:-1]))
+        except BaseException:  # refused (a depth, the backend's options): no communicator kept
+            self.cart.Free()
+            raise
         #: Seconds spent gathering frames and states to rank 0 (scatter included).
         self.gather_seconds = 0.0
 
