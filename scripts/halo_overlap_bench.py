@@ -369,7 +369,13 @@ def main() -> int:
         child(args)
         return 0
     if args.summarize:
-        rows = [row for f in args.summarize for row in json.loads(Path(f).read_text())]
+        rows = []
+        for f in args.summarize:
+            try:
+                rows += json.loads(Path(f).read_text())
+            except (OSError, ValueError) as exc:  # a file missing, or not what --json wrote
+                print(f"halo_overlap_bench: error: --summarize {f}: {exc}", file=sys.stderr)
+                return 2
     elif not args.before:
         ap.error("--before is required to measure")
     elif (problem := _problem(args)) is not None:

@@ -177,3 +177,13 @@ def test_twin_blocks_arguments_that_cannot_run_are_one_line(args: list[str]) -> 
     assert proc.returncode == 2, proc.stderr
     assert proc.stderr.count("\n") == 1 and proc.stderr.startswith("twin_blocks: error:")
     assert args[0] in proc.stderr and not proc.stdout
+
+
+def test_summarize_of_a_file_it_cannot_read_is_one_line(tmp_path: Path) -> None:
+    cut = tmp_path / "cut.json"
+    cut.write_text('[{"tree": "before",')  # a --json write cut short
+    for path in (tmp_path / "missing.json", cut):
+        proc = subprocess.run([sys.executable, str(SCRIPT), "--summarize", str(path)],
+                              capture_output=True, text=True, timeout=60)
+        assert proc.returncode == 2, proc.stderr
+        assert proc.stderr.count("\n") == 1 and str(path) in proc.stderr
