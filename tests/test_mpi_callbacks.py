@@ -4,6 +4,7 @@ collective for ever. Each script runs under a timeout; a hang fails the test."""
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -15,6 +16,7 @@ from test_mpi import mpiexec, needs_mpi
 SCRIPT = '''
 import sys
 from pathlib import Path
+import numpy as np
 from mpi4py import MPI
 from grayscott.parallel.run import run
 from grayscott.physics import make_problem
@@ -35,14 +37,21 @@ def take_the_video(i, v):  # someone else makes the video's file meanwhile
     (out / "v.gif").write_bytes(b"taken")
 
 
+root = comm.rank == 0
 hooks = {"start": {"on_start": fail}, "frame": {"on_frame": fail},
-         "video": {"on_frame": take_the_video, "video": str(out / "v.gif")}}[where]
+         "video": {"on_frame": take_the_video, "video": str(out / "v.gif")},
+         # the state is given on rank 0 only (there, the initial state's name is not used)
+         "state": {"state": (np.ones((5, 5)), np.zeros((5, 5))) if root else None},
+         "initial": {"state": (np.ones((20, 16)), np.zeros((20, 16))) if root else None,
+                     "initial": "given"}}[where]
 sims = []
 try:
     run(make_problem((20, 16)), out / "r.h5", nbimage=3, nbextrastep=3, backend="numpy",
         progress=False, **hooks)
 except Exception as exc:
     print(f"rank {comm.rank}: {type(exc).__name__}", flush=True)
+else:
+    print(f"rank {comm.rank}: ran", flush=True)
 # the ranks go on together: a second run in the same processes
 run(make_problem((20, 16)), out / "again.h5", nbimage=2, nbextrastep=3, backend="numpy",
     progress=False, on_start=sims.append)
@@ -53,8 +62,11 @@ if comm.rank == 0:
 
 
 @needs_mpi
-@pytest.mark.parametrize("where", ["start", "frame", "video"])
-def test_an_error_of_rank_0_alone_is_raised_on_every_rank(tmp_path: Path, where: str) -> None:
+@pytest.mark.parametrize(("where", "error"), [
+    ("start", "Refused"), ("frame", "Refused"), ("video", "GrayScottError"),
+    ("state", "GrayScottError"), ("initial", "ran")])
+def test_an_error_of_rank_0_alone_is_raised_on_every_rank(tmp_path: Path, where: str,
+                                                          error: str) -> None:
     if where == "video":
         pytest.importorskip("matplotlib")
     script = tmp_path / "hooks.py"
@@ -64,6 +76,6 @@ def test_an_error_of_rank_0_alone_is_raised_on_every_rank(tmp_path: Path, where:
     except subprocess.TimeoutExpired:
         pytest.fail(f"an error in {where} on rank 0 left the other rank waiting")
     assert proc.returncode == 0, proc.stderr[-3000:]
-    error = "GrayScottError" if where == "video" else "Refused"
-    assert sorted(proc.stdout.splitlines()) == sorted(
-        [f"rank 0: {error}", f"rank 1: {error}", "again"]), proc.stdout
+    # the ranks' lines may come interleaved: the words, not the lines
+    said = sorted(re.findall(r"rank \d: \w+|again", proc.stdout))
+    assert said == ["again", f"rank 0: {error}", f"rank 1: {error}"], proc.stdout

@@ -170,11 +170,12 @@ def run(problem: Problem, output: str | Path = "output.h5", nbimage: int = 1000,
     seed = check_seed(seed)
     check_steps(steps_done, nbimage, nbextrastep)
     out_dtype = check_dtype(output_dtype)
-    if state is None and initial not in INITIAL_STATES:
+    # The state is given on the root only: its refusal, and whether there is one, hold on all.
+    given = state
+    state = pl.on_root(lambda: None if given is None else _check_state(given, problem.shape))
+    if not pl.bcast(state is not None) and initial not in INITIAL_STATES:
         raise GrayScottError(f"unknown initial state {initial!r}; choose one of: "
                              f"{', '.join(INITIAL_STATES)}")
-    if state is not None and pl.is_root:
-        state = _check_state(state, problem.shape)
     # A backend the placement cannot run is refused before it is imported (JAX takes seconds).
     name = _check_backend(pl.check_backend(backend or (
         backends.default_backend(rate_map=True) if problem.rate_map is not None
