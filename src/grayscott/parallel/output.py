@@ -18,6 +18,7 @@ from ..errors import DiskFullError, GrayScottError
 from ..io.layout import DATASET, write_refused
 from ..io.parts import create_part, remove_unreferenced
 from ..observers import HDF5Writer, Observer, RunContext
+from .collective import on_root
 
 
 class PartWriter(Observer):
@@ -80,7 +81,8 @@ class PartWriter(Observer):
         except (OSError, RuntimeError) as exc:  # h5py raises either for a refused write
             error = write_refused(exc, self.path, f"{ctx.frame - ctx.first_frame} frames")
         self._agree(error)  # every block of this frame is in its part now
-        if self.is_root:
+
+        def commit() -> None:  # on rank 0, its refusal raised on every rank
             first = w.publish_to is not None
             try:
                 w.runfile.commit(ctx.frames_done, ctx.steps_done,
@@ -92,6 +94,8 @@ class PartWriter(Observer):
             if first:  # an overwritten run's parts go once the new run has its first frame
                 with contextlib.suppress(OSError):
                     remove_unreferenced(w.path, w.runfile.file)
+
+        on_root(self.comm, commit)
         self.written = ctx.frames_done
         ctx.shared["frames_written"] = ctx.frames_done
 

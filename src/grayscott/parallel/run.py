@@ -126,8 +126,8 @@ class MPIPlacement(Placement):
                 "mpi_halo_depth": backend.depth,
                 **super().backend_attrs(backend.inner)}
 
-    def root_only(self, observer: Observer) -> Observer:
-        return _OnRoot(self.comm, observer)
+    def root_only(self, observer: Observer, finish: bool = True) -> Observer:
+        return _OnRoot(self.comm, observer, finish)
 
     def release(self, backend: Backend) -> None:
         # its communicator: a process holds a few thousand at most, and a script may run many
@@ -244,9 +244,10 @@ class _OnRoot(Observer):
     """``observer`` (``on_frame``, the video) on rank 0, its error raised on every rank at the
     same hook: the others would otherwise wait for rank 0 in the next collective for ever."""
 
-    def __init__(self, comm: Any, observer: Observer) -> None:
+    def __init__(self, comm: Any, observer: Observer, on_root_finish: bool = True) -> None:
         self.comm = comm
         self.observer = observer
+        self.on_root_finish = on_root_finish
         self.needs_v = observer.needs_v
         self.frame_uses_backend = observer.frame_uses_backend
 
@@ -261,7 +262,10 @@ class _OnRoot(Observer):
             on_root(self.comm, lambda: self.observer.frame(ctx))
 
     def finish(self, ctx: RunContext) -> None:
-        on_root(self.comm, lambda: self.observer.finish(ctx))
+        if self.on_root_finish:
+            on_root(self.comm, lambda: self.observer.finish(ctx))
+        else:
+            self.observer.finish(ctx)
 
 
 class _FollowWriter(Observer):
