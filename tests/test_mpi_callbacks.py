@@ -49,7 +49,8 @@ def full_once(method):
     real = getattr(RunFile, method)
 
     def refused(self, *args, **kwargs):
-        frames = args[0] if method == "commit" else args[2]  # (frames, ...), (u, v, frames, ...)
+        # (frames, ...), (u, v, frames, ...); the final state: the run's last write
+        frames = {"commit": args[0], "write_checkpoint": args[2]}.get(method, 2)
         if frames == 2 and not refused.done:
             refused.done = True
             raise OSError(errno.ENOSPC, "No space left on device")
@@ -66,9 +67,10 @@ hooks = {"start": {"on_start": fail}, "frame": {"on_frame": fail},
          "state": {"state": (np.ones((5, 5)), np.zeros((5, 5))) if root else None},
          "initial": {"state": (np.ones((20, 16)), np.zeros((20, 16))) if root else None,
                      "initial": "given"},
-         "commit": {}, "checkpoint": {}}[where]
-if where in ("commit", "checkpoint"):
-    hooks = full_once({"commit": "commit", "checkpoint": "write_checkpoint"}[where])
+         "commit": {}, "checkpoint": {}, "final": {}}[where]
+if where in ("commit", "checkpoint", "final"):
+    hooks = full_once({"commit": "commit", "checkpoint": "write_checkpoint",
+                       "final": "write_final"}[where])
 sims = []
 try:
     run(make_problem((20, 16)), out / "r.h5", nbimage=3, nbextrastep=3, backend="numpy",
@@ -90,7 +92,10 @@ if comm.rank == 0:
 @pytest.mark.parametrize(("where", "error"), [
     ("start", "Refused"), ("frame", "Refused"), ("video", "GrayScottError"),
     ("state", "GrayScottError"), ("initial", "ran"), ("commit", "DiskFullError"),
-    ("checkpoint", "DiskFullError")])
+    ("checkpoint", "DiskFullError"),
+    pytest.param("final", "DiskFullError", marks=pytest.mark.xfail(
+        strict=True, reason="a write refused in rank 0's finish (the final state, the file's "
+        "close) is raised there alone: the other ranks wait in the run's last allreduce"))])
 def test_an_error_of_rank_0_alone_is_raised_on_every_rank(tmp_path: Path, where: str,
                                                           error: str) -> None:
     if where == "video":
@@ -98,7 +103,7 @@ def test_an_error_of_rank_0_alone_is_raised_on_every_rank(tmp_path: Path, where:
     script = tmp_path / "hooks.py"
     script.write_text(SCRIPT)
     try:
-        proc = mpiexec(2, sys.executable, str(script), str(tmp_path), where, timeout=60)
+        proc = mpiexec(2, sys.executable, str(script), str(tmp_path), where, timeout=30)
     except subprocess.TimeoutExpired:
         pytest.fail(f"an error in {where} on rank 0 left the other rank waiting")
     assert proc.returncode == 0, proc.stderr[-3000:]
