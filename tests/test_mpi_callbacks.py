@@ -21,7 +21,9 @@ from pathlib import Path
 import numpy as np
 from mpi4py import MPI
 from grayscott.io.runfile import RunFile
-from grayscott.parallel.run import run
+from grayscott.parallel.run import resume, run
+
+parallel_run = run
 from grayscott.physics import make_problem
 
 comm = MPI.COMM_WORLD
@@ -67,10 +69,17 @@ hooks = {"start": {"on_start": fail}, "frame": {"on_frame": fail},
          "state": {"state": (np.ones((5, 5)), np.zeros((5, 5))) if root else None},
          "initial": {"state": (np.ones((20, 16)), np.zeros((20, 16))) if root else None,
                      "initial": "given"},
-         "commit": {}, "checkpoint": {}, "final": {}}[where]
-if where in ("commit", "checkpoint", "final"):
+         "commit": {}, "checkpoint": {}, "final": {}, "one": {}}[where]
+if where in ("commit", "checkpoint", "final", "one"):
     hooks = full_once({"commit": "commit", "checkpoint": "write_checkpoint",
-                       "final": "write_final"}[where])
+                       "final": "write_final", "one": "commit"}[where])
+if where == "one":  # a file of one process, resumed over the ranks: rank 0 writes it alone
+    if root:
+        from grayscott import runs
+        runs.run(make_problem((20, 16)), out / "one.h5", nbimage=1, nbextrastep=3,
+                 backend="numpy", progress=False)
+    comm.Barrier()
+    run = lambda *args, **kwargs: resume(out / "one.h5", nbimage=4, progress=False)  # noqa: E731
 sims = []
 try:
     run(make_problem((20, 16)), out / "r.h5", nbimage=3, nbextrastep=3, backend="numpy",
@@ -80,7 +89,7 @@ except Exception as exc:
 else:
     print(f"<rank {comm.rank}: ran>", flush=True)
 # the ranks go on together: a second run in the same processes
-run(make_problem((20, 16)), out / "again.h5", nbimage=2, nbextrastep=3, backend="numpy",
+parallel_run(make_problem((20, 16)), out / "again.h5", nbimage=2, nbextrastep=3, backend="numpy",
     progress=False, on_start=sims.append)
 if comm.rank == 0:
     assert sims[0].backend.cart == MPI.COMM_NULL
@@ -92,7 +101,7 @@ if comm.rank == 0:
 @pytest.mark.parametrize(("where", "error"), [
     ("start", "Refused"), ("frame", "Refused"), ("video", "GrayScottError"),
     ("state", "GrayScottError"), ("initial", "ran"), ("commit", "DiskFullError"),
-    ("checkpoint", "DiskFullError"),
+    ("checkpoint", "DiskFullError"), ("one", "DiskFullError"),
     pytest.param("final", "DiskFullError", marks=pytest.mark.xfail(
         strict=True, reason="a write refused in rank 0's finish (the final state, the file's "
         "close) is raised there alone: the other ranks wait in the run's last allreduce"))])

@@ -154,7 +154,7 @@ class MPIPlacement(Placement):
 
     def writer(self, writer: HDF5Writer) -> Observer:
         if self.parts is None:  # a file of one process resumed over ranks: rank 0 writes it
-            return writer if self.is_root else _FollowWriter()
+            return _OnRoot(self.comm, writer if self.is_root else _FollowWriter())
         from .output import PartWriter
 
         session, path, shape = self.parts
@@ -241,8 +241,10 @@ class AgreedStopSignal(StopSignal):
 
 
 class _OnRoot(Observer):
-    """``observer`` (``on_frame``, the video) on rank 0, its error raised on every rank at the
-    same hook: the others would otherwise wait for rank 0 in the next collective for ever."""
+    """``observer`` (``on_frame``, the video, the checkpoints, a writer of the run file alone)
+    on every rank, where its hooks do nothing but on rank 0 (or stand for rank 0's), and rank
+    0's error raised on every rank at the same hook: the others would otherwise wait for rank 0
+    in the next collective for ever."""
 
     def __init__(self, comm: Any, observer: Observer, on_root_finish: bool = True) -> None:
         self.comm = comm
@@ -254,24 +256,30 @@ class _OnRoot(Observer):
     def wants_state(self, ctx: RunContext) -> bool:
         return self.observer.wants_state(ctx)
 
+    def _agreed(self, hook: Callable[[], None]) -> None:
+        if self.comm.Get_rank() != ROOT:
+            hook()  # here: nothing, or what stands for rank 0's work (the ranks' writer)
+        on_root(self.comm, hook)
+
     def start(self, ctx: RunContext) -> None:
-        on_root(self.comm, lambda: self.observer.start(ctx))
+        self._agreed(lambda: self.observer.start(ctx))
 
     def frame(self, ctx: RunContext) -> None:
         if type(self.observer).frame is not Observer.frame:  # no message for a hook it lacks
-            on_root(self.comm, lambda: self.observer.frame(ctx))
+            self._agreed(lambda: self.observer.frame(ctx))
 
     def finish(self, ctx: RunContext) -> None:
         if self.on_root_finish:
-            on_root(self.comm, lambda: self.observer.finish(ctx))
+            self._agreed(lambda: self.observer.finish(ctx))
         else:
             self.observer.finish(ctx)
 
 
 class _FollowWriter(Observer):
     """On the ranks that do not write: count the frame as written once the loop goes past the
-    writer (rank 0 failing to write ends every rank), so the checkpointer's end-of-run
-    decision, which leads to a collective fetch of the state, is the same on every rank.
+    writer (rank 0 failing to write fails every rank: :class:`_OnRoot`), so the checkpointer's
+    end-of-run decision, which leads to a collective fetch of the state, is the same on every
+    rank.
     It needs V as the writer does: fetching V is a gather every rank takes part in."""
 
     needs_v = True
