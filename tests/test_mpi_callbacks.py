@@ -46,13 +46,18 @@ root = comm.rank == 0
 
 
 def full_once(method):
-    """``RunFile.method`` refused for frame 2, once, as by a full disk (rank 0 alone writes
-    the run file)."""
+    """``RunFile.method`` refused for frame 2 (the final state, the final status), once, as by
+    a full disk (rank 0 alone writes the run file)."""
     real = getattr(RunFile, method)
 
     def refused(self, *args, **kwargs):
-        # (frames, ...), (u, v, frames, ...); the final state: the run's last write
-        frames = {"commit": args[0], "write_checkpoint": args[2]}.get(method, 2)
+        frames = 2  # the final state, the final status: once
+        if method == "commit":
+            frames = args[0]
+        elif method == "write_checkpoint":
+            frames = args[2]
+        elif method == "set_status" and args[0] == "running":
+            frames = 0
         if frames == 2 and not refused.done:
             refused.done = True
             raise OSError(errno.ENOSPC, "No space left on device")
@@ -69,10 +74,10 @@ hooks = {"start": {"on_start": fail}, "frame": {"on_frame": fail},
          "state": {"state": (np.ones((5, 5)), np.zeros((5, 5))) if root else None},
          "initial": {"state": (np.ones((20, 16)), np.zeros((20, 16))) if root else None,
                      "initial": "given"},
-         "commit": {}, "checkpoint": {}, "final": {}, "one": {}}[where]
-if where in ("commit", "checkpoint", "final", "one"):
+         "commit": {}, "checkpoint": {}, "final": {}, "one": {}, "closing": {}}[where]
+if where in ("commit", "checkpoint", "final", "one", "closing"):
     hooks = full_once({"commit": "commit", "checkpoint": "write_checkpoint",
-                       "final": "write_final", "one": "commit"}[where])
+                       "final": "write_final", "one": "commit", "closing": "set_status"}[where])
 if where == "one":  # a file of one process, resumed over the ranks: rank 0 writes it alone
     if root:
         from grayscott import runs
@@ -101,10 +106,10 @@ if comm.rank == 0:
 @pytest.mark.parametrize(("where", "error"), [
     ("start", "Refused"), ("frame", "Refused"), ("video", "GrayScottError"),
     ("state", "GrayScottError"), ("initial", "ran"), ("commit", "DiskFullError"),
-    ("checkpoint", "DiskFullError"), ("one", "DiskFullError"),
-    pytest.param("final", "DiskFullError", marks=pytest.mark.xfail(
-        strict=True, reason="a write refused in rank 0's finish (the final state, the file's "
-        "close) is raised there alone: the other ranks wait in the run's last allreduce"))])
+    ("checkpoint", "DiskFullError"), ("one", "DiskFullError"), ("final", "DiskFullError"),
+    pytest.param("closing", "DiskFullError", marks=pytest.mark.xfail(
+        strict=True, reason="a write refused as rank 0 closes the run file (its status, its "
+        "last count) is raised there alone: the other ranks wait in the run's last allreduce"))])
 def test_an_error_of_rank_0_alone_is_raised_on_every_rank(tmp_path: Path, where: str,
                                                           error: str) -> None:
     if where == "video":

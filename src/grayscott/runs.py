@@ -86,7 +86,7 @@ def _loop(pl: Placement, sim: Simulation, ctx: RunContext, path: Path, writer: H
           video: Video | None, compile_seconds: float, stop: StopSignal,
           lead: int = 0) -> RunResult:
     chain: list[Observer] = [pl.root_only(video)] if video is not None else []
-    chain += [pl.blow_up_check(), pl.writer(writer), pl.root_only(checkpointer, finish=False),
+    chain += [pl.blow_up_check(), pl.writer(writer), pl.root_only(checkpointer),
               Progress(progress and pl.is_root), *observers]
     if on_frame is not None:
         chain.append(pl.root_only(Callback(on_frame)))

@@ -97,10 +97,10 @@ class Placement:
         """The stop signal (``within``: ``--stop-within``, :mod:`grayscott.observers.pacing`)."""
         return StopSignal(within=within)
 
-    def root_only(self, observer: Observer, finish: bool = True) -> Observer:
+    def root_only(self, observer: Observer) -> Observer:
         """The observer that stands in the loop of every process for ``observer``, which acts
-        on the root alone (``on_frame``, the video, the checkpoints); ``finish=False``: its
-        ``finish`` runs on every process (the final checkpoint's fetch of the state)."""
+        on the root alone (``on_frame``, the video, the checkpoints: the final one's fetch of
+        the state is the only thing it does elsewhere)."""
         return observer
 
     def release(self, backend: Backend) -> None:

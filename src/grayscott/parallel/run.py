@@ -126,8 +126,8 @@ class MPIPlacement(Placement):
                 "mpi_halo_depth": backend.depth,
                 **super().backend_attrs(backend.inner)}
 
-    def root_only(self, observer: Observer, finish: bool = True) -> Observer:
-        return _OnRoot(self.comm, observer, finish)
+    def root_only(self, observer: Observer) -> Observer:
+        return _OnRoot(self.comm, observer)
 
     def release(self, backend: Backend) -> None:
         # its communicator: a process holds a few thousand at most, and a script may run many
@@ -246,10 +246,9 @@ class _OnRoot(Observer):
     0's error raised on every rank at the same hook: the others would otherwise wait for rank 0
     in the next collective for ever."""
 
-    def __init__(self, comm: Any, observer: Observer, on_root_finish: bool = True) -> None:
+    def __init__(self, comm: Any, observer: Observer) -> None:
         self.comm = comm
         self.observer = observer
-        self.on_root_finish = on_root_finish
         self.needs_v = observer.needs_v
         self.frame_uses_backend = observer.frame_uses_backend
 
@@ -257,8 +256,10 @@ class _OnRoot(Observer):
         return self.observer.wants_state(ctx)
 
     def _agreed(self, hook: Callable[[], None]) -> None:
+        # elsewhere the hook does nothing, or its part of a collective (the checkpointer's
+        # fetch of the final state), or stands for rank 0's work (the ranks' writer)
         if self.comm.Get_rank() != ROOT:
-            hook()  # here: nothing, or what stands for rank 0's work (the ranks' writer)
+            hook()
         on_root(self.comm, hook)
 
     def start(self, ctx: RunContext) -> None:
@@ -269,10 +270,7 @@ class _OnRoot(Observer):
             self._agreed(lambda: self.observer.frame(ctx))
 
     def finish(self, ctx: RunContext) -> None:
-        if self.on_root_finish:
-            self._agreed(lambda: self.observer.finish(ctx))
-        else:
-            self.observer.finish(ctx)
+        self._agreed(lambda: self.observer.finish(ctx))
 
 
 class _FollowWriter(Observer):
