@@ -56,6 +56,21 @@ def test_backends_and_runs_free_their_communicators(tmp_path: Path) -> None:
     assert proc.stdout.strip() == "freed"
 
 
+#: How many more communicators the process can make (from each script's ``comm``).
+ROOM = '''
+def room():
+    """How many more communicators this process can make."""
+    made = []
+    try:
+        while True:
+            made.append(comm.Dup())
+    except MPI.Exception:
+        pass
+    for c in made:
+        c.Free()
+    return len(made)
+'''
+
 STOPPED = '''
 import os
 import signal
@@ -69,20 +84,7 @@ from grayscott.physics import Parameters, make_problem
 
 comm = MPI.COMM_WORLD
 out = Path(sys.argv[1])
-
-
-def room():
-    """How many more communicators this process can make."""
-    made = []
-    try:
-        while True:
-            made.append(comm.Dup())
-    except MPI.Exception:
-        pass
-    for c in made:
-        c.Free()
-    return len(made)
-
+#ROOM#
 
 def stop(i, v):  # on rank 0 only: every rank stops after the same frame
     os.kill(os.getpid(), signal.SIGTERM)
@@ -122,7 +124,7 @@ def test_runs_that_blow_up_or_are_stopped_free_their_communicators(tmp_path: Pat
     # every rank ends them at the same frame: a loop that tries rates which may blow up, or
     # stops its runs, must not run out of communicators either
     script = tmp_path / "stopped.py"
-    script.write_text(STOPPED)
+    script.write_text(STOPPED.replace("#ROOM#", ROOM))
     proc = mpiexec(2, sys.executable, str(script), str(tmp_path), timeout=300)
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert proc.stdout.strip() == "freed"
@@ -135,17 +137,10 @@ from grayscott.parallel.distributed import DistributedBackend
 from grayscott.physics import make_problem
 
 comm = MPI.COMM_WORLD
+#ROOM#
 before = []
 for i in range(2):  # the second pass finds what the first one left
-    made = []
-    try:
-        while True:
-            made.append(comm.Dup())
-    except MPI.Exception:
-        pass
-    for c in made:
-        c.Free()
-    before.append(len(made))
+    before.append(room())
     for depth in (99, 2):  # deeper than the blocks; deep halos on a numpy backend
         try:
             DistributedBackend(make_problem((12, 10)), "numpy", comm=comm, depth=depth)
@@ -162,7 +157,7 @@ if comm.rank == 0:
 @needs_mpi
 def test_a_backend_refused_while_it_is_made_keeps_no_communicator(tmp_path: Path) -> None:
     script = tmp_path / "refused.py"
-    script.write_text(REFUSED)
+    script.write_text(REFUSED.replace("#ROOM#", ROOM))
     proc = mpiexec(2, sys.executable, str(script), timeout=120)
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert proc.stdout.strip() == "freed"
