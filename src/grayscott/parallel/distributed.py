@@ -123,17 +123,20 @@ class DistributedBackend(Backend):
         that makes a backend per pass frees each one (``run``/``resume`` free theirs at the
         end of a run); ``with DistributedBackend(...) as be:`` does it on leaving without an
         error."""
-        from mpi4py import MPI
-
-        if self.cart == MPI.COMM_NULL:
+        if self.freed:
             return
         self.halo.free(types=True)
         self.cart.Free()
 
-    def _require_live(self, what: str) -> None:
+    @property
+    def freed(self) -> bool:
+        """Whether :meth:`free` was called (mpi4py then holds a null communicator)."""
         from mpi4py import MPI
 
-        if self.cart == MPI.COMM_NULL:
+        return self.cart == MPI.COMM_NULL
+
+    def _require_live(self, what: str) -> None:
+        if self.freed:
             raise GrayScottError(f"this DistributedBackend was freed (by free(), or at the end "
                                  f"of its run): make a new one to call {what}()")
 

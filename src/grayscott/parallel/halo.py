@@ -100,9 +100,9 @@ class HaloExchange:
         self.bytes_per_call = 2 * np.dtype(dtype).itemsize * sent_cells(
             block.shape, block.dims, block.coords, block.periodic, depth)
         self._types: dict[tuple[int, int, int], Any] = {}
-        #: (U, V, [(request, struct type), ...]) for each pair of arrays seen, found by
-        #: identity: holding the arrays keeps their addresses valid.
-        self._requests: list[tuple[np.ndarray, np.ndarray, list[Any]]] = []
+        #: (U, V, [(request, struct type), ...], [request, ...]) for each pair of arrays
+        #: seen, found by identity: holding the arrays keeps their addresses valid.
+        self._requests: list[tuple[np.ndarray, np.ndarray, list[Any], list[Any]]] = []
         self._pending: list[Any] = []
         self._t0 = 0.0
         self._c0 = 0.0
@@ -137,9 +137,9 @@ class HaloExchange:
     def _requests_for(self, U: np.ndarray, V: np.ndarray) -> list[Any]:
         # Found by identity, not by address: reading an array's address (``.ctypes.data``)
         # took 17 to 36 µs right after a step's kernel, more than starting the messages.
-        for u, v, pairs in self._requests:
+        for u, v, _, requests in self._requests:
             if u is U and v is V:
-                return [r for r, _ in pairs]
+                return requests
         from mpi4py import MPI
 
         if len(self._requests) >= 4:  # the fields were reallocated: drop the old ones
@@ -153,13 +153,14 @@ class HaloExchange:
             if dest != self.null:
                 t = self._pair(U, V, self._region(di, dj, ghost=False))
                 sends.append((self.cart.Send_init([MPI.BOTTOM, 1, t], dest, tag), t))
-        self._requests.append((U, V, recvs + sends))  # receives posted first
-        return [r for r, _ in recvs + sends]
+        pairs = recvs + sends  # receives posted first
+        self._requests.append((U, V, pairs, [r for r, _ in pairs]))
+        return self._requests[-1][3]
 
     def free(self, types: bool = False) -> None:
         """Free the persistent requests and their struct types; with ``types``, the region
         types too (the exchange is then done with: :meth:`DistributedBackend.free`)."""
-        for _, _, pairs in self._requests:
+        for _, _, pairs, _ in self._requests:
             for request, t in pairs:
                 request.Free()
                 t.Free()
